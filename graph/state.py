@@ -1,0 +1,148 @@
+"""Typed state that flows through the four agents, and the models exchanged at each boundary.
+
+State is small and serialisable: images are referenced by path and content hash, never embedded.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+AgentName = Literal["vision", "coding", "interpreter", "checker"]
+TaskKind = Literal["program", "figure"]
+Interface = Literal["function", "stdio", "figure"]
+RunStatus = Literal["running", "passed", "failed", "error"]
+
+
+class TestCase(BaseModel):
+    """One acceptance test written by the spec author (never by the coder).
+
+    Either a function test (``call`` evaluated against the solution module, compared with the
+    Python literal ``expected``) or a stdio test (``stdin`` fed to the program, its stdout compared
+    with ``expected_stdout`` after trimming trailing whitespace on each line).
+    """
+
+    __test__ = False  # not a pytest class
+
+    name: str = Field(description="short identifier, e.g. 'adds_small_numbers'")
+    call: str | None = Field(None, description="Python expression, e.g. 'solve(2, 3)'")
+    expected: str | None = Field(None, description="Python literal of the expected value, e.g. '5'")
+    stdin: str | None = Field(None, description="text fed to the program's standard input")
+    expected_stdout: str | None = Field(None, description="exact expected standard output")
+
+    @model_validator(mode="after")
+    def _one_style(self) -> TestCase:
+        function_style = self.call is not None and self.expected is not None
+        stdio_style = self.expected_stdout is not None
+        if function_style == stdio_style:
+            raise ValueError(
+                f"test {self.name!r} needs either call+expected or expected_stdout (exactly one)"
+            )
+        return self
+
+
+class Spec(BaseModel):
+    """What to build, derived from the image by the vision agent."""
+
+    title: str
+    kind: TaskKind = "program"
+    interface: Interface = Field(
+        "function",
+        description="'function': tests call a function; 'stdio': tests feed stdin; "
+        "'figure': the program saves a matplotlib figure to output.png",
+    )
+    function_name: str | None = Field(None, description="name of the function tests call")
+    description: str
+    inputs: str = ""
+    outputs: str = ""
+    constraints: list[str] = Field(default_factory=list)
+    tests: list[TestCase] = Field(default_factory=list)
+    ocr_text: str | None = Field(None, description="text read from the image by OCR, if any")
+
+
+class CodeArtifact(BaseModel):
+    language: Literal["python"] = "python"
+    source: str = Field(description="the complete program")
+    dependencies: list[str] = Field(
+        default_factory=list, description="third-party imports the program assumes"
+    )
+    notes: str = Field("", description="what changed since the last attempt and why")
+
+
+class TestResult(BaseModel):
+    __test__ = False
+
+    name: str
+    passed: bool
+    expected: str | None = None
+    actual: str | None = None
+    error: str | None = None
+
+
+class Execution(BaseModel):
+    backend: str
+    exit_code: int | None
+    stdout: str = ""
+    stderr: str = ""
+    duration_s: float = 0.0
+    timed_out: bool = False
+    truncated: bool = False
+    tests: list[TestResult] = Field(default_factory=list)
+    artifacts: dict[str, str] = Field(
+        default_factory=dict, description="name -> path of a file the run produced (e.g. output.png)"
+    )
+    warnings: list[str] = Field(default_factory=list)
+
+    @property
+    def tests_passed(self) -> int:
+        return sum(t.passed for t in self.tests)
+
+
+class Review(BaseModel):
+    """The checker model's judgement of the evidence."""
+
+    passed: bool = Field(description="true only if the program fully meets the spec")
+    score: float = Field(ge=0.0, le=1.0, description="0..1 overall quality")
+    issues: list[str] = Field(default_factory=list, description="concrete problems found")
+    feedback: str = Field("", description="actionable instructions for the coder")
+
+
+class Verdict(BaseModel):
+    passed: bool
+    score: float = Field(ge=0.0, le=1.0)
+    failed_checks: list[str] = Field(default_factory=list)
+    feedback: str = ""
+    hard_evidence_ok: bool = False
+    review: Review | None = None
+
+
+class Attempt(BaseModel):
+    iteration: int
+    code: CodeArtifact
+    execution: Execution
+    verdict: Verdict
+
+
+def merge_dicts(left: dict[str, str], right: dict[str, str]) -> dict[str, str]:
+    return {**left, **right}
+
+
+class RunState(BaseModel):
+    """The graph's state. Input: ``image_path`` (everything else has defaults)."""
+
+    image_path: str
+    image_sha256: str = ""
+    max_iterations: int = Field(3, ge=1, le=50)
+    spec: Spec | None = None
+    code: CodeArtifact | None = None
+    execution: Execution | None = None
+    verdict: Verdict | None = None
+    feedback: str | None = Field(None, description="extra feedback for the next coding attempt")
+    attempts: Annotated[list[Attempt], operator.add] = Field(default_factory=list)
+    iteration: int = 0
+    status: RunStatus = "running"
+    error: str | None = None
+    prompt_versions: Annotated[dict[str, str], merge_dicts] = Field(default_factory=dict)
+    model_provider: str = ""

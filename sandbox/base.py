@@ -1,0 +1,81 @@
+"""The contract every execution backend fulfils: a `Job` goes in, a `JobResult` comes out.
+
+Backends (local bubblewrap sandbox, plain subprocess, Google Cloud Function) differ only in
+*where* and *how safely* the job runs; the interpreter node never needs to know which one it has.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Limits(BaseModel):
+    """Resource caps applied to every job."""
+
+    timeout_s: float = Field(10.0, gt=0, le=600, description="Wall-clock limit for the whole job")
+    memory_mb: int = Field(512, ge=16, description="Address-space cap per process")
+    cpu_s: int = Field(30, ge=1, description="CPU-time cap per process")
+    file_size_mb: int = Field(64, ge=1, description="Largest file the code may write")
+    open_files: int = Field(256, ge=16)
+    processes: int = Field(64, ge=1, description="Process/thread cap for the sandboxed uid")
+    max_output_bytes: int = Field(
+        256_000, ge=1024, description="stdout and stderr are each read up to this many bytes"
+    )
+
+
+class Job(BaseModel):
+    """Files to place in a fresh work dir and a command to run there.
+
+    ``argv[0] == "python"`` means "the sandbox's Python interpreter"; backends resolve it.
+    """
+
+    files: dict[str, str] = Field(default_factory=dict, description="relative path -> text")
+    argv: list[str] = Field(default_factory=lambda: ["python", "main.py"])
+    stdin: str = ""
+    limits: Limits = Field(default_factory=Limits)
+    collect: list[str] = Field(
+        default_factory=list, description="glob patterns of files to return from the work dir"
+    )
+    max_collect_bytes: int = Field(8_000_000, description="total size cap of collected files")
+
+
+class JobResult(BaseModel):
+    model_config = ConfigDict(ser_json_bytes="base64", val_json_bytes="base64")
+
+    exit_code: int | None = None
+    stdout: str = ""
+    stderr: str = ""
+    duration_s: float = 0.0
+    timed_out: bool = False
+    truncated: bool = False
+    files: dict[str, bytes] = Field(default_factory=dict, description="collected files")
+    backend: str = ""
+    warnings: list[str] = Field(default_factory=list)
+
+
+class ExecutorSettings(BaseModel):
+    """Which backend runs generated code, and how. Chosen by configuration, never in node code."""
+
+    kind: Literal["local", "subprocess", "cloud_function"] = Field(
+        "local",
+        description="'local': bubblewrap sandbox (default); 'subprocess': weaker, no isolation "
+        "of files/network (needs allow_unsandboxed); 'cloud_function': remote HTTPS function",
+    )
+    allow_unsandboxed: bool = Field(
+        False, description="explicit opt-out: permit the weak 'subprocess' mode (logged loudly)"
+    )
+    cloud_function_url: str | None = None
+    limits: Limits = Field(default_factory=Limits)
+
+
+class SandboxUnavailableError(RuntimeError):
+    """The requested backend cannot run here; the message says how to fix it."""
+
+
+@runtime_checkable
+class Executor(Protocol):
+    name: str
+
+    async def execute(self, job: Job) -> JobResult: ...
