@@ -91,7 +91,8 @@ class Execution(BaseModel):
     truncated: bool = False
     tests: list[TestResult] = Field(default_factory=list)
     artifacts: dict[str, str] = Field(
-        default_factory=dict, description="name -> path of a file the run produced (e.g. output.png)"
+        default_factory=dict,
+        description="name -> path of a file the run produced (e.g. output.png)",
     )
     warnings: list[str] = Field(default_factory=list)
 
@@ -125,6 +126,20 @@ class Attempt(BaseModel):
     verdict: Verdict
 
 
+class ModelCall(BaseModel):
+    """One agent's model exchange (including regenerations), for the usage ledger."""
+
+    agent: str
+    iteration: int
+    model: str = ""
+    input_tokens: int = 0
+    output_tokens: int = 0
+    latency_s: float = 0.0
+    regenerations: list[str] = Field(
+        default_factory=list, description="why each earlier reply was rejected"
+    )
+
+
 def merge_dicts(left: dict[str, str], right: dict[str, str]) -> dict[str, str]:
     return {**left, **right}
 
@@ -146,3 +161,4 @@ class RunState(BaseModel):
     error: str | None = None
     prompt_versions: Annotated[dict[str, str], merge_dicts] = Field(default_factory=dict)
     model_provider: str = ""
+    model_calls: Annotated[list[ModelCall], operator.add] = Field(default_factory=list)

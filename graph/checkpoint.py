@@ -1,0 +1,46 @@
+"""Checkpointer factory: a SQLite file by default (WAL, synchronous=NORMAL)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import aiosqlite
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+
+def is_postgres_url(target: str) -> bool:
+    return target.startswith(("postgres://", "postgresql://"))
+
+
+@asynccontextmanager
+async def open_sqlite_checkpointer(path: str | Path) -> AsyncIterator[AsyncSqliteSaver]:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = await aiosqlite.connect(path)
+    try:
+        # The saver's default fsyncs every write (~5 ms/step here); WAL + NORMAL is ~0.7 ms and
+        # still never corrupts the file: a power cut can only lose the newest steps.
+        await conn.execute("PRAGMA journal_mode=WAL")
+        await conn.execute("PRAGMA synchronous=NORMAL")
+        saver = AsyncSqliteSaver(conn)
+        await saver.setup()
+        yield saver
+    finally:
+        await conn.close()
+
+
+@asynccontextmanager
+async def open_checkpointer(target: str | Path) -> AsyncIterator[BaseCheckpointSaver]:
+    """``target``: a SQLite file path, or a ``postgresql://`` URL."""
+    if isinstance(target, str) and is_postgres_url(target):
+        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+
+        async with AsyncPostgresSaver.from_conn_string(target) as saver:
+            await saver.setup()
+            yield saver
+        return
+    async with open_sqlite_checkpointer(target) as saver:
+        yield saver

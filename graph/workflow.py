@@ -1,0 +1,42 @@
+"""The four-agent state machine. ``graph`` (no checkpointer) is what LangGraph Studio loads;
+the CLI compiles ``build_graph()`` with its own checkpointer."""
+
+from __future__ import annotations
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import RetryPolicy
+
+from graph.config import AutorustConfig
+from graph.state import RunState
+from nodes.checker import checker_node
+from nodes.coding import coding_node
+from nodes.interpreter import interpreter_node
+from nodes.vision import vision_node
+
+NODE_RETRY = RetryPolicy(max_attempts=3, initial_interval=1.0, backoff_factor=2.0, jitter=True)
+
+
+def route_after_vision(state: RunState) -> str:
+    return END if state.status == "error" else "coding"
+
+
+def route_after_checker(state: RunState) -> str:
+    """Back to coding with feedback until the verdict passes or iterations run out."""
+    return "coding" if state.status == "running" else END
+
+
+def build_graph() -> StateGraph:
+    builder = StateGraph(RunState, context_schema=AutorustConfig)
+    builder.add_node("vision", vision_node, retry_policy=NODE_RETRY)
+    builder.add_node("coding", coding_node, retry_policy=NODE_RETRY)
+    builder.add_node("interpreter", interpreter_node)
+    builder.add_node("checker", checker_node, retry_policy=NODE_RETRY)
+    builder.add_edge(START, "vision")
+    builder.add_conditional_edges("vision", route_after_vision, ["coding", END])
+    builder.add_edge("coding", "interpreter")
+    builder.add_edge("interpreter", "checker")
+    builder.add_conditional_edges("checker", route_after_checker, ["coding", END])
+    return builder
+
+
+graph = build_graph().compile(name="autorust")

@@ -1,0 +1,112 @@
+"""checker agent: hard evidence first, then the model's review -> Verdict, and the loop decision."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from graph.config import AutorustConfig
+from graph.state import Attempt, Execution, Review, RunState, Verdict
+from nodes.context import call_metadata, run_config
+from nodes.models import make_chat_model
+from nodes.structured import invoke_structured
+from prompts.loader import load_prompt
+
+AGENT = "checker"
+TAIL_CHARS = 2_000
+
+
+def hard_failures(execution: Execution) -> list[str]:
+    """Checks that fail regardless of what any model thinks, each with expected vs actual."""
+    failures: list[str] = []
+    if execution.timed_out:
+        failures.append(f"the run timed out after {execution.duration_s:.1f}s")
+    elif execution.exit_code != 0:
+        failures.append(f"the program exited with code {execution.exit_code}")
+    for test in execution.tests:
+        if test.passed:
+            continue
+        line = f"test {test.name!r} failed: expected {test.expected}, got {test.actual}"
+        if test.error:
+            line += f" (error: {test.error.strip().splitlines()[-1] if test.error.strip() else ''})"
+        failures.append(line)
+    return failures
+
+
+def evidence_text(execution: Execution, failures: list[str]) -> str:
+    lines = [
+        f"backend: {execution.backend}; exit code: {execution.exit_code}; "
+        f"timed out: {execution.timed_out}; duration: {execution.duration_s:.2f}s",
+        f"tests passed: {execution.tests_passed}/{len(execution.tests)}",
+        *(f"- {f}" for f in failures),
+    ]
+    if execution.stdout:
+        lines.append(f"stdout (tail):\n{execution.stdout[-TAIL_CHARS:]}")
+    if execution.stderr:
+        lines.append(f"stderr (tail):\n{execution.stderr[-TAIL_CHARS:]}")
+    if execution.artifacts:
+        lines.append(f"files produced: {', '.join(sorted(execution.artifacts))}")
+    return "\n".join(lines)
+
+
+def combine(execution: Execution, failures: list[str], review: Review) -> Verdict:
+    hard_ok = not failures
+    passed = hard_ok and review.passed
+    test_ratio = (
+        execution.tests_passed / len(execution.tests) if execution.tests else float(hard_ok)
+    )
+    feedback_parts = [*failures]
+    if review.feedback:
+        feedback_parts.append(review.feedback)
+    if not passed and not feedback_parts:
+        feedback_parts.append("The reviewer rejected the program: " + "; ".join(review.issues))
+    return Verdict(
+        passed=passed,
+        score=round((test_ratio + review.score) / 2, 4),
+        failed_checks=failures + ([] if review.passed else review.issues),
+        feedback="\n".join(feedback_parts),
+        hard_evidence_ok=hard_ok,
+        review=review,
+    )
+
+
+async def checker_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dict[str, Any]:
+    assert state.spec and state.code and state.execution, "checker runs after interpreter"
+    config = run_config(runtime)
+    failures = hard_failures(state.execution)
+    prompt, version = load_prompt(AGENT, config.prompt_versions.get(AGENT))
+    messages = prompt.format_messages(
+        spec_json=state.spec.model_dump_json(indent=2, exclude={"ocr_text"}),
+        source=state.code.source,
+        evidence=evidence_text(state.execution, failures),
+    )
+    review, call = await invoke_structured(
+        make_chat_model(AGENT, config),
+        messages,
+        Review,
+        agent=AGENT,
+        iteration=state.iteration,
+        metadata=call_metadata(state),
+        max_regenerations=config.max_regenerations,
+    )
+    verdict = combine(state.execution, failures, review)
+    next_iteration = state.iteration + 1
+    if verdict.passed:
+        status = "passed"
+    elif next_iteration >= state.max_iterations:
+        status = "failed"
+    else:
+        status = "running"
+    attempt = Attempt(
+        iteration=state.iteration, code=state.code, execution=state.execution, verdict=verdict
+    )
+    return {
+        "verdict": verdict,
+        "attempts": [attempt],
+        "iteration": next_iteration,
+        "status": status,
+        "feedback": None,
+        "prompt_versions": {AGENT: version},
+        "model_calls": [call],
+    }

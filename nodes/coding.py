@@ -1,0 +1,53 @@
+"""coding agent: Spec + earlier attempts + feedback -> CodeArtifact."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from graph.config import AutorustConfig
+from graph.state import CodeArtifact, RunState
+from nodes.context import call_metadata, run_config
+from nodes.models import make_chat_model
+from nodes.structured import invoke_structured
+from prompts.loader import load_prompt
+
+AGENT = "coding"
+MAX_HISTORY_CHARS = 12_000
+
+
+def history_section(state: RunState) -> str:
+    """Earlier attempts, newest last, with the checker's feedback on each."""
+    if not state.attempts and not state.feedback:
+        return "This is the first attempt."
+    parts: list[str] = []
+    for attempt in state.attempts:
+        parts.append(
+            f"Attempt {attempt.iteration + 1} (failed):\n```python\n{attempt.code.source}\n```\n"
+            f"Checker feedback:\n{attempt.verdict.feedback}"
+        )
+    if state.feedback:
+        parts.append(f"Additional feedback from the user:\n{state.feedback}")
+    text = "\n\n".join(parts)
+    return text[-MAX_HISTORY_CHARS:] + "\n\nWrite the corrected, complete program."
+
+
+async def coding_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dict[str, Any]:
+    assert state.spec is not None, "coding runs after vision"
+    config = run_config(runtime)
+    prompt, version = load_prompt(AGENT, config.prompt_versions.get(AGENT))
+    messages = prompt.format_messages(
+        spec_json=state.spec.model_dump_json(indent=2, exclude={"ocr_text"}),
+        history_section=history_section(state),
+    )
+    code, call = await invoke_structured(
+        make_chat_model(AGENT, config),
+        messages,
+        CodeArtifact,
+        agent=AGENT,
+        iteration=state.iteration,
+        metadata=call_metadata(state),
+        max_regenerations=config.max_regenerations,
+    )
+    return {"code": code, "prompt_versions": {AGENT: version}, "model_calls": [call]}

@@ -1,0 +1,113 @@
+"""A chat model that replays scripted replies from files: the offline stand-in for a real model.
+
+Replies live in ``<replies_dir>/<image-stem>.yaml``::
+
+    vision:  [ {spec fields} ]                  # one entry per iteration (the last one repeats)
+    coding:  [ {code attempt 1}, {code attempt 2} ]
+    checker: [ {review 1}, {review 2} ]
+
+An entry may also be ``{tries: [reply, reply, ...]}``: the n-th regeneration after an invalid
+reply gets the n-th item. Which reply to give is read from the call's metadata
+(``autorust_image``, ``autorust_iteration``, ``autorust_try``), never from a hidden counter, so a
+resumed or forked run replays exactly what an uninterrupted run would.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.utils.function_calling import convert_to_openai_tool
+
+SCRIPTED_MODEL_NAME = "scripted (offline replay, not a real model)"
+
+
+class ScriptMissingError(LookupError):
+    pass
+
+
+@cache
+def _load_script(path: Path, mtime_ns: int) -> dict[str, Any]:
+    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+
+
+def _script_for(replies_dir: Path, image: str) -> dict[str, Any]:
+    path = replies_dir / f"{image}.yaml"
+    if not path.is_file():
+        raise ScriptMissingError(
+            f"no scripted replies for image {image!r}: expected {path}. The scripted provider "
+            "only replays prepared replies; configure a real model for new images."
+        )
+    return _load_script(path, path.stat().st_mtime_ns)
+
+
+def _rough_tokens(text: str) -> int:
+    return max(1, len(text) // 4)
+
+
+class ScriptedChatModel(BaseChatModel):
+    replies_dir: Path
+    agent: str
+    tool_name: str | None = None
+
+    @property
+    def _llm_type(self) -> str:
+        return "autorust-scripted"
+
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> ScriptedChatModel:  # type: ignore[override]
+        name = convert_to_openai_tool(tools[0])["function"]["name"] if tools else None
+        return self.model_copy(update={"tool_name": name})
+
+    def _pick_reply(self, metadata: dict[str, Any]) -> Any:
+        image = metadata.get("autorust_image")
+        if not image:
+            raise ScriptMissingError("scripted model called without autorust_image metadata")
+        replies = _script_for(self.replies_dir, image).get(self.agent)
+        if not replies:
+            raise ScriptMissingError(f"scripted replies for {image!r} have no {self.agent!r} list")
+        entry = replies[min(int(metadata.get("autorust_iteration", 0)), len(replies) - 1)]
+        if isinstance(entry, dict) and set(entry) == {"tries"}:
+            tries = entry["tries"]
+            entry = tries[min(int(metadata.get("autorust_try", 0)), len(tries) - 1)]
+        return entry
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        reply = self._pick_reply(run_manager.metadata if run_manager else {})
+        text = reply if isinstance(reply, str) else json.dumps(reply)
+        prompt_text = "".join(str(m.content) for m in messages)
+        usage = {
+            "input_tokens": _rough_tokens(prompt_text),
+            "output_tokens": _rough_tokens(text),
+            "total_tokens": _rough_tokens(prompt_text) + _rough_tokens(text),
+        }
+        if self.tool_name and isinstance(reply, dict):
+            message = AIMessage(
+                content="",
+                tool_calls=[
+                    {"name": self.tool_name, "args": reply, "id": f"call_{uuid.uuid4().hex[:12]}"}
+                ],
+                usage_metadata=usage,
+                response_metadata={"model_name": SCRIPTED_MODEL_NAME},
+            )
+        else:
+            message = AIMessage(
+                content=text,
+                usage_metadata=usage,
+                response_metadata={"model_name": SCRIPTED_MODEL_NAME},
+            )
+        return ChatResult(generations=[ChatGeneration(message=message)])

@@ -1,0 +1,57 @@
+"""Load a versioned prompt template.
+
+Each file is YAML with ``system`` and ``human`` f-string templates (literal braces doubled) and a
+free-text ``notes`` field describing what changed in that version.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+
+import yaml
+from langchain_core.prompts import ChatPromptTemplate
+
+PROMPTS_DIR = Path(__file__).resolve().parent
+_VERSION_FILE = re.compile(r"^v(\d+)\.yaml$")
+
+
+class PromptNotFoundError(LookupError):
+    pass
+
+
+def available_versions(agent: str) -> list[str]:
+    """Versions present for ``agent``, oldest first (``["v1", "v2", ...]``)."""
+    folder = PROMPTS_DIR / agent
+    numbers = sorted(
+        int(m.group(1)) for p in folder.glob("v*.yaml") if (m := _VERSION_FILE.match(p.name))
+    )
+    return [f"v{n}" for n in numbers]
+
+
+def resolve_version(agent: str, version: str | None = None) -> str:
+    """``None`` or ``"latest"`` means the newest version; ``"2"`` and ``"v2"`` are the same."""
+    versions = available_versions(agent)
+    if not versions:
+        raise PromptNotFoundError(f"no prompt templates for agent {agent!r} in {PROMPTS_DIR}")
+    if version in (None, "", "latest"):
+        return versions[-1]
+    normalised = version if version.startswith("v") else f"v{version}"
+    if normalised not in versions:
+        raise PromptNotFoundError(
+            f"prompt {agent}/{normalised} does not exist; available: {', '.join(versions)}"
+        )
+    return normalised
+
+
+@cache
+def _load(agent: str, version: str) -> ChatPromptTemplate:
+    data = yaml.safe_load((PROMPTS_DIR / agent / f"{version}.yaml").read_text(encoding="utf-8"))
+    return ChatPromptTemplate.from_messages([("system", data["system"]), ("human", data["human"])])
+
+
+def load_prompt(agent: str, version: str | None = None) -> tuple[ChatPromptTemplate, str]:
+    """Return the template and the concrete version string used (to record in state)."""
+    resolved = resolve_version(agent, version)
+    return _load(agent, resolved), resolved
