@@ -73,7 +73,7 @@ async def test_stdio_task_loop(scripted_config: AutorustConfig, example_images: 
     assert result.status == "passed" and result.iterations == 2
     failed = result.state.attempts[0].execution.tests  # type: ignore[union-attr]
     example = next(t for t in failed if t.name == "example")
-    assert not example.passed and example.actual == "xof nworb kciuq eht\n"
+    assert not example.passed and example.actual == repr("xof nworb kciuq eht\n")
 
 
 async def test_corrupt_image_is_a_clear_item_error(
