@@ -108,7 +108,7 @@ class FakeOpenAI:
                 request = json.loads(self.rfile.read(length) or b"{}")
                 with fake._lock:
                     fake.requests.append(request)
-                    fake.headers.append(dict(self.headers))
+                    fake.headers.append({k.lower(): v for k, v in self.headers.items()})
                 reply = fake.responder(request)
                 if isinstance(reply, Fault):
                     time.sleep(reply.delay_s)

@@ -26,7 +26,9 @@ def test_no_model_configured_is_a_clear_error(example_images: Path, tmp_path: Pa
 def test_empty_folder_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     result = CliRunner().invoke(
-        app, ["run", str(tmp_path / "empty"), "--scripted", str(ROOT / "examples" / "replies")]
+        app,
+        ["run", str(tmp_path / "empty"), "--scripted", str(ROOT / "examples" / "replies")],
+        env={"COLUMNS": "240"},
     )
     assert result.exit_code != 0
     assert "holds no images" in result.output

@@ -60,4 +60,4 @@ async def test_graph_over_http_with_per_agent_models(
     url = image_part["image_url"]["url"]
     assert url.startswith("data:image/png;base64,")
     assert base64.b64decode(url.split(",", 1)[1]).startswith(b"\x89PNG")
-    assert all(h.get("Authorization") == "Bearer sk-test-not-a-real-key" for h in server.headers)
+    assert all(h.get("authorization") == "Bearer sk-test-not-a-real-key" for h in server.headers)

@@ -34,7 +34,9 @@ async def test_crashed_run_resumes_from_checkpoint(tmp_path: Path) -> None:
     replies.mkdir()
     full = yaml.safe_load((EXAMPLES / "replies" / "palindrome.yaml").read_text())
     # The checker's model is "down": its replies are missing, so the first run crashes there.
-    (replies / "palindrome.yaml").write_text(yaml.safe_dump({k: full[k] for k in ("vision", "coding")}))
+    (replies / "palindrome.yaml").write_text(
+        yaml.safe_dump({k: full[k] for k in ("vision", "coding")})
+    )
     image = tmp_path / "palindrome.png"
     shutil.copy(EXAMPLES / "images" / "palindrome.png", image)
     config = AutorustConfig(

@@ -28,14 +28,18 @@ async def _ask(model: ScriptedChatModel, schema, image: str, iteration: int = 0,
 
 
 async def test_each_agent_reply_parses_into_its_model() -> None:
-    spec, call = await _ask(ScriptedChatModel(replies_dir=EXAMPLES, agent="vision"), Spec, "palindrome")
+    spec, call = await _ask(
+        ScriptedChatModel(replies_dir=EXAMPLES, agent="vision"), Spec, "palindrome"
+    )
     assert spec.function_name == "is_palindrome" and len(spec.tests) == 5
     assert call.input_tokens > 0 and call.output_tokens > 0 and call.regenerations == []
     code, _ = await _ask(
         ScriptedChatModel(replies_dir=EXAMPLES, agent="coding"), CodeArtifact, "palindrome", 1
     )
     assert "isalnum" in code.source
-    review, _ = await _ask(ScriptedChatModel(replies_dir=EXAMPLES, agent="checker"), Review, "palindrome")
+    review, _ = await _ask(
+        ScriptedChatModel(replies_dir=EXAMPLES, agent="checker"), Review, "palindrome"
+    )
     assert review.passed is False and 0 <= review.score <= 1
 
 
@@ -55,7 +59,9 @@ async def test_invalid_reply_is_regenerated_with_the_error(tmp_path: Path) -> No
 
 async def test_persistently_invalid_reply_fails_clearly(tmp_path: Path) -> None:
     model = _write_script(tmp_path, {"tries": [{"notes": "no source"}]})
-    with pytest.raises(InvalidModelOutputError, match=r"coding agent: no valid CodeArtifact after 3"):
+    with pytest.raises(
+        InvalidModelOutputError, match=r"coding agent: no valid CodeArtifact after 3"
+    ):
         await _ask(model, CodeArtifact, "task", regen=2)
 
 

@@ -1,0 +1,42 @@
+"""Pick the execution backend from configuration."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from sandbox.base import Executor, ExecutorSettings, SandboxUnavailableError
+
+UNSAFE_HINT = (
+    "set executor.allow_unsandboxed=true (CLI: --unsafe-subprocess; env: "
+    "AUTORUST_EXECUTOR__KIND=subprocess AUTORUST_EXECUTOR__ALLOW_UNSANDBOXED=true)"
+)
+
+
+def make_executor(settings: ExecutorSettings) -> Executor:
+    return _make(settings.model_dump_json())
+
+
+@cache
+def _make(settings_json: str) -> Executor:
+    settings = ExecutorSettings.model_validate_json(settings_json)
+    if settings.kind == "subprocess":
+        if not settings.allow_unsandboxed:
+            raise SandboxUnavailableError(
+                "executor 'subprocess' runs generated code without isolation; to allow it, "
+                + UNSAFE_HINT
+            )
+        from sandbox.subprocess_executor import SubprocessExecutor
+
+        return SubprocessExecutor()
+    if settings.kind == "cloud_function":
+        from sandbox.cloud import CloudFunctionExecutor
+
+        if not settings.cloud_function_url:
+            raise SandboxUnavailableError(
+                "executor 'cloud_function' needs cloud_function_url "
+                "(env: AUTORUST_EXECUTOR__CLOUD_FUNCTION_URL=https://...)"
+            )
+        return CloudFunctionExecutor(settings.cloud_function_url)
+    from sandbox.local import BubblewrapExecutor
+
+    return BubblewrapExecutor()
