@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
+from graph.batch import BatchEvent, BatchOptions, BatchRun
 from graph.checkpoint import open_checkpointer
 from graph.config import AutorustConfig
-from graph.display import scripted_banner, show_item
+from graph.display import scripted_banner, show_item, summary_table
+from graph.progress import JsonLinesProgress, LiveProgress
+from graph.report import write_reports
 from graph.results import write_item
-from graph.runner import ItemResult, run_image
+from graph.runner import ItemResult
 from nodes.models import ModelNotConfiguredError, make_chat_model
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -24,14 +27,22 @@ console = Console()
 
 
 def find_images(path: Path) -> list[Path]:
+    """A file, or every visible file in a folder: non-images become per-item errors later."""
     if path.is_file():
         return [path]
     if not path.is_dir():
         raise typer.BadParameter(f"{path} is neither a file nor a folder")
-    images = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    images = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith((".", "_")))
     if not images:
-        raise typer.BadParameter(f"{path} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+        raise typer.BadParameter(f"{path} holds no files to process")
     return images
+
+
+def parse_pairs(items: list[str], option: str) -> dict[str, str]:
+    pairs = [item.split("=", 1) for item in items]
+    if any(len(pair) != 2 for pair in pairs):
+        raise typer.BadParameter(f"{option} takes NAME=VALUE")
+    return dict(pairs)  # type: ignore[arg-type]
 
 
 def build_config(
@@ -48,10 +59,7 @@ def build_config(
     if max_iterations is not None:
         overrides["max_iterations"] = max_iterations
     if prompt_versions:
-        pairs = [item.split("=", 1) for item in prompt_versions]
-        if any(len(pair) != 2 for pair in pairs):
-            raise typer.BadParameter("--prompt-version takes AGENT=VERSION, e.g. coding=v1")
-        overrides["prompt_versions"] = dict(pairs)
+        overrides["prompt_versions"] = parse_pairs(prompt_versions, "--prompt-version")
     config = AutorustConfig(**overrides)
     executor_settings = config.executor.model_copy()
     if executor:
@@ -70,25 +78,42 @@ def check_models(config: AutorustConfig) -> None:
             raise typer.Exit(2) from None
 
 
-async def run_all(
-    images: list[Path], config: AutorustConfig, checkpoint: str, output_dir: Path, force: bool
+class OutputMode(StrEnum):
+    rich = "rich"
+    quiet = "quiet"
+    jsonl = "jsonl"
+
+
+async def run_batch(
+    images: list[Path],
+    config: AutorustConfig,
+    checkpoint: str,
+    output_dir: Path,
+    options: BatchOptions,
+    mode: OutputMode,
+    details: bool,
 ) -> list[ItemResult]:
-    results: list[ItemResult] = []
     async with open_checkpointer(checkpoint) as saver:
-        for image in images:
-            try:
-                result = await run_image(image, config, saver, force=force)
-            except Exception as exc:  # one bad item must not stop the others
-                result = ItemResult(
-                    image_path=str(image),
-                    thread_id=None,
-                    status="error",
-                    error=f"{type(exc).__name__}: {exc}",
-                )
+        batch = BatchRun(images, config, saver, options)
+
+        def write_finished(event: BatchEvent) -> None:
+            if event.kind == "item_finished" and event.result is not None:
+                write_item(output_dir, event.result)
+
+        if mode is OutputMode.jsonl:
+            sink = JsonLinesProgress(batch.scheduler)
+            batch.on_event = lambda e: (write_finished(e), sink.on_event(e))
+            results = await batch.run()
+        elif mode is OutputMode.quiet:
+            batch.on_event = write_finished
+            results = await batch.run()
+        else:
+            with LiveProgress(console, len(images), batch.scheduler) as live:
+                batch.on_event = lambda e: (write_finished(e), live.on_event(e))
+                results = await batch.run()
+    if details and mode is OutputMode.rich:
+        for result in results:
             show_item(console, result)
-            folder = write_item(output_dir, result)
-            console.print(f"[dim]results: {folder}[/dim]")
-            results.append(result)
     return results
 
 
@@ -98,19 +123,38 @@ def execute(
     *,
     output_dir: Path | None,
     checkpoint: str | None,
-    force: bool,
+    options: BatchOptions,
+    mode: OutputMode = OutputMode.rich,
+    details: bool | None = None,
 ) -> None:
     check_models(config)
-    if config.provider == "scripted":
-        console.print(scripted_banner())
     images = find_images(path)
+    if config.provider == "scripted" and mode is OutputMode.rich:
+        console.print(scripted_banner())
     output_dir = output_dir or Path(config.output_dir)
-    results = asyncio.run(
-        run_all(images, config, checkpoint or str(config.checkpoint_path), output_dir, force)
-    )
-    passed = sum(r.status == "passed" for r in results)
-    console.rule(f"{passed}/{len(results)} passed · results in {output_dir}")
-    if passed != len(results):
+    try:
+        results = asyncio.run(
+            run_batch(
+                images,
+                config,
+                checkpoint or str(config.checkpoint_path),
+                output_dir,
+                options,
+                mode,
+                details=len(images) <= 5 if details is None else details,
+            )
+        )
+    except KeyboardInterrupt:
+        console.print(
+            "[yellow]interrupted: progress is checkpointed; run the same command again "
+            "to resume[/yellow]"
+        )
+        raise typer.Exit(130) from None
+    summary = write_reports(output_dir, results)
+    if mode is not OutputMode.jsonl:
+        console.print(summary_table(summary))
+        console.print(f"report: {output_dir / 'report.html'}")
+    if not summary.all_passed:
         raise typer.Exit(1)
 
 
@@ -134,6 +178,21 @@ CheckpointOpt = Annotated[
     str | None, typer.Option(help="SQLite file or postgresql:// URL (default .autorust/...)")
 ]
 ForceOpt = Annotated[bool, typer.Option(help="rerun images that already finished")]
+ConcurrencyOpt = Annotated[
+    list[str],
+    typer.Option(
+        "--concurrency", "-c", help="AGENT=N slots (vision, coding, interpreter, checker)"
+    ),
+]
+AdaptiveOpt = Annotated[
+    bool, typer.Option("--adaptive/--fixed", help="shift slots to the agent with the longest queue")
+]
+BudgetOpt = Annotated[int | None, typer.Option(help="shared slots in adaptive mode")]
+InFlightOpt = Annotated[int, typer.Option(help="images worked on at once")]
+ModeOpt = Annotated[OutputMode, typer.Option("--output", help="rich | quiet | jsonl")]
+DetailsOpt = Annotated[
+    bool | None, typer.Option("--details/--no-details", help="print every iteration of each image")
+]
 
 
 @app.command()
@@ -147,8 +206,14 @@ def run(
     out: OutOpt = None,
     checkpoint: CheckpointOpt = None,
     force: ForceOpt = False,
+    concurrency: ConcurrencyOpt = [],  # noqa: B006
+    adaptive: AdaptiveOpt = False,
+    budget: BudgetOpt = None,
+    max_in_flight: InFlightOpt = 32,
+    output: ModeOpt = OutputMode.rich,
+    details: DetailsOpt = None,
 ) -> None:
-    """Turn task images into verified code."""
+    """Turn task images (a file or a folder) into verified code."""
     config = build_config(
         scripted=scripted,
         max_iterations=max_iterations,
@@ -156,7 +221,23 @@ def run(
         executor=executor,
         unsafe_subprocess=unsafe_subprocess,
     )
-    execute(path, config, output_dir=out, checkpoint=checkpoint, force=force)
+    slots = {agent: int(n) for agent, n in parse_pairs(concurrency, "--concurrency").items()}
+    options = BatchOptions(
+        concurrency=slots,
+        adaptive=adaptive,
+        budget=budget,
+        max_in_flight=max_in_flight,
+        force=force,
+    )
+    execute(
+        path,
+        config,
+        output_dir=out,
+        checkpoint=checkpoint,
+        options=options,
+        mode=output,
+        details=details,
+    )
 
 
 @app.command()
@@ -174,7 +255,14 @@ def demo(
         executor=executor,
         unsafe_subprocess=unsafe_subprocess,
     )
-    execute(EXAMPLES_DIR / "images", config, output_dir=out, checkpoint=None, force=force)
+    execute(
+        EXAMPLES_DIR / "images",
+        config,
+        output_dir=out,
+        checkpoint=None,
+        options=BatchOptions(force=force),
+        details=True,
+    )
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.table import Table
 
+from graph.report import BatchSummary
 from graph.runner import ItemResult
 from graph.state import Attempt, Spec
 from nodes.scripted import SCRIPTED_MODEL_NAME
@@ -85,3 +86,24 @@ def show_item(console: Console, result: ItemResult) -> None:
         console.print(spec_panel(state.spec))
     for attempt in state.attempts:
         console.print(attempt_panel(attempt))
+
+
+def summary_table(summary: BatchSummary) -> Table:
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.counts.items()))
+    table = Table("image", "status", "iterations", "score", "time", "tokens", title=counts)
+    for item in summary.items:
+        style = STATUS_STYLE.get(item.status, "")
+        note = " (skipped: done earlier)" if item.skipped else ""
+        table.add_row(
+            item.image.rsplit("/", 1)[-1],
+            f"[{style}]{item.status}[/{style}]{note}",
+            str(item.iterations),
+            f"{item.score:.2f}" if item.score is not None else "",
+            f"{item.duration_s:.1f}s",
+            f"{item.input_tokens + item.output_tokens:,}",
+        )
+    total = summary.usage.total
+    table.caption = f"tokens: {total.input_tokens:,} in / {total.output_tokens:,} out" + (
+        f" · ${total.cost_usd:.4f}" if total.cost_usd is not None else ""
+    )
+    return table

@@ -3,15 +3,38 @@ the CLI compiles ``build_graph()`` with its own checkpointer."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
 from langgraph.types import RetryPolicy
 
 from graph.config import AutorustConfig
+from graph.scheduler import ACTIVE_SCHEDULER
 from graph.state import RunState
 from nodes.checker import checker_node
 from nodes.coding import coding_node
 from nodes.interpreter import interpreter_node
 from nodes.vision import vision_node
+
+NodeFn = Callable[[RunState, Runtime[AutorustConfig]], Awaitable[dict[str, Any]]]
+
+
+def scheduled(agent: str, node: NodeFn) -> NodeFn:
+    """Run ``node`` in a slot of ``agent`` when a batch scheduler is active (else directly)."""
+
+    @functools.wraps(node)
+    async def run(state: RunState, runtime: Runtime[AutorustConfig]) -> dict[str, Any]:
+        scheduler = ACTIVE_SCHEDULER.get()
+        if scheduler is None:
+            return await node(state, runtime)
+        async with scheduler.slot(agent):
+            return await node(state, runtime)
+
+    return run
+
 
 NODE_RETRY = RetryPolicy(max_attempts=3, initial_interval=1.0, backoff_factor=2.0, jitter=True)
 
@@ -27,10 +50,10 @@ def route_after_checker(state: RunState) -> str:
 
 def build_graph() -> StateGraph:
     builder = StateGraph(RunState, context_schema=AutorustConfig)
-    builder.add_node("vision", vision_node, retry_policy=NODE_RETRY)
-    builder.add_node("coding", coding_node, retry_policy=NODE_RETRY)
-    builder.add_node("interpreter", interpreter_node)
-    builder.add_node("checker", checker_node, retry_policy=NODE_RETRY)
+    builder.add_node("vision", scheduled("vision", vision_node), retry_policy=NODE_RETRY)
+    builder.add_node("coding", scheduled("coding", coding_node), retry_policy=NODE_RETRY)
+    builder.add_node("interpreter", scheduled("interpreter", interpreter_node))
+    builder.add_node("checker", scheduled("checker", checker_node), retry_policy=NODE_RETRY)
     builder.add_edge(START, "vision")
     builder.add_conditional_edges("vision", route_after_vision, ["coding", END])
     builder.add_edge("coding", "interpreter")

@@ -1,16 +1,26 @@
-"""Read an input image once: content hash, validation, and a model-ready PNG data URL."""
+"""Read an input image once: validate it, normalise it for the model, cache it by content hash.
+
+Normalisation: EXIF orientation applied; first frame of animations; palette, grey, CMYK,
+16-bit and alpha modes flattened to RGB on white; longest side at most ``MAX_MODEL_SIDE``;
+re-encoded as PNG. Anything that cannot be read becomes an ``ImageInputError`` with a
+specific message, so one bad file fails only its own item.
+"""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import io
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 MAX_MODEL_SIDE = 2048
+MAX_PIXELS = 40_000_000  # ~ 6300 x 6300; above this a file is treated as a decompression bomb
+MAX_FILE_BYTES = 50_000_000
+SUPPORTED_FORMATS = {"PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF"}
 
 
 class ImageInputError(ValueError):
@@ -24,6 +34,7 @@ class LoadedImage:
     width: int
     height: int
     png: bytes
+    notes: tuple[str, ...] = field(default=())
 
     @property
     def data_url(self) -> str:
@@ -38,26 +49,80 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def load_image(path: str | Path) -> LoadedImage:
+def _flatten(img: Image.Image) -> Image.Image:
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        img = img.point(lambda value: value / 256).convert("L")
+    if img.mode == "P":
+        img = img.convert("RGBA")
+    if img.mode in ("RGBA", "LA", "PA"):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return img.convert("RGB")
+
+
+def _decode(raw: bytes, path: Path) -> tuple[Image.Image, list[str]]:
+    notes: list[str] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            img = Image.open(io.BytesIO(raw))
+            if img.format not in SUPPORTED_FORMATS:
+                raise ImageInputError(
+                    f"{path}: unsupported image format {img.format} "
+                    f"(supported: {', '.join(sorted(SUPPORTED_FORMATS))})"
+                )
+            if img.width * img.height > MAX_PIXELS:
+                raise ImageInputError(
+                    f"{path}: {img.width}x{img.height} pixels is over the {MAX_PIXELS:,}-pixel "
+                    "limit (possible decompression bomb)"
+                )
+            if getattr(img, "n_frames", 1) > 1:
+                notes.append(f"animated image with {img.n_frames} frames: using the first")
+                img.seek(0)
+            img.load()
+        except ImageInputError:
+            raise
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise ImageInputError(
+                f"{path}: refused as a possible decompression bomb ({exc})"
+            ) from None
+        except UnidentifiedImageError:
+            raise ImageInputError(f"{path}: not an image (unrecognised file content)") from None
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise ImageInputError(f"{path}: corrupt or truncated image ({exc})") from None
+    oriented = ImageOps.exif_transpose(img)
+    if oriented is not img:
+        notes.append("EXIF orientation applied")
+    return oriented, notes
+
+
+def load_image(path: str | Path, cache_dir: str | Path | None = None) -> LoadedImage:
     path = Path(path)
     if not path.is_file():
         raise ImageInputError(f"{path}: no such file")
-    raw = path.read_bytes()
-    if not raw:
+    size = path.stat().st_size
+    if size == 0:
         raise ImageInputError(f"{path}: the file is empty")
-    try:
-        with Image.open(io.BytesIO(raw)) as img:
-            img.load()
-            normalised = ImageOps.exif_transpose(img).convert("RGB")
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
-        raise ImageInputError(f"{path}: not a readable image ({exc})") from exc
-    normalised.thumbnail((MAX_MODEL_SIDE, MAX_MODEL_SIDE))
+    if size > MAX_FILE_BYTES:
+        raise ImageInputError(f"{path}: {size:,} bytes is over the {MAX_FILE_BYTES:,}-byte limit")
+    raw = path.read_bytes()
+    sha256 = hashlib.sha256(raw).hexdigest()
+    cached = Path(cache_dir) / f"{sha256}.png" if cache_dir else None
+    if cached is not None and cached.is_file():
+        with Image.open(cached) as img:
+            return LoadedImage(path, sha256, img.width, img.height, cached.read_bytes())
+    img, notes = _decode(raw, path)
+    normalised = _flatten(img)
+    if max(normalised.size) > MAX_MODEL_SIDE:
+        notes.append(f"downscaled from {normalised.width}x{normalised.height}")
+        normalised.thumbnail((MAX_MODEL_SIDE, MAX_MODEL_SIDE))
     buffer = io.BytesIO()
     normalised.save(buffer, format="PNG", optimize=True)
-    return LoadedImage(
-        path=path,
-        sha256=hashlib.sha256(raw).hexdigest(),
-        width=normalised.width,
-        height=normalised.height,
-        png=buffer.getvalue(),
-    )
+    png = buffer.getvalue()
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        temporary = cached.with_suffix(".tmp")
+        temporary.write_bytes(png)
+        temporary.replace(cached)
+    return LoadedImage(path, sha256, normalised.width, normalised.height, png, tuple(notes))

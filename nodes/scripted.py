@@ -6,6 +6,9 @@ Replies live in ``<replies_dir>/<image-stem>.yaml``::
     coding:  [ {code attempt 1}, {code attempt 2} ]
     checker: [ {review 1}, {review 2} ]
 
+An optional ``<replies_dir>/_delays.yaml`` (``{coding: 0.5, vision: 0.1}``) makes each agent's
+replies take that many seconds, to simulate model latency in demos, tests and benchmarks.
+
 An entry may also be ``{tries: [reply, reply, ...]}``: the n-th regeneration after an invalid
 reply gets the n-th item. Which reply to give is read from the call's metadata
 (``autorust_image``, ``autorust_iteration``, ``autorust_try``), never from a hidden counter, so a
@@ -14,6 +17,7 @@ resumed or forked run replays exactly what an uninterrupted run would.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Sequence
@@ -22,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
@@ -48,6 +52,13 @@ def _script_for(replies_dir: Path, image: str) -> dict[str, Any]:
             "only replays prepared replies; configure a real model for new images."
         )
     return _load_script(path, path.stat().st_mtime_ns)
+
+
+def _delay_for(replies_dir: Path, agent: str) -> float:
+    path = replies_dir / "_delays.yaml"
+    if not path.is_file():
+        return 0.0
+    return float(_load_script(path, path.stat().st_mtime_ns).get(agent, 0.0))
 
 
 def _rough_tokens(text: str) -> int:
@@ -89,7 +100,7 @@ class ScriptedChatModel(BaseChatModel):
     ) -> ChatResult:
         reply = self._pick_reply(run_manager.metadata if run_manager else {})
         text = reply if isinstance(reply, str) else json.dumps(reply)
-        prompt_text = "".join(str(m.content) for m in messages)
+        prompt_text = "".join(m.text for m in messages)  # text parts only, not image data
         usage = {
             "input_tokens": _rough_tokens(prompt_text),
             "output_tokens": _rough_tokens(text),
@@ -111,3 +122,14 @@ class ScriptedChatModel(BaseChatModel):
                 response_metadata={"model_name": SCRIPTED_MODEL_NAME},
             )
         return ChatResult(generations=[ChatGeneration(message=message)])
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        if delay := _delay_for(self.replies_dir, self.agent):
+            await asyncio.sleep(delay)
+        return self._generate(messages, stop, run_manager, **kwargs)  # type: ignore[arg-type]

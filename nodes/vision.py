@@ -22,7 +22,7 @@ AGENT = "vision"
 async def vision_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dict[str, Any]:
     config = run_config(runtime)
     try:
-        image = load_image(state.image_path)
+        image = load_image(state.image_path, cache_dir=Path(config.home) / "images")
     except ImageInputError as exc:
         return {"status": "error", "error": str(exc)}
     prompt, version = load_prompt(AGENT, config.prompt_versions.get(AGENT))

@@ -31,7 +31,7 @@ def test_empty_folder_is_a_clear_error(tmp_path: Path) -> None:
         env={"COLUMNS": "240"},
     )
     assert result.exit_code != 0
-    assert "holds no images" in result.output
+    assert "holds no files" in result.output
 
 
 def test_demo_runs_offline_and_shows_the_loop(tmp_path: Path) -> None:

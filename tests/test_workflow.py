@@ -84,4 +84,4 @@ async def test_corrupt_image_is_a_clear_item_error(
     async with open_checkpointer(scripted_config.checkpoint_path) as saver:
         result = await run_image(bad, scripted_config, saver)
     assert result.status == "error"
-    assert "not a readable image" in (result.error or "")
+    assert "broken.png: not an image" in (result.error or "")
