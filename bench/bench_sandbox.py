@@ -16,10 +16,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sandbox.base import ExecutorSettings, Job  # noqa: E402
-from sandbox.cloud import CloudFunctionExecutor  # noqa: E402
-from sandbox.factory import make_executor  # noqa: E402
-from tests.cloud_function_server import cloud_function  # noqa: E402
+from sandbox.base import ExecutorSettings, Job
+from sandbox.cloud import CloudFunctionExecutor
+from sandbox.factory import make_executor
+from tests.cloud_function_server import cloud_function
 
 JOB = Job(files={"main.py": "print(1)"})
 
