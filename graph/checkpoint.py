@@ -8,7 +8,25 @@ from pathlib import Path
 
 import aiosqlite
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from pydantic import BaseModel
+
+import graph.state as state_models
+
+
+def serializer() -> JsonPlusSerializer:
+    """Checkpoint serde that may rebuild exactly our state models and nothing else."""
+    models = [
+        name
+        for name, value in vars(state_models).items()
+        if isinstance(value, type)
+        and issubclass(value, BaseModel)
+        and value.__module__ == state_models.__name__
+    ]
+    return JsonPlusSerializer(
+        allowed_msgpack_modules=[(state_models.__name__, name) for name in sorted(models)]
+    )
 
 
 def is_postgres_url(target: str) -> bool:
@@ -25,7 +43,7 @@ async def open_sqlite_checkpointer(path: str | Path) -> AsyncIterator[AsyncSqlit
         # still never corrupts the file: a power cut can only lose the newest steps.
         await conn.execute("PRAGMA journal_mode=WAL")
         await conn.execute("PRAGMA synchronous=NORMAL")
-        saver = AsyncSqliteSaver(conn)
+        saver = AsyncSqliteSaver(conn, serde=serializer())
         await saver.setup()
         yield saver
     finally:
@@ -38,7 +56,7 @@ async def open_checkpointer(target: str | Path) -> AsyncIterator[BaseCheckpointS
     if isinstance(target, str) and is_postgres_url(target):
         from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
-        async with AsyncPostgresSaver.from_conn_string(target) as saver:
+        async with AsyncPostgresSaver.from_conn_string(target, serde=serializer()) as saver:
             await saver.setup()
             yield saver
         return

@@ -265,6 +265,15 @@ def demo(
     )
 
 
+def _register_subcommands() -> None:
+    from graph.runs_cli import runs_app
+
+    app.add_typer(runs_app, name="runs")
+
+
+_register_subcommands()
+
+
 def main() -> None:
     app()
 

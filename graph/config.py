@@ -68,6 +68,12 @@ class AutorustConfig(BaseSettings):
         default_factory=dict, description="agent -> prompt version ('v1'); newest if unset"
     )
     executor: ExecutorSettings = Field(default_factory=ExecutorSettings)
+    approve_execution: bool = Field(
+        False, description="pause for a human to approve each program before it runs"
+    )
+    approve_final_failure: bool = Field(
+        False, description="pause after the last failed attempt to grant more attempts"
+    )
     home: str = Field(".autorust", description="folder for checkpoints and caches")
     output_dir: str = Field("autorust-out", description="folder for per-image results")
 

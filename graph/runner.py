@@ -27,6 +27,7 @@ class ItemResult(BaseModel):
     error: str | None = None
     resumed: bool = False
     skipped: bool = False
+    awaiting: str | None = None  # the question a paused (interrupted) run waits on
     duration_s: float = 0.0
     state: RunState | None = None
 
@@ -34,6 +35,28 @@ class ItemResult(BaseModel):
 def thread_id_for(image_path: str | Path, config: AutorustConfig) -> str:
     """Content hash of the image plus the settings that change the result."""
     return f"{sha256_file(Path(image_path))[:16]}-{config.fingerprint()}"
+
+
+def run_config_for(
+    thread_id: str,
+    image_path: str,
+    config: AutorustConfig,
+    *,
+    callbacks: list[BaseCallbackHandler] | None = None,
+    **metadata: Any,
+) -> dict[str, Any]:
+    """LangGraph run config; the metadata (kept with every checkpoint) lets any later command
+    resume or fork the thread with the configuration it started with. It holds no secrets."""
+    return {
+        "configurable": {"thread_id": thread_id},
+        "callbacks": callbacks or [],
+        "metadata": {
+            "image_path": image_path,
+            "model_provider": config.provider,
+            "autorust_config": config.model_dump_json(),
+            **metadata,
+        },
+    }
 
 
 def compile_graph(checkpointer: BaseCheckpointSaver, **kwargs: Any) -> CompiledStateGraph:
@@ -56,11 +79,7 @@ async def run_image(
     except OSError as exc:
         return ItemResult(image_path=image_path, thread_id=None, status="error", error=str(exc))
     graph = graph or compile_graph(checkpointer)
-    run_config: dict[str, Any] = {
-        "configurable": {"thread_id": thread_id},
-        "callbacks": callbacks or [],
-        "metadata": {"image_path": image_path, "model_provider": config.provider},
-    }
+    run_config = run_config_for(thread_id, image_path, config, callbacks=callbacks)
     if force:
         await checkpointer.adelete_thread(thread_id)
     snapshot = await graph.aget_state(run_config)
@@ -71,8 +90,27 @@ async def run_image(
     graph_input = (
         None if resumed else RunState(image_path=image_path, max_iterations=config.max_iterations)
     )
-    values = await graph.ainvoke(graph_input, run_config, context=config)
-    return _result(image_path, thread_id, RunState.model_validate(values), started, resumed=resumed)
+    await graph.ainvoke(graph_input, run_config, context=config)
+    return await collect(graph, thread_id, image_path, started, resumed=resumed)
+
+
+async def collect(
+    graph: CompiledStateGraph,
+    thread_id: str,
+    image_path: str,
+    started: float,
+    *,
+    resumed: bool = False,
+) -> ItemResult:
+    """The thread's current outcome, including a pause at an approval interrupt."""
+    snapshot = await graph.aget_state({"configurable": {"thread_id": thread_id}})
+    result = _result(
+        image_path, thread_id, RunState.model_validate(snapshot.values), started, resumed=resumed
+    )
+    if snapshot.interrupts:
+        value = snapshot.interrupts[0].value
+        result.awaiting = value.get("question") if isinstance(value, dict) else str(value)
+    return result
 
 
 def _result(

@@ -149,7 +149,7 @@ class RunState(BaseModel):
 
     image_path: str
     image_sha256: str = ""
-    max_iterations: int = Field(3, ge=1, le=50)
+    max_iterations: int = Field(3, ge=1, le=100)
     spec: Spec | None = None
     code: CodeArtifact | None = None
     execution: Execution | None = None
@@ -161,4 +161,7 @@ class RunState(BaseModel):
     error: str | None = None
     prompt_versions: Annotated[dict[str, str], merge_dicts] = Field(default_factory=dict)
     model_provider: str = ""
+    approval: Literal["approved", "revise", "rejected"] | None = Field(
+        None, description="the reviewer's decision on the latest code (approval mode only)"
+    )
     model_calls: Annotated[list[ModelCall], operator.add] = Field(default_factory=list)

@@ -14,6 +14,7 @@ from langgraph.types import RetryPolicy
 from graph.config import AutorustConfig
 from graph.scheduler import ACTIVE_SCHEDULER
 from graph.state import RunState
+from nodes.approval import approve_execution_node, final_review_node
 from nodes.checker import checker_node
 from nodes.coding import coding_node
 from nodes.interpreter import interpreter_node
@@ -45,6 +46,18 @@ def route_after_vision(state: RunState) -> str:
 
 def route_after_checker(state: RunState) -> str:
     """Back to coding with feedback until the verdict passes or iterations run out."""
+    if state.status == "running":
+        return "coding"
+    return "final_review" if state.status == "failed" else END
+
+
+def route_after_approval(state: RunState) -> str:
+    if state.approval == "revise":
+        return "coding"
+    return END if state.approval == "rejected" else "interpreter"
+
+
+def route_after_final_review(state: RunState) -> str:
     return "coding" if state.status == "running" else END
 
 
@@ -52,13 +65,19 @@ def build_graph() -> StateGraph:
     builder = StateGraph(RunState, context_schema=AutorustConfig)
     builder.add_node("vision", scheduled("vision", vision_node), retry_policy=NODE_RETRY)
     builder.add_node("coding", scheduled("coding", coding_node), retry_policy=NODE_RETRY)
+    builder.add_node("approve_execution", approve_execution_node)
     builder.add_node("interpreter", scheduled("interpreter", interpreter_node))
     builder.add_node("checker", scheduled("checker", checker_node), retry_policy=NODE_RETRY)
+    builder.add_node("final_review", final_review_node)
     builder.add_edge(START, "vision")
     builder.add_conditional_edges("vision", route_after_vision, ["coding", END])
-    builder.add_edge("coding", "interpreter")
+    builder.add_edge("coding", "approve_execution")
+    builder.add_conditional_edges(
+        "approve_execution", route_after_approval, ["interpreter", "coding", END]
+    )
     builder.add_edge("interpreter", "checker")
-    builder.add_conditional_edges("checker", route_after_checker, ["coding", END])
+    builder.add_conditional_edges("checker", route_after_checker, ["coding", "final_review", END])
+    builder.add_conditional_edges("final_review", route_after_final_review, ["coding", END])
     return builder
 
 

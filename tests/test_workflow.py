@@ -10,7 +10,14 @@ from graph.checkpoint import open_checkpointer
 from graph.config import AutorustConfig
 from graph.runner import run_image
 from graph.state import RunState
-from graph.workflow import build_graph, graph, route_after_checker, route_after_vision
+from graph.workflow import (
+    build_graph,
+    graph,
+    route_after_approval,
+    route_after_checker,
+    route_after_final_review,
+    route_after_vision,
+)
 
 
 def test_routing_decisions() -> None:
@@ -19,13 +26,20 @@ def test_routing_decisions() -> None:
     assert route_after_vision(base.model_copy(update={"status": "error"})) == END
     assert route_after_checker(base.model_copy(update={"status": "running"})) == "coding"
     assert route_after_checker(base.model_copy(update={"status": "passed"})) == END
-    assert route_after_checker(base.model_copy(update={"status": "failed"})) == END
+    failed = base.model_copy(update={"status": "failed"})
+    assert route_after_checker(failed) == "final_review"
+    assert route_after_final_review(failed) == END  # max iterations: the run ends failed
+    assert route_after_final_review(base) == "coding"  # a reviewer granted more attempts
+    assert route_after_approval(base) == "interpreter"
+    assert route_after_approval(base.model_copy(update={"approval": "revise"})) == "coding"
+    assert route_after_approval(base.model_copy(update={"approval": "rejected"})) == END
 
 
 def test_graph_shape_and_studio_export() -> None:
     edges = {(e.source, e.target) for e in build_graph().compile().get_graph().edges}
     assert ("checker", "coding") in edges and ("checker", "__end__") in edges
-    assert ("vision", "coding") in edges and ("coding", "interpreter") in edges
+    assert ("vision", "coding") in edges and ("coding", "approve_execution") in edges
+    assert ("approve_execution", "interpreter") in edges and ("interpreter", "checker") in edges
     assert graph.checkpointer is None  # langgraph dev supplies its own
 
 
