@@ -8,10 +8,8 @@ from langgraph.runtime import Runtime
 
 from graph.config import AutorustConfig
 from graph.state import Attempt, Execution, Review, RunState, Verdict
-from nodes.context import call_metadata, run_config
-from nodes.models import make_chat_model
+from nodes.context import agent_tools, call_metadata, run_config
 from nodes.structured import invoke_structured
-from prompts.loader import load_prompt
 
 AGENT = "checker"
 TAIL_CHARS = 2_000
@@ -75,14 +73,14 @@ async def checker_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dic
     assert state.spec and state.code and state.execution, "checker runs after interpreter"
     config = run_config(runtime)
     failures = hard_failures(state.execution)
-    prompt, version = load_prompt(AGENT, config.prompt_versions.get(AGENT))
+    prompt, version, model = await agent_tools(AGENT, config)
     messages = prompt.format_messages(
         spec_json=state.spec.model_dump_json(indent=2, exclude={"ocr_text"}),
         source=state.code.source,
         evidence=evidence_text(state.execution, failures),
     )
     review, call = await invoke_structured(
-        make_chat_model(AGENT, config),
+        model,
         messages,
         Review,
         agent=AGENT,

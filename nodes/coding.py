@@ -8,10 +8,8 @@ from langgraph.runtime import Runtime
 
 from graph.config import AutorustConfig
 from graph.state import CodeArtifact, RunState
-from nodes.context import call_metadata, run_config
-from nodes.models import make_chat_model
+from nodes.context import agent_tools, call_metadata, run_config
 from nodes.structured import invoke_structured
-from prompts.loader import load_prompt
 
 AGENT = "coding"
 MAX_HISTORY_CHARS = 12_000
@@ -36,13 +34,13 @@ def history_section(state: RunState) -> str:
 async def coding_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dict[str, Any]:
     assert state.spec is not None, "coding runs after vision"
     config = run_config(runtime)
-    prompt, version = load_prompt(AGENT, config.prompt_versions.get(AGENT))
+    prompt, version, model = await agent_tools(AGENT, config)
     messages = prompt.format_messages(
         spec_json=state.spec.model_dump_json(indent=2, exclude={"ocr_text"}),
         history_section=history_section(state),
     )
     code, call = await invoke_structured(
-        make_chat_model(AGENT, config),
+        model,
         messages,
         CodeArtifact,
         agent=AGENT,

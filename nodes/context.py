@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
+from langchain_core.language_models import BaseChatModel
+from langchain_core.prompts import ChatPromptTemplate
 from langgraph.runtime import Runtime
 
 from graph.config import AutorustConfig
 from graph.state import RunState
+from nodes.models import make_chat_model
+from prompts.loader import load_prompt
 
 
 def run_config(runtime: Runtime[AutorustConfig] | None) -> AutorustConfig:
@@ -28,3 +33,20 @@ def call_metadata(state: RunState) -> dict[str, Any]:
         "autorust_image_sha256": state.image_sha256,
         "autorust_iteration": state.iteration,
     }
+
+
+class AgentTools(NamedTuple):
+    prompt: ChatPromptTemplate
+    prompt_version: str
+    model: BaseChatModel
+
+
+async def agent_tools(agent: str, config: AutorustConfig) -> AgentTools:
+    """The agent's prompt template and chat model, built off the event loop (they read files
+    and set up TLS, which would block every other run in the process)."""
+
+    def build() -> AgentTools:
+        prompt, version = load_prompt(agent, config.prompt_versions.get(agent))
+        return AgentTools(prompt, version, make_chat_model(agent, config))
+
+    return await asyncio.to_thread(build)

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 from pathlib import Path
 from typing import Any
 
 from langgraph.runtime import Runtime
-from sandbox.factory import make_executor
 
 from graph.config import AutorustConfig
 from graph.state import Execution, RunState, Spec, TestResult
 from nodes.context import run_config
 from sandbox.base import Job, JobResult
+from sandbox.factory import make_executor
 
 HARNESS_SOURCE = (Path(__file__).parent / "sandbox_harness.py").read_text(encoding="utf-8")
 FIGURE_FILE = "output.png"
@@ -73,7 +74,7 @@ async def interpreter_node(state: RunState, runtime: Runtime[AutorustConfig]) ->
     assert state.spec is not None and state.code is not None, "interpreter runs after coding"
     config = run_config(runtime)
     job, results_file = build_job(state.spec, state.code.source, config)
-    executor = make_executor(config.executor)
+    executor = await asyncio.to_thread(make_executor, config.executor)  # may probe bwrap
     result = await executor.execute(job)
     artifact_dir = (
         Path(config.home) / "artifacts" / state.image_sha256[:16] / f"iter{state.iteration}"
@@ -87,7 +88,7 @@ async def interpreter_node(state: RunState, runtime: Runtime[AutorustConfig]) ->
         timed_out=result.timed_out,
         truncated=result.truncated,
         tests=parse_tests(result, results_file, state.spec),
-        artifacts=save_artifacts(result, results_file, artifact_dir),
+        artifacts=await asyncio.to_thread(save_artifacts, result, results_file, artifact_dir),
         warnings=result.warnings,
     )
     return {"execution": execution}

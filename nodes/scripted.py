@@ -132,4 +132,5 @@ class ScriptedChatModel(BaseChatModel):
     ) -> ChatResult:
         if delay := _delay_for(self.replies_dir, self.agent):
             await asyncio.sleep(delay)
-        return self._generate(messages, stop, run_manager, **kwargs)  # type: ignore[arg-type]
+        # the script file is read from disk: keep that off the event loop
+        return await asyncio.to_thread(self._generate, messages, stop, run_manager, **kwargs)  # type: ignore[arg-type]

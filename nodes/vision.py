@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -10,11 +11,9 @@ from langgraph.runtime import Runtime
 
 from graph.config import AutorustConfig
 from graph.state import RunState, Spec
-from nodes.context import call_metadata, run_config
+from nodes.context import agent_tools, call_metadata, run_config
 from nodes.images import ImageInputError, load_image
-from nodes.models import make_chat_model
 from nodes.structured import invoke_structured
-from prompts.loader import load_prompt
 
 AGENT = "vision"
 
@@ -22,10 +21,12 @@ AGENT = "vision"
 async def vision_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dict[str, Any]:
     config = run_config(runtime)
     try:
-        image = load_image(state.image_path, cache_dir=Path(config.home) / "images")
+        image = await asyncio.to_thread(
+            load_image, state.image_path, cache_dir=Path(config.home) / "images"
+        )
     except ImageInputError as exc:
         return {"status": "error", "error": str(exc)}
-    prompt, version = load_prompt(AGENT, config.prompt_versions.get(AGENT))
+    prompt, version, model = await agent_tools(AGENT, config)
     messages = prompt.format_messages(image_name=Path(state.image_path).name, ocr_section="")
     human = messages[-1]
     messages[-1] = HumanMessage(
@@ -35,7 +36,7 @@ async def vision_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dict
         ]
     )
     spec, call = await invoke_structured(
-        make_chat_model(AGENT, config),
+        model,
         messages,
         Spec,
         agent=AGENT,

@@ -18,15 +18,7 @@ from functools import cache
 from pathlib import Path
 
 from sandbox.base import Job, JobResult, SandboxUnavailableError
-from sandbox.process import (
-    WorkDir,
-    collect_files,
-    python_executable,
-    rlimit_setter,
-    run_process,
-    sandbox_env,
-    write_files,
-)
+from sandbox.process import interpreter_argv, rlimit_setter, run_job, sandbox_env
 
 JOB_DIR = "/job"
 SANDBOX_UIDS = range(61000, 61500)
@@ -145,27 +137,17 @@ class BubblewrapExecutor:
         as_root = os.geteuid() == 0
         uid = self._uids.take() if as_root else None
         try:
-            with WorkDir() as workdir:
-                write_files(workdir, job.files)
-                if uid is not None:
-                    for path in [workdir, *workdir.rglob("*")]:
-                        os.chown(path, uid, uid)
-                program = [
-                    python_executable() if job.argv[0] == "python" else job.argv[0],
-                    *job.argv[1:],
-                ]
-                result = await run_process(
-                    bwrap_argv(self.bwrap, workdir, uid, program),
-                    cwd=str(workdir),
-                    stdin=job.stdin,
-                    limits=job.limits,
-                    env={},
-                    preexec=rlimit_setter(job.limits, cap_processes=True),
-                )
-                result.files, warnings = collect_files(workdir, job.collect, job.max_collect_bytes)
+            result = await run_job(
+                job,
+                argv_for=lambda workdir: bwrap_argv(
+                    self.bwrap, workdir, uid, interpreter_argv(job.argv)
+                ),
+                env_for=lambda workdir: {},  # bwrap --clearenv/--setenv build the child's env
+                preexec=rlimit_setter(job.limits),
+                owner_uid=uid,
+            )
         finally:
             if uid is not None:
                 self._uids.give(uid)
         result.backend = self.name
-        result.warnings = warnings
         return result

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from sandbox.base import JobResult, Limits
+from sandbox.base import Job, JobResult, Limits
 
 READ_CHUNK = 65_536
 MB = 1024 * 1024
@@ -171,17 +171,46 @@ def collect_files(
     return collected, warnings
 
 
-class WorkDir:
-    """A fresh private directory for one job, removed afterwards."""
+def prepare_workdir(files: dict[str, str], owner_uid: int | None = None) -> Path:
+    """A fresh private directory holding the job's files (owned by ``owner_uid`` if given)."""
+    workdir = Path(tempfile.mkdtemp(prefix="autorust-job-"))
+    write_files(workdir, files)
+    if owner_uid is not None:
+        for path in [workdir, *workdir.rglob("*")]:
+            os.chown(path, owner_uid, owner_uid)
+    return workdir
 
-    def __init__(self, parent: str | None = None) -> None:
-        self.path = Path(tempfile.mkdtemp(prefix="autorust-job-", dir=parent))
 
-    def __enter__(self) -> Path:
-        return self.path
+async def run_job(
+    job: Job,
+    *,
+    argv_for: Callable[[Path], list[str]],
+    env_for: Callable[[Path], dict[str, str]],
+    preexec: Callable[[], None],
+    owner_uid: int | None = None,
+) -> JobResult:
+    """Work dir in, command run, files collected, work dir removed; file work off the loop."""
+    workdir = await asyncio.to_thread(prepare_workdir, job.files, owner_uid)
+    try:
+        result = await run_process(
+            argv_for(workdir),
+            cwd=str(workdir),
+            stdin=job.stdin,
+            limits=job.limits,
+            env=env_for(workdir),
+            preexec=preexec,
+        )
+        result.files, result.warnings = await asyncio.to_thread(
+            collect_files, workdir, job.collect, job.max_collect_bytes
+        )
+    finally:
+        await asyncio.to_thread(shutil.rmtree, workdir, True)
+    return result
 
-    def __exit__(self, *exc: object) -> None:
-        shutil.rmtree(self.path, ignore_errors=True)
+
+def interpreter_argv(argv: list[str]) -> list[str]:
+    """``python`` means the sandbox's interpreter."""
+    return [python_executable() if argv[0] == "python" else argv[0], *argv[1:]]
 
 
 def python_executable() -> str:

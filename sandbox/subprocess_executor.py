@@ -9,15 +9,7 @@ from __future__ import annotations
 import logging
 
 from sandbox.base import Job, JobResult
-from sandbox.process import (
-    WorkDir,
-    collect_files,
-    python_executable,
-    rlimit_setter,
-    run_process,
-    sandbox_env,
-    write_files,
-)
+from sandbox.process import interpreter_argv, rlimit_setter, run_job, sandbox_env
 
 log = logging.getLogger(__name__)
 
@@ -36,20 +28,12 @@ class SubprocessExecutor:
     async def execute(self, job: Job) -> JobResult:
         if self.warning:
             log.warning(self.warning)
-        with WorkDir() as workdir:
-            write_files(workdir, job.files)
-            argv = [python_executable() if job.argv[0] == "python" else job.argv[0], *job.argv[1:]]
-            result = await run_process(
-                argv,
-                cwd=str(workdir),
-                stdin=job.stdin,
-                limits=job.limits,
-                env=sandbox_env(str(workdir)),
-                preexec=rlimit_setter(job.limits),
-            )
-            result.files, collect_warnings = collect_files(
-                workdir, job.collect, job.max_collect_bytes
-            )
+        result = await run_job(
+            job,
+            argv_for=lambda workdir: interpreter_argv(job.argv),
+            env_for=lambda workdir: sandbox_env(str(workdir)),
+            preexec=rlimit_setter(job.limits),
+        )
         result.backend = self.name
-        result.warnings = [*([self.warning] if self.warning else []), *collect_warnings]
+        result.warnings = [*([self.warning] if self.warning else []), *result.warnings]
         return result
