@@ -56,7 +56,15 @@ def _python_roots() -> list[Path]:
     return sorted(roots)
 
 
-def bwrap_argv(bwrap: str, workdir: Path, uid: int | None, python_argv: list[str]) -> list[str]:
+def bwrap_argv(
+    bwrap: str,
+    workdir: Path,
+    uid: int | None,
+    python_argv: list[str],
+    *,
+    python_roots: list[Path],
+    setpriv: str,
+) -> list[str]:
     argv = [
         bwrap,
         "--unshare-ipc",
@@ -80,7 +88,7 @@ def bwrap_argv(bwrap: str, workdir: Path, uid: int | None, python_argv: list[str
     if uid is None:
         argv.insert(1, "--unshare-user")
     made: set[Path] = set()
-    for root in _python_roots():
+    for root in python_roots:
         for parent in _ancestors(root):
             if parent not in made:
                 argv += ["--perms", "0755", "--dir", str(parent)]
@@ -92,7 +100,7 @@ def bwrap_argv(bwrap: str, workdir: Path, uid: int | None, python_argv: list[str
     argv.append("--")
     if uid is not None:
         argv += [
-            shutil.which("setpriv") or "/usr/bin/setpriv",
+            setpriv,
             f"--reuid={uid}",
             f"--regid={uid}",
             "--clear-groups",
@@ -131,6 +139,9 @@ class BubblewrapExecutor:
 
     def __init__(self, bwrap_path: str | None = None) -> None:
         self.bwrap = find_bwrap(bwrap_path)
+        # resolved once: path look-ups would otherwise block the event loop on every job
+        self.python_roots = _python_roots()
+        self.setpriv = shutil.which("setpriv") or "/usr/bin/setpriv"
         self._uids = _UidPool()
 
     async def execute(self, job: Job) -> JobResult:
@@ -140,7 +151,12 @@ class BubblewrapExecutor:
             result = await run_job(
                 job,
                 argv_for=lambda workdir: bwrap_argv(
-                    self.bwrap, workdir, uid, interpreter_argv(job.argv)
+                    self.bwrap,
+                    workdir,
+                    uid,
+                    interpreter_argv(job.argv),
+                    python_roots=self.python_roots,
+                    setpriv=self.setpriv,
                 ),
                 env_for=lambda workdir: {},  # bwrap --clearenv/--setenv build the child's env
                 preexec=rlimit_setter(job.limits),
