@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from pydantic import BaseModel, Field
 
 from graph.config import AutorustConfig
-from graph.runner import ItemResult, compile_graph, run_image
+from graph.logs import redact
+from graph.runner import ItemResult, compile_graph, run_image, thread_id_for
 from graph.scheduler import ACTIVE_SCHEDULER, AgentScheduler
+from graph.state import RunState
 
 
 class BatchOptions(BaseModel):
@@ -30,6 +34,7 @@ class BatchEvent(BaseModel):
 
 
 EventSink = Callable[[BatchEvent], None]
+log = logging.getLogger("autorust.batch")
 
 
 class BatchRun:
@@ -64,15 +69,31 @@ class BatchRun:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # one item's failure must not stop the batch
-                result = ItemResult(
-                    image_path=str(image),
-                    thread_id=None,
-                    status="error",
-                    error=f"{type(exc).__name__}: {exc}",
-                )
+                result = await self._failed(image, graph, exc)
             self.results[str(image)] = result
             self.on_event(BatchEvent(kind="item_finished", image_path=str(image), result=result))
             return result
+
+    async def _failed(self, image: Path, graph: Any, exc: Exception) -> ItemResult:
+        """An error result that keeps whatever the thread had checkpointed (and its usage)."""
+        error = redact(f"{type(exc).__name__}: {exc}")
+        log.error(f"{image.name}: {error}", extra={"image": str(image), "status": "error"})
+        try:
+            thread_id = thread_id_for(image, self.config)
+            snapshot = await graph.aget_state({"configurable": {"thread_id": thread_id}})
+            state = RunState.model_validate(snapshot.values) if snapshot.values else None
+        except Exception:  # the image itself may be unreadable: no thread, no state
+            thread_id, state = None, None
+        if state is not None:
+            state = state.model_copy(update={"status": "error", "error": error})
+        return ItemResult(
+            image_path=str(image),
+            thread_id=thread_id,
+            status="error",
+            error=error,
+            iterations=len(state.attempts) if state else 0,
+            state=state,
+        )
 
     async def run(self) -> list[ItemResult]:
         gate = asyncio.Semaphore(self.options.max_in_flight)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -14,10 +15,12 @@ from graph.batch import BatchEvent, BatchOptions, BatchRun
 from graph.checkpoint import open_checkpointer
 from graph.config import AutorustConfig
 from graph.display import scripted_banner, show_item, summary_table
+from graph.logs import RUN_ID, setup_logging
 from graph.progress import JsonLinesProgress, LiveProgress
 from graph.report import write_reports
 from graph.results import write_item
 from graph.runner import ItemResult
+from graph.usage import load_prices
 from nodes.models import ModelNotConfiguredError, make_chat_model
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
@@ -132,6 +135,8 @@ def execute(
     if config.provider == "scripted" and mode is OutputMode.rich:
         console.print(scripted_banner())
     output_dir = output_dir or Path(config.output_dir)
+    setup_logging(output_dir / "autorust.log.jsonl")
+    token = RUN_ID.set(uuid.uuid4().hex[:12])
     try:
         results = asyncio.run(
             run_batch(
@@ -150,7 +155,9 @@ def execute(
             "to resume[/yellow]"
         )
         raise typer.Exit(130) from None
-    summary = write_reports(output_dir, results)
+    finally:
+        RUN_ID.reset(token)
+    summary = write_reports(output_dir, results, load_prices(config.price_table))
     if mode is not OutputMode.jsonl:
         console.print(summary_table(summary))
         console.print(f"report: {output_dir / 'report.html'}")

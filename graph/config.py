@@ -38,6 +38,9 @@ class ModelSettings(BaseModel):
     temperature: float | None = Field(None, ge=0.0, le=2.0)
     timeout_s: float | None = Field(None, gt=0, description="per-request timeout")
     max_retries: int | None = Field(None, ge=0, description="client retries on 429/5xx/timeouts")
+    requests_per_minute: float | None = Field(
+        None, gt=0, description="rate limit shared by every agent and run using this endpoint"
+    )
 
 
 class AutorustConfig(BaseSettings):
@@ -73,6 +76,9 @@ class AutorustConfig(BaseSettings):
     )
     approve_final_failure: bool = Field(
         False, description="pause after the last failed attempt to grant more attempts"
+    )
+    price_table: str | None = Field(
+        None, description="TOML file of $ per 1M tokens by model (default: graph/prices.toml)"
     )
     home: str = Field(".autorust", description="folder for checkpoints and caches")
     output_dir: str = Field("autorust-out", description="folder for per-image results")

@@ -13,7 +13,7 @@ from PIL import Image
 from pydantic import BaseModel, Field
 
 from graph.runner import ItemResult
-from graph.usage import UsageSummary, summarize_usage
+from graph.usage import PriceTable, UsageSummary, summarize_usage
 
 THUMBNAIL_SIDE = 240
 
@@ -47,7 +47,7 @@ class BatchSummary(BaseModel):
         return self.counts.get("passed", 0) == self.total
 
 
-def summarize(results: list[ItemResult]) -> BatchSummary:
+def summarize(results: list[ItemResult], prices: PriceTable | None = None) -> BatchSummary:
     usage = UsageSummary()
     items: list[ItemSummary] = []
     counts: dict[str, int] = {}
@@ -55,7 +55,7 @@ def summarize(results: list[ItemResult]) -> BatchSummary:
     for result in results:
         counts[result.status] = counts.get(result.status, 0) + 1
         state = result.state
-        item_usage = summarize_usage(state.model_calls if state else [])
+        item_usage = summarize_usage(state.model_calls if state else [], prices)
         usage.merge(item_usage)
         if state is not None:
             provider = provider or state.model_provider
@@ -194,10 +194,12 @@ def render_markdown(summary: BatchSummary) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_reports(output_dir: str | Path, results: list[ItemResult]) -> BatchSummary:
+def write_reports(
+    output_dir: str | Path, results: list[ItemResult], prices: PriceTable | None = None
+) -> BatchSummary:
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    summary = summarize(results)
+    summary = summarize(results, prices)
     (output_dir / "summary.json").write_text(summary.model_dump_json(indent=2))
     (output_dir / "report.html").write_text(render_html(results, summary), encoding="utf-8")
     (output_dir / "summary.md").write_text(render_markdown(summary), encoding="utf-8")

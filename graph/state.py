@@ -138,6 +138,10 @@ class ModelCall(BaseModel):
     regenerations: list[str] = Field(
         default_factory=list, description="why each earlier reply was rejected"
     )
+    retries: int = Field(0, description="HTTP requests repeated after transient errors")
+    transient_errors: list[str] = Field(
+        default_factory=list, description="e.g. 'HTTP 429', 'HTTP 500', 'timeout'"
+    )
 
 
 def merge_dicts(left: dict[str, str], right: dict[str, str]) -> dict[str, str]:

@@ -51,6 +51,10 @@ def route_after_checker(state: RunState) -> str:
     return "final_review" if state.status == "failed" else END
 
 
+def route_after_coding(state: RunState) -> str:
+    return END if state.status == "error" else "approve_execution"
+
+
 def route_after_approval(state: RunState) -> str:
     if state.approval == "revise":
         return "coding"
@@ -71,7 +75,7 @@ def build_graph() -> StateGraph:
     builder.add_node("final_review", final_review_node)
     builder.add_edge(START, "vision")
     builder.add_conditional_edges("vision", route_after_vision, ["coding", END])
-    builder.add_edge("coding", "approve_execution")
+    builder.add_conditional_edges("coding", route_after_coding, ["approve_execution", END])
     builder.add_conditional_edges(
         "approve_execution", route_after_approval, ["interpreter", "coding", END]
     )

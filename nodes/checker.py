@@ -9,7 +9,7 @@ from langgraph.runtime import Runtime
 from graph.config import AutorustConfig
 from graph.state import Attempt, Execution, Review, RunState, Verdict
 from nodes.context import agent_tools, call_metadata, run_config
-from nodes.structured import invoke_structured
+from nodes.structured import InvalidModelOutputError, invoke_structured
 
 AGENT = "checker"
 TAIL_CHARS = 2_000
@@ -79,15 +79,18 @@ async def checker_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dic
         source=state.code.source,
         evidence=evidence_text(state.execution, failures),
     )
-    review, call = await invoke_structured(
-        model,
-        messages,
-        Review,
-        agent=AGENT,
-        iteration=state.iteration,
-        metadata=call_metadata(state),
-        max_regenerations=config.max_regenerations,
-    )
+    try:
+        review, call = await invoke_structured(
+            model,
+            messages,
+            Review,
+            agent=AGENT,
+            iteration=state.iteration,
+            metadata=call_metadata(state),
+            max_regenerations=config.max_regenerations,
+        )
+    except InvalidModelOutputError as exc:
+        return exc.state_update()
     verdict = combine(state.execution, failures, review)
     next_iteration = state.iteration + 1
     if verdict.passed:

@@ -9,7 +9,7 @@ from langgraph.runtime import Runtime
 from graph.config import AutorustConfig
 from graph.state import CodeArtifact, RunState
 from nodes.context import agent_tools, call_metadata, run_config
-from nodes.structured import invoke_structured
+from nodes.structured import InvalidModelOutputError, invoke_structured
 
 AGENT = "coding"
 MAX_HISTORY_CHARS = 12_000
@@ -39,13 +39,16 @@ async def coding_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dict
         spec_json=state.spec.model_dump_json(indent=2, exclude={"ocr_text"}),
         history_section=history_section(state),
     )
-    code, call = await invoke_structured(
-        model,
-        messages,
-        CodeArtifact,
-        agent=AGENT,
-        iteration=state.iteration,
-        metadata=call_metadata(state),
-        max_regenerations=config.max_regenerations,
-    )
+    try:
+        code, call = await invoke_structured(
+            model,
+            messages,
+            CodeArtifact,
+            agent=AGENT,
+            iteration=state.iteration,
+            metadata=call_metadata(state),
+            max_regenerations=config.max_regenerations,
+        )
+    except InvalidModelOutputError as exc:
+        return exc.state_update()
     return {"code": code, "prompt_versions": {AGENT: version}, "model_calls": [call]}

@@ -7,6 +7,7 @@ from functools import cache
 from pathlib import Path
 
 from langchain_core.language_models import BaseChatModel
+from langchain_core.rate_limiters import InMemoryRateLimiter
 from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
 
@@ -71,6 +72,18 @@ def _openai(agent: str, settings: ModelSettings, api_key: str | None) -> BaseCha
         settings.timeout_s or DEFAULT_TIMEOUT_S,
         DEFAULT_MAX_RETRIES if settings.max_retries is None else settings.max_retries,
         api_key or "not-needed",
+        settings.requests_per_minute,
+    )
+
+
+@cache
+def endpoint_rate_limiter(base_url: str | None, requests_per_minute: float) -> InMemoryRateLimiter:
+    """One token bucket per endpoint, shared by every agent and concurrent run using it."""
+    per_second = requests_per_minute / 60
+    return InMemoryRateLimiter(
+        requests_per_second=per_second,
+        check_every_n_seconds=0.05,
+        max_bucket_size=max(1, per_second),
     )
 
 
@@ -82,7 +95,9 @@ def _cached_openai(
     timeout_s: float,
     max_retries: int,
     api_key: str,
+    requests_per_minute: float | None,
 ) -> BaseChatModel:
+    limiter = endpoint_rate_limiter(base_url, requests_per_minute) if requests_per_minute else None
     return ChatOpenAI(
         model=model,
         base_url=base_url,
@@ -91,4 +106,5 @@ def _cached_openai(
         max_retries=max_retries,
         api_key=SecretStr(api_key),
         stream_usage=True,
+        rate_limiter=limiter,
     )

@@ -13,7 +13,7 @@ from graph.config import AutorustConfig
 from graph.state import RunState, Spec
 from nodes.context import agent_tools, call_metadata, run_config
 from nodes.images import ImageInputError, load_image
-from nodes.structured import invoke_structured
+from nodes.structured import InvalidModelOutputError, invoke_structured
 
 AGENT = "vision"
 
@@ -35,15 +35,18 @@ async def vision_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dict
             {"type": "image_url", "image_url": {"url": image.data_url}},
         ]
     )
-    spec, call = await invoke_structured(
-        model,
-        messages,
-        Spec,
-        agent=AGENT,
-        iteration=state.iteration,
-        metadata={**call_metadata(state), "autorust_image_sha256": image.sha256},
-        max_regenerations=config.max_regenerations,
-    )
+    try:
+        spec, call = await invoke_structured(
+            model,
+            messages,
+            Spec,
+            agent=AGENT,
+            iteration=state.iteration,
+            metadata={**call_metadata(state), "autorust_image_sha256": image.sha256},
+            max_regenerations=config.max_regenerations,
+        )
+    except InvalidModelOutputError as exc:
+        return exc.state_update()
     return {
         "spec": spec,
         "image_sha256": image.sha256,
