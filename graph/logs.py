@@ -25,7 +25,7 @@ CONTEXT_FIELDS = (
     "run_id", "thread_id", "image", "agent", "attempt", "iteration", "latency_s",
     "input_tokens", "output_tokens", "retries", "regenerations", "status", "error",
 )  # fmt: skip
-NOISY_LOGGERS = ("httpx", "openai", "httpcore")
+NOISY_LOGGERS = ("httpx", "openai", "httpcore")  # prefixes: httpx2 too
 
 
 def secret_values() -> list[str]:

@@ -22,8 +22,9 @@ import openai
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
+from langchain_openai import ChatOpenAI
 from langgraph.config import get_config
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from graph.state import ModelCall
 
@@ -68,7 +69,7 @@ class _HttpTrace(logging.Handler):
 
 
 def _install_trace() -> None:
-    for name in ("openai._base_client", "httpx"):
+    for name in ("openai._base_client", "httpx", "httpx2"):
         logger = logging.getLogger(name)
         if not any(isinstance(h, _HttpTrace) for h in logger.handlers):
             logger.addHandler(_HttpTrace())
@@ -92,6 +93,21 @@ def _usage(raw: Any) -> tuple[int, int, str]:
     usage = raw.usage_metadata or {}
     name = (raw.response_metadata or {}).get("model_name", "")
     return usage.get("input_tokens", 0), usage.get("output_tokens", 0), name
+
+
+def _structured(model: BaseChatModel, schema: type[BaseModel]) -> Any:
+    """The model asked for JSON of ``schema``; parsing stays on our side.
+
+    For ChatOpenAI we pass the JSON schema as a dict (``response_format`` json_schema, not
+    strict: OpenAI-compatible servers differ in what strict schemas they accept) so the SDK does
+    not parse the reply itself: a reply that fails validation then still arrives with its token
+    usage, and is re-asked like any other invalid reply.
+    """
+    if isinstance(model, ChatOpenAI):
+        return model.with_structured_output(
+            schema.model_json_schema(), method="json_schema", include_raw=True
+        )
+    return model.with_structured_output(schema, include_raw=True)
 
 
 def _thread_id() -> str | None:
@@ -121,7 +137,7 @@ async def invoke_structured(
     max_regenerations: int = 2,
     config: RunnableConfig | None = None,
 ) -> tuple[T, ModelCall]:
-    runnable = model.with_structured_output(schema, include_raw=True)
+    runnable = _structured(model, schema)
     call = ModelCall(agent=agent, iteration=iteration)
     conversation = list(messages)
     started = time.perf_counter()
@@ -149,8 +165,13 @@ async def invoke_structured(
         call.input_tokens += tokens_in
         call.output_tokens += tokens_out
         call.model = name or call.model
-        parsed = out.get("parsed")
-        if parsed is not None and out.get("parsing_error") is None:
+        parsed, error = out.get("parsed"), out.get("parsing_error")
+        if isinstance(parsed, dict):
+            try:
+                parsed = schema.model_validate(parsed)
+            except ValidationError as exc:
+                parsed, error = None, exc
+        if parsed is not None and error is None:
             call.latency_s = round(time.perf_counter() - started, 4)
             log.info(
                 "model call ok",
@@ -159,7 +180,7 @@ async def invoke_structured(
                        "retries": call.retries, "regenerations": len(call.regenerations)},
             )  # fmt: skip
             return parsed, call
-        problem = _problem(out.get("raw"), out.get("parsing_error"))
+        problem = _problem(out.get("raw"), error)
         call.regenerations.append(problem)
         log.warning(
             f"invalid reply, regenerating: {problem}", extra={**context, "attempt": attempt}

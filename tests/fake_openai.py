@@ -38,6 +38,11 @@ def schema_name(request: dict[str, Any]) -> str | None:
     return tools[0]["function"]["name"] if tools else None
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # clients that time out and hang up are part of the fault tests
+
+
 class FakeOpenAI:
     def __init__(self, responder: Responder) -> None:
         self.responder = responder
@@ -45,7 +50,7 @@ class FakeOpenAI:
         self.headers: list[dict[str, str]] = []
         self.usage = {"prompt_tokens": 0, "completion_tokens": 0}
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = _QuietServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
@@ -118,3 +123,44 @@ class FakeOpenAI:
                 self._send(200, fake._completion(request, content), {})
 
         return Handler
+
+
+class FaultPlan:
+    """Seeded fault injection: wraps a responder so a share of requests fail in varied ways.
+
+    Kinds: 429 with ``retry-after: 0``, 500, a reply slower than the client's timeout (then
+    503, so a late reply is never counted as delivered usage), truncated JSON, a reply that
+    violates the schema, and an empty reply.
+    """
+
+    KINDS = ("429", "500", "slow", "truncated", "schema", "empty")
+
+    def __init__(self, responder: Responder, rate: float, seed: int, slow_s: float) -> None:
+        import random
+
+        self.responder = responder
+        self.rate = rate
+        self.slow_s = slow_s
+        self.random = random.Random(seed)
+        self.injected: dict[str, int] = dict.fromkeys(self.KINDS, 0)
+        self._lock = threading.Lock()
+
+    def __call__(self, request: dict[str, Any]) -> Reply:
+        with self._lock:
+            kind = self.random.choice(self.KINDS) if self.random.random() < self.rate else None
+            if kind:
+                self.injected[kind] += 1
+        match kind:
+            case "429":
+                return Fault(429, headers={"retry-after": "0"})
+            case "500":
+                return Fault(500)
+            case "slow":
+                return Fault(503, delay_s=self.slow_s)
+            case "truncated":
+                return json.dumps(self.responder(request))[:40]
+            case "schema":
+                return {"unexpected": "shape"}
+            case "empty":
+                return ""
+        return self.responder(request)
