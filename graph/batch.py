@@ -12,9 +12,10 @@ from typing import Any
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from pydantic import BaseModel, Field
 
+from graph.claims import Claim, PostgresClaims
 from graph.config import AutorustConfig
 from graph.logs import redact
-from graph.runner import ItemResult, compile_graph, run_image, thread_id_for
+from graph.runner import FINISHED, ItemResult, compile_graph, run_image, thread_id_for
 from graph.scheduler import ACTIVE_SCHEDULER, AgentScheduler
 from graph.state import RunState
 
@@ -47,6 +48,7 @@ class BatchRun:
         checkpointer: BaseCheckpointSaver,
         options: BatchOptions | None = None,
         on_event: EventSink | None = None,
+        claims: PostgresClaims | None = None,
     ) -> None:
         self.images = images
         self.config = config
@@ -56,23 +58,59 @@ class BatchRun:
         self.scheduler = AgentScheduler(
             self.options.concurrency, adaptive=self.options.adaptive, budget=self.options.budget
         )
+        self.claims = claims
         self.results: dict[str, ItemResult] = {}
         self.started = time.monotonic()
 
-    async def _one(self, image: Path, gate: asyncio.Semaphore, graph: object) -> ItemResult:
-        async with gate:
-            self.on_event(BatchEvent(kind="item_started", image_path=str(image)))
-            try:
-                result = await run_image(
-                    image, self.config, self.checkpointer, force=self.options.force, graph=graph
-                )
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # one item's failure must not stop the batch
-                result = await self._failed(image, graph, exc)
-            self.results[str(image)] = result
-            self.on_event(BatchEvent(kind="item_finished", image_path=str(image), result=result))
-            return result
+    async def _one(self, image: Path, gate: asyncio.Semaphore, graph: Any) -> ItemResult:
+        if self.claims is None:
+            async with gate:
+                return await self._attempt(image, graph)
+        try:
+            thread_id = await asyncio.to_thread(thread_id_for, image, self.config)
+        except OSError as exc:
+            return self._record(image, await self._failed(image, graph, exc))
+        while True:
+            async with gate:
+                claim = await self.claims.claim(thread_id)
+                if claim is not Claim.BUSY:
+                    return await self._attempt(image, graph, thread_id, claim)
+            # another worker holds it; if that worker dies its lease expires and we take over
+            await asyncio.sleep(self.claims.lease_s / 4)
+
+    async def _attempt(
+        self, image: Path, graph: Any, thread_id: str | None = None, claim: Claim | None = None
+    ) -> ItemResult:
+        self.on_event(BatchEvent(kind="item_started", image_path=str(image)))
+        try:
+            if claim is Claim.CLAIMED and self.claims and thread_id:
+                async with self.claims.held(thread_id):
+                    result = await self._run(image, graph)
+                if result.status in FINISHED:
+                    await self.claims.finish(thread_id, result.status)
+                else:
+                    await self.claims.release(thread_id)
+            else:
+                result = await self._run(image, graph)
+        except asyncio.CancelledError:
+            if self.claims and thread_id and claim is Claim.CLAIMED:
+                await asyncio.shield(self.claims.release(thread_id))
+            raise
+        except Exception as exc:  # one item's failure must not stop the batch
+            if self.claims and thread_id and claim is Claim.CLAIMED:
+                await self.claims.release(thread_id)
+            result = await self._failed(image, graph, exc)
+        return self._record(image, result)
+
+    async def _run(self, image: Path, graph: Any) -> ItemResult:
+        return await run_image(
+            image, self.config, self.checkpointer, force=self.options.force, graph=graph
+        )
+
+    def _record(self, image: Path, result: ItemResult) -> ItemResult:
+        self.results[str(image)] = result
+        self.on_event(BatchEvent(kind="item_finished", image_path=str(image), result=result))
+        return result
 
     async def _failed(self, image: Path, graph: Any, exc: Exception) -> ItemResult:
         """An error result that keeps whatever the thread had checkpointed (and its usage)."""

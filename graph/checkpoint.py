@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -29,6 +30,9 @@ def serializer() -> JsonPlusSerializer:
     )
 
 
+SETUP_LOCK = 0x6175_746F  # PostgreSQL advisory lock key for schema setup ("auto")
+
+
 def is_postgres_url(target: str) -> bool:
     return target.startswith(("postgres://", "postgresql://"))
 
@@ -51,13 +55,39 @@ async def open_sqlite_checkpointer(path: str | Path) -> AsyncIterator[AsyncSqlit
 
 
 @asynccontextmanager
+async def open_postgres_checkpointer(url: str, *, max_size: int = 16) -> AsyncIterator[Any]:
+    """AsyncPostgresSaver over a connection pool (concurrent runs share it)."""
+    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+    from psycopg.rows import dict_row
+    from psycopg_pool import AsyncConnectionPool
+
+    pool = AsyncConnectionPool(
+        url,
+        min_size=1,
+        max_size=max_size,
+        open=False,
+        kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
+    )
+    await pool.open(wait=True, timeout=30)
+    try:
+        saver = AsyncPostgresSaver(pool, serde=serializer())  # type: ignore[arg-type]
+        # workers starting together would race on CREATE TABLE: one migrates, others wait
+        async with pool.connection() as conn:
+            await conn.execute("SELECT pg_advisory_lock(%s)", (SETUP_LOCK,))
+            try:
+                await saver.setup()
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock(%s)", (SETUP_LOCK,))
+        yield saver
+    finally:
+        await pool.close()
+
+
+@asynccontextmanager
 async def open_checkpointer(target: str | Path) -> AsyncIterator[BaseCheckpointSaver]:
     """``target``: a SQLite file path, or a ``postgresql://`` URL."""
     if isinstance(target, str) and is_postgres_url(target):
-        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
-
-        async with AsyncPostgresSaver.from_conn_string(target, serde=serializer()) as saver:
-            await saver.setup()
+        async with open_postgres_checkpointer(target) as saver:
             yield saver
         return
     async with open_sqlite_checkpointer(target) as saver:

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 import uuid
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import BaseModel, Field
 from rich.console import Console
 
 from graph.batch import BatchEvent, BatchOptions, BatchRun
-from graph.checkpoint import open_checkpointer
+from graph.checkpoint import is_postgres_url, open_checkpointer
+from graph.claims import PostgresClaims, in_shard, parse_shard
 from graph.config import AutorustConfig
 from graph.display import scripted_banner, show_item, summary_table
 from graph.logs import RUN_ID, setup_logging
@@ -20,7 +24,9 @@ from graph.progress import JsonLinesProgress, LiveProgress
 from graph.report import write_reports
 from graph.results import write_item
 from graph.runner import ItemResult
+from graph.server_runs import run_on_server
 from graph.usage import load_prices
+from nodes.images import sha256_file
 from nodes.models import ModelNotConfiguredError, make_chat_model
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
@@ -81,6 +87,19 @@ def check_models(config: AutorustConfig) -> None:
             raise typer.Exit(2) from None
 
 
+class WorkerOptions(BaseModel):
+    worker_id: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+    lease_s: float = 60.0
+    shard: tuple[int, int] | None = None
+
+
+def _content_hash(path: Path) -> str:
+    try:
+        return sha256_file(path)
+    except OSError:
+        return "0" * 64  # unreadable: shard 0 reports its error
+
+
 class OutputMode(StrEnum):
     rich = "rich"
     quiet = "quiet"
@@ -95,9 +114,14 @@ async def run_batch(
     options: BatchOptions,
     mode: OutputMode,
     details: bool,
+    worker: WorkerOptions,
 ) -> list[ItemResult]:
     async with open_checkpointer(checkpoint) as saver:
-        batch = BatchRun(images, config, saver, options)
+        claims = None
+        if is_postgres_url(checkpoint):  # several workers may share this batch
+            claims = PostgresClaims(saver.conn, worker.worker_id, worker.lease_s)  # type: ignore[attr-defined]
+            await claims.setup()
+        batch = BatchRun(images, config, saver, options, claims=claims)
 
         def write_finished(event: BatchEvent) -> None:
             if event.kind == "item_finished" and event.result is not None:
@@ -129,26 +153,39 @@ def execute(
     options: BatchOptions,
     mode: OutputMode = OutputMode.rich,
     details: bool | None = None,
+    worker: WorkerOptions | None = None,
+    server: str | None = None,
 ) -> None:
     check_models(config)
+    worker = worker or WorkerOptions()
     images = find_images(path)
+    if worker.shard is not None:
+        images = [i for i in images if in_shard(_content_hash(i), worker.shard)]
     if config.provider == "scripted" and mode is OutputMode.rich:
         console.print(scripted_banner())
     output_dir = output_dir or Path(config.output_dir)
     setup_logging(output_dir / "autorust.log.jsonl")
     token = RUN_ID.set(uuid.uuid4().hex[:12])
+    show_details = len(images) <= 5 if details is None else details
     try:
-        results = asyncio.run(
-            run_batch(
-                images,
-                config,
-                checkpoint or str(config.checkpoint_path),
-                output_dir,
-                options,
-                mode,
-                details=len(images) <= 5 if details is None else details,
+        if server:
+            results = asyncio.run(run_on_server(server, images, config, options, output_dir))
+            if show_details and mode is OutputMode.rich:
+                for result in results:
+                    show_item(console, result)
+        else:
+            results = asyncio.run(
+                run_batch(
+                    images,
+                    config,
+                    checkpoint or str(config.checkpoint_path),
+                    output_dir,
+                    options,
+                    mode,
+                    details=show_details,
+                    worker=worker,
+                )
             )
-        )
     except KeyboardInterrupt:
         console.print(
             "[yellow]interrupted: progress is checkpointed; run the same command again "
@@ -219,6 +256,18 @@ def run(
     max_in_flight: InFlightOpt = 32,
     output: ModeOpt = OutputMode.rich,
     details: DetailsOpt = None,
+    shard: Annotated[
+        str | None, typer.Option(help="I/N: only the images whose content hash % N == I")
+    ] = None,
+    worker_id: Annotated[
+        str | None, typer.Option(help="name of this worker in a shared PostgreSQL batch")
+    ] = None,
+    lease_seconds: Annotated[
+        float, typer.Option(help="how long a dead worker's claim blocks others")
+    ] = 60.0,
+    server: Annotated[
+        str | None, typer.Option(help="run on a LangGraph server at this URL instead")
+    ] = None,
 ) -> None:
     """Turn task images (a file or a folder) into verified code."""
     config = build_config(
@@ -236,6 +285,13 @@ def run(
         max_in_flight=max_in_flight,
         force=force,
     )
+    try:
+        shard_range = parse_shard(shard) if shard else None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    worker = WorkerOptions(lease_s=lease_seconds, shard=shard_range)
+    if worker_id:
+        worker.worker_id = worker_id
     execute(
         path,
         config,
@@ -244,6 +300,8 @@ def run(
         options=options,
         mode=output,
         details=details,
+        worker=worker,
+        server=server,
     )
 
 

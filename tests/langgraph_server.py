@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -30,11 +31,20 @@ def langgraph_dev(log_path: Path) -> Iterator[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTORUST_", "OPENAI_"))}
     env |= OFFLINE_ENV
     langgraph = Path(sys.executable).parent / "langgraph"
+    # The dev server keeps its state in ./.langgraph_api: give each server a folder of its own.
+    workdir = log_path.parent / "langgraph-server"
+    workdir.mkdir(exist_ok=True)
+    config = json.loads((ROOT / "langgraph.json").read_text())
+    config["dependencies"] = [str(ROOT)]
+    config["graphs"] = {
+        name: str(ROOT / target.removeprefix("./")) for name, target in config["graphs"].items()
+    }
+    (workdir / "langgraph.json").write_text(json.dumps(config))
     with log_path.open("w") as log:
         proc = subprocess.Popen(
-            [str(langgraph), "dev", "--no-browser", "--no-reload",
+            [str(langgraph), "dev", "--no-browser", "--no-reload", "--config", "langgraph.json",
              "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
