@@ -28,6 +28,7 @@ from graph.server_runs import run_on_server
 from graph.usage import load_prices
 from nodes.images import sha256_file
 from nodes.models import ModelNotConfiguredError, make_chat_model
+from nodes.ocr import ocr_available
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
 
@@ -83,6 +84,9 @@ def check_models(config: AutorustConfig) -> None:
         try:
             make_chat_model(agent, config)
         except ModelNotConfiguredError as exc:
+            if agent == "vision" and config.ocr != "off" and ocr_available():
+                console.print("[yellow]no vision model: specs are built from OCR text[/yellow]")
+                continue
             console.print(f"[red]{exc}[/red]")
             raise typer.Exit(2) from None
 

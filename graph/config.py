@@ -71,6 +71,14 @@ class AutorustConfig(BaseSettings):
         default_factory=dict, description="agent -> prompt version ('v1'); newest if unset"
     )
     executor: ExecutorSettings = Field(default_factory=ExecutorSettings)
+    ocr: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="read the image's text with OCR and give it to the vision model "
+        "('auto': when tesseract is installed; 'on': fail clearly without it)",
+    )
+    figure_threshold: float = Field(
+        0.9, ge=0.0, le=1.0, description="visual similarity a figure must reach to pass"
+    )
     approve_execution: bool = Field(
         False, description="pause for a human to approve each program before it runs"
     )

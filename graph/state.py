@@ -110,6 +110,21 @@ class Review(BaseModel):
     feedback: str = Field("", description="actionable instructions for the coder")
 
 
+class FigureComparison(BaseModel):
+    """Render-and-compare result for figure tasks (see nodes/figure_compare.py)."""
+
+    score: float = Field(ge=0, le=1)
+    ssim: float
+    colour_score: float
+    text_score: float | None = None
+    differences: list[str] = Field(default_factory=list)
+
+    def meets(self, threshold: float, min_text: float = 0.9) -> bool:
+        """Similar enough overall, and (when OCR could read it) the target's words are there:
+        a wrong title or axis label barely moves the pixels but makes a wrong figure."""
+        return self.score >= threshold and (self.text_score is None or self.text_score >= min_text)
+
+
 class Verdict(BaseModel):
     passed: bool
     score: float = Field(ge=0.0, le=1.0)
@@ -117,6 +132,7 @@ class Verdict(BaseModel):
     feedback: str = ""
     hard_evidence_ok: bool = False
     review: Review | None = None
+    figure: FigureComparison | None = None
 
 
 class Attempt(BaseModel):

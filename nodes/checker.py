@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from langgraph.runtime import Runtime
 
 from graph.config import AutorustConfig
-from graph.state import Attempt, Execution, Review, RunState, Verdict
+from graph.state import Attempt, Execution, FigureComparison, Review, RunState, Verdict
 from nodes.context import agent_tools, call_metadata, run_config
+from nodes.figure_compare import compare_figures
 from nodes.structured import InvalidModelOutputError, invoke_structured
 
 AGENT = "checker"
@@ -32,6 +34,28 @@ def hard_failures(execution: Execution) -> list[str]:
     return failures
 
 
+FIGURE_FILE = "output.png"
+
+
+async def figure_check(
+    state: RunState, threshold: float
+) -> tuple[FigureComparison | None, list[str]]:
+    """Render-and-compare for figure tasks: the comparison and any hard failures."""
+    assert state.execution is not None
+    rendered = state.execution.artifacts.get(FIGURE_FILE)
+    if rendered is None:
+        return None, [f"no {FIGURE_FILE} was produced: save the figure with "
+                      f"fig.savefig({FIGURE_FILE!r})"]  # fmt: skip
+    figure = await asyncio.to_thread(compare_figures, state.image_path, rendered)
+    if figure.meets(threshold):
+        return figure, []
+    return figure, [
+        f"the rendering differs from the target image (similarity {figure.score:.2f}, "
+        f"needed {threshold:.2f}): "
+        + "; ".join(figure.differences or ["no specific difference found"])
+    ]
+
+
 def evidence_text(execution: Execution, failures: list[str]) -> str:
     lines = [
         f"backend: {execution.backend}; exit code: {execution.exit_code}; "
@@ -48,12 +72,20 @@ def evidence_text(execution: Execution, failures: list[str]) -> str:
     return "\n".join(lines)
 
 
-def combine(execution: Execution, failures: list[str], review: Review) -> Verdict:
+def combine(
+    execution: Execution,
+    failures: list[str],
+    review: Review,
+    figure: FigureComparison | None = None,
+) -> Verdict:
     hard_ok = not failures
     passed = hard_ok and review.passed
-    test_ratio = (
-        execution.tests_passed / len(execution.tests) if execution.tests else float(hard_ok)
-    )
+    if figure is not None:
+        test_ratio = figure.score
+    elif execution.tests:
+        test_ratio = execution.tests_passed / len(execution.tests)
+    else:
+        test_ratio = float(hard_ok)
     feedback_parts = [*failures]
     if review.feedback:
         feedback_parts.append(review.feedback)
@@ -66,6 +98,7 @@ def combine(execution: Execution, failures: list[str], review: Review) -> Verdic
         feedback="\n".join(feedback_parts),
         hard_evidence_ok=hard_ok,
         review=review,
+        figure=figure,
     )
 
 
@@ -73,11 +106,16 @@ async def checker_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dic
     assert state.spec and state.code and state.execution, "checker runs after interpreter"
     config = run_config(runtime)
     failures = hard_failures(state.execution)
+    figure = None
+    if state.spec.kind == "figure":
+        figure, figure_failures = await figure_check(state, config.figure_threshold)
+        failures += figure_failures
     prompt, version, model = await agent_tools(AGENT, config)
     messages = prompt.format_messages(
         spec_json=state.spec.model_dump_json(indent=2, exclude={"ocr_text"}),
         source=state.code.source,
-        evidence=evidence_text(state.execution, failures),
+        evidence=evidence_text(state.execution, failures)
+        + (f"\nfigure comparison with the target: {figure.model_dump_json()}" if figure else ""),
     )
     try:
         review, call = await invoke_structured(
@@ -91,7 +129,7 @@ async def checker_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dic
         )
     except InvalidModelOutputError as exc:
         return exc.state_update()
-    verdict = combine(state.execution, failures, review)
+    verdict = combine(state.execution, failures, review, figure)
     next_iteration = state.iteration + 1
     if verdict.passed:
         status = "passed"

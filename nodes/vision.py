@@ -1,21 +1,43 @@
-"""vision agent: image -> Spec (with acceptance tests the coder cannot weaken)."""
+"""vision agent: image (+ OCR text) -> Spec (with acceptance tests the coder cannot weaken)."""
 
 from __future__ import annotations
 
 import asyncio
+import io
 from pathlib import Path
 from typing import Any
 
 from langchain_core.messages import HumanMessage
 from langgraph.runtime import Runtime
+from PIL import Image
 
 from graph.config import AutorustConfig
 from graph.state import RunState, Spec
 from nodes.context import agent_tools, call_metadata, run_config
-from nodes.images import ImageInputError, load_image
+from nodes.images import ImageInputError, LoadedImage, load_image
+from nodes.models import ModelNotConfiguredError
+from nodes.ocr import OcrResult, ocr_available, read_text
+from nodes.scripted import ScriptMissingError
+from nodes.spec_from_text import spec_from_text
 from nodes.structured import InvalidModelOutputError, invoke_structured
 
 AGENT = "vision"
+
+
+async def run_ocr(image: LoadedImage, mode: str) -> OcrResult | None:
+    if mode == "off" or (mode == "auto" and not await asyncio.to_thread(ocr_available)):
+        return None
+    return await asyncio.to_thread(read_text, Image.open(io.BytesIO(image.png)))
+
+
+def ocr_section(ocr: OcrResult | None) -> str:
+    if ocr is None or not ocr.text:
+        return ""
+    return (
+        "Text read from the image by OCR (it may contain recognition errors; the image is "
+        f"authoritative, but use it to get identifiers, numbers and examples exactly right):\n"
+        f"```\n{ocr.text}\n```"
+    )
 
 
 async def vision_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dict[str, Any]:
@@ -26,16 +48,19 @@ async def vision_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dict
         )
     except ImageInputError as exc:
         return {"status": "error", "error": str(exc)}
-    prompt, version, model = await agent_tools(AGENT, config)
-    messages = prompt.format_messages(image_name=Path(state.image_path).name, ocr_section="")
-    human = messages[-1]
-    messages[-1] = HumanMessage(
-        content=[
-            {"type": "text", "text": str(human.content)},
-            {"type": "image_url", "image_url": {"url": image.data_url}},
-        ]
-    )
+    ocr = await run_ocr(image, config.ocr)
+    base = {"image_sha256": image.sha256, "model_provider": config.provider}
     try:
+        prompt, version, model = await agent_tools(AGENT, config)
+        messages = prompt.format_messages(
+            image_name=Path(state.image_path).name, ocr_section=ocr_section(ocr)
+        )
+        messages[-1] = HumanMessage(
+            content=[
+                {"type": "text", "text": str(messages[-1].content)},
+                {"type": "image_url", "image_url": {"url": image.data_url}},
+            ]
+        )
         spec, call = await invoke_structured(
             model,
             messages,
@@ -46,11 +71,12 @@ async def vision_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dict
             max_regenerations=config.max_regenerations,
         )
     except InvalidModelOutputError as exc:
-        return exc.state_update()
-    return {
-        "spec": spec,
-        "image_sha256": image.sha256,
-        "prompt_versions": {AGENT: version},
-        "model_provider": config.provider,
-        "model_calls": [call],
-    }
+        return {**base, **exc.state_update()}
+    except (ModelNotConfiguredError, ScriptMissingError):
+        if ocr is None or not ocr.text:
+            raise
+        # No vision model for this image: the OCR text alone gives a usable spec skeleton.
+        return {**base, "spec": spec_from_text(ocr.text), "prompt_versions": {AGENT: "ocr"}}
+    if ocr is not None:
+        spec.ocr_text = ocr.text
+    return {**base, "spec": spec, "prompt_versions": {AGENT: version}, "model_calls": [call]}

@@ -48,12 +48,13 @@ def test_demo_runs_offline_and_shows_the_loop(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "SCRIPTED MODEL" in proc.stdout
-    assert "3/3 passed" in proc.stdout
+    assert "4 passed" in proc.stdout
     results = [json.loads(p.read_text()) for p in out.glob("*/result.json")]
     assert {Path(r["image_path"]).stem: r["iterations"] for r in results} == {
         "sum_even": 1,
         "reverse_words": 2,
         "palindrome": 2,
+        "sales_chart": 2,
     }
     assert all(r["model_provider"] == "scripted" for r in results)
     palindrome = next(out.glob("palindrome-*"))
