@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -55,6 +56,25 @@ async def open_sqlite_checkpointer(path: str | Path) -> AsyncIterator[AsyncSqlit
 
 
 @asynccontextmanager
+async def postgres_setup_lock(pool: Any) -> AsyncIterator[None]:
+    """Serialise schema setup between workers that start together.
+
+    Waiters poll ``pg_try_advisory_lock`` outside any transaction: a blocking lock wait would
+    hold a transaction open, which the holder's ``CREATE INDEX CONCURRENTLY`` then waits for,
+    a deadlock PostgreSQL does not detect.
+    """
+    async with pool.connection() as conn:
+        while not (await (await conn.execute(
+            "SELECT pg_try_advisory_lock(%s) AS locked", (SETUP_LOCK,)
+        )).fetchone())["locked"]:  # fmt: skip
+            await asyncio.sleep(0.1)
+        try:
+            yield
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock(%s)", (SETUP_LOCK,))
+
+
+@asynccontextmanager
 async def open_postgres_checkpointer(url: str, *, max_size: int = 16) -> AsyncIterator[Any]:
     """AsyncPostgresSaver over a connection pool (concurrent runs share it)."""
     from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
@@ -71,13 +91,8 @@ async def open_postgres_checkpointer(url: str, *, max_size: int = 16) -> AsyncIt
     await pool.open(wait=True, timeout=30)
     try:
         saver = AsyncPostgresSaver(pool, serde=serializer())  # type: ignore[arg-type]
-        # workers starting together would race on CREATE TABLE: one migrates, others wait
-        async with pool.connection() as conn:
-            await conn.execute("SELECT pg_advisory_lock(%s)", (SETUP_LOCK,))
-            try:
-                await saver.setup()
-            finally:
-                await conn.execute("SELECT pg_advisory_unlock(%s)", (SETUP_LOCK,))
+        async with postgres_setup_lock(pool):
+            await saver.setup()
         yield saver
     finally:
         await pool.close()

@@ -18,7 +18,7 @@ from enum import StrEnum
 
 from psycopg_pool import AsyncConnectionPool
 
-from graph.checkpoint import SETUP_LOCK
+from graph.checkpoint import postgres_setup_lock
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS autorust_claims (
@@ -66,8 +66,7 @@ class PostgresClaims:
         self.pool, self.worker, self.lease_s = pool, worker, lease_s
 
     async def setup(self) -> None:
-        async with self.pool.connection() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (SETUP_LOCK,))
+        async with postgres_setup_lock(self.pool), self.pool.connection() as conn:
             await conn.execute(SCHEMA)
 
     async def claim(self, item: str) -> Claim:
