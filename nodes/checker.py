@@ -9,9 +9,9 @@ from langgraph.runtime import Runtime
 
 from graph.config import AutorustConfig
 from graph.state import Attempt, Execution, FigureComparison, Review, RunState, Verdict
-from nodes.context import agent_tools, call_metadata, run_config
+from nodes.context import agent_tools, ask_model, run_config
 from nodes.figure_compare import compare_figures
-from nodes.structured import InvalidModelOutputError, invoke_structured
+from nodes.structured import InvalidModelOutputError
 
 AGENT = "checker"
 TAIL_CHARS = 2_000
@@ -110,7 +110,8 @@ async def checker_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dic
     if state.spec.kind == "figure":
         figure, figure_failures = await figure_check(state, config.figure_threshold)
         failures += figure_failures
-    prompt, version, model = await agent_tools(AGENT, config)
+    tools = await agent_tools(AGENT, config)
+    prompt, version = tools.prompt, tools.prompt_version
     messages = prompt.format_messages(
         spec_json=state.spec.model_dump_json(indent=2, exclude={"ocr_text"}),
         source=state.code.source,
@@ -118,15 +119,7 @@ async def checker_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dic
         + (f"\nfigure comparison with the target: {figure.model_dump_json()}" if figure else ""),
     )
     try:
-        review, call = await invoke_structured(
-            model,
-            messages,
-            Review,
-            agent=AGENT,
-            iteration=state.iteration,
-            metadata=call_metadata(state),
-            max_regenerations=config.max_regenerations,
-        )
+        review, call = await ask_model(AGENT, tools, messages, Review, state, config)
     except InvalidModelOutputError as exc:
         return exc.state_update()
     verdict = combine(state.execution, failures, review, figure)

@@ -8,8 +8,8 @@ from langgraph.runtime import Runtime
 
 from graph.config import AutorustConfig
 from graph.state import CodeArtifact, RunState
-from nodes.context import agent_tools, call_metadata, run_config
-from nodes.structured import InvalidModelOutputError, invoke_structured
+from nodes.context import agent_tools, ask_model, run_config
+from nodes.structured import InvalidModelOutputError
 
 AGENT = "coding"
 MAX_HISTORY_CHARS = 12_000
@@ -34,21 +34,14 @@ def history_section(state: RunState) -> str:
 async def coding_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dict[str, Any]:
     assert state.spec is not None, "coding runs after vision"
     config = run_config(runtime)
-    prompt, version, model = await agent_tools(AGENT, config)
+    tools = await agent_tools(AGENT, config)
+    prompt, version = tools.prompt, tools.prompt_version
     messages = prompt.format_messages(
         spec_json=state.spec.model_dump_json(indent=2, exclude={"ocr_text"}),
         history_section=history_section(state),
     )
     try:
-        code, call = await invoke_structured(
-            model,
-            messages,
-            CodeArtifact,
-            agent=AGENT,
-            iteration=state.iteration,
-            metadata=call_metadata(state),
-            max_regenerations=config.max_regenerations,
-        )
+        code, call = await ask_model(AGENT, tools, messages, CodeArtifact, state, config)
     except InvalidModelOutputError as exc:
         return exc.state_update()
     return {"code": code, "prompt_versions": {AGENT: version}, "model_calls": [call]}

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import BaseMessage
 from langchain_core.prompts import ChatPromptTemplate
 from langgraph.runtime import Runtime
+from pydantic import BaseModel
 
 from graph.config import AutorustConfig
-from graph.state import RunState
+from graph.state import ModelCall, RunState
 from nodes.models import make_chat_model
+from nodes.structured import invoke_structured
 from prompts.loader import load_prompt
 
 
@@ -35,6 +38,9 @@ def call_metadata(state: RunState) -> dict[str, Any]:
     }
 
 
+T = TypeVar("T", bound=BaseModel)
+
+
 class AgentTools(NamedTuple):
     prompt: ChatPromptTemplate
     prompt_version: str
@@ -50,3 +56,24 @@ async def agent_tools(agent: str, config: AutorustConfig) -> AgentTools:
         return AgentTools(prompt, version, make_chat_model(agent, config))
 
     return await asyncio.to_thread(build)
+
+
+async def ask_model(
+    agent: str,
+    tools: AgentTools,
+    messages: list[BaseMessage],
+    schema: type[T],
+    state: RunState,
+    config: AutorustConfig,
+    **metadata: Any,
+) -> tuple[T, ModelCall]:
+    """One structured exchange for ``agent`` on this run (regenerations bounded by config)."""
+    return await invoke_structured(
+        tools.model,
+        messages,
+        schema,
+        agent=agent,
+        iteration=state.iteration,
+        metadata={**call_metadata(state), **metadata},
+        max_regenerations=config.max_regenerations,
+    )

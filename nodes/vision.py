@@ -13,13 +13,13 @@ from PIL import Image
 
 from graph.config import AutorustConfig
 from graph.state import RunState, Spec
-from nodes.context import agent_tools, call_metadata, run_config
+from nodes.context import agent_tools, ask_model, run_config
 from nodes.images import ImageInputError, LoadedImage, load_image
 from nodes.models import ModelNotConfiguredError
 from nodes.ocr import OcrResult, ocr_available, read_text
 from nodes.scripted import ScriptMissingError
 from nodes.spec_from_text import spec_from_text
-from nodes.structured import InvalidModelOutputError, invoke_structured
+from nodes.structured import InvalidModelOutputError
 
 AGENT = "vision"
 
@@ -51,8 +51,8 @@ async def vision_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dict
     ocr = await run_ocr(image, config.ocr)
     base = {"image_sha256": image.sha256, "model_provider": config.provider}
     try:
-        prompt, version, model = await agent_tools(AGENT, config)
-        messages = prompt.format_messages(
+        tools = await agent_tools(AGENT, config)
+        messages = tools.prompt.format_messages(
             image_name=Path(state.image_path).name, ocr_section=ocr_section(ocr)
         )
         messages[-1] = HumanMessage(
@@ -61,14 +61,8 @@ async def vision_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dict
                 {"type": "image_url", "image_url": {"url": image.data_url}},
             ]
         )
-        spec, call = await invoke_structured(
-            model,
-            messages,
-            Spec,
-            agent=AGENT,
-            iteration=state.iteration,
-            metadata={**call_metadata(state), "autorust_image_sha256": image.sha256},
-            max_regenerations=config.max_regenerations,
+        spec, call = await ask_model(
+            AGENT, tools, messages, Spec, state, config, autorust_image_sha256=image.sha256
         )
     except InvalidModelOutputError as exc:
         return {**base, **exc.state_update()}
@@ -79,4 +73,9 @@ async def vision_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dict
         return {**base, "spec": spec_from_text(ocr.text), "prompt_versions": {AGENT: "ocr"}}
     if ocr is not None:
         spec.ocr_text = ocr.text
-    return {**base, "spec": spec, "prompt_versions": {AGENT: version}, "model_calls": [call]}
+    return {
+        **base,
+        "spec": spec,
+        "prompt_versions": {AGENT: tools.prompt_version},
+        "model_calls": [call],
+    }

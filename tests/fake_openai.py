@@ -29,6 +29,18 @@ Reply = dict[str, Any] | str | Fault
 Responder = Callable[[dict[str, Any]], Reply]
 
 
+def replies_by_schema(script: dict[str, list[Any]], attempt: int = 0) -> Responder:
+    """Answer each request from a scripted-replies file (examples/replies/*.yaml) by the schema
+    the client asked for: Spec -> vision, CodeArtifact -> coding, Review -> checker."""
+    agents = {"Spec": "vision", "CodeArtifact": "coding", "Review": "checker"}
+
+    def respond(request: dict[str, Any]) -> Reply:
+        replies = script[agents[schema_name(request) or ""]]
+        return replies[min(attempt, len(replies) - 1)]
+
+    return respond
+
+
 def schema_name(request: dict[str, Any]) -> str | None:
     """The pydantic model name the client asked for via response_format or tools."""
     response_format = request.get("response_format") or {}

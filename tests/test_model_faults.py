@@ -17,18 +17,13 @@ from graph.logs import setup_logging
 from graph.report import write_reports
 from graph.usage import summarize_usage
 from tests.bad_images import copy_examples
-from tests.fake_openai import FakeOpenAI, FaultPlan, schema_name
+from tests.fake_openai import FakeOpenAI, FaultPlan, replies_by_schema, schema_name
 
 ROOT = Path(__file__).resolve().parents[1]
 REPLIES = yaml.safe_load((ROOT / "examples" / "replies" / "sum_even.yaml").read_text())
 
 
-def sum_even_replies(request: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "Spec": REPLIES["vision"][0],
-        "CodeArtifact": REPLIES["coding"][0],
-        "Review": REPLIES["checker"][0],
-    }[schema_name(request) or ""]
+sum_even_replies = replies_by_schema(REPLIES)
 
 
 @pytest.fixture

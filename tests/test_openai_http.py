@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -12,24 +11,16 @@ import yaml
 from graph.checkpoint import open_checkpointer
 from graph.config import AutorustConfig
 from graph.runner import run_image
-from tests.fake_openai import FakeOpenAI, schema_name
+from tests.fake_openai import FakeOpenAI, replies_by_schema, schema_name
 
 REPLIES = yaml.safe_load(
     (Path(__file__).resolve().parents[1] / "examples" / "replies" / "sum_even.yaml").read_text()
 )
 
 
-def respond(request: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "Spec": REPLIES["vision"][0],
-        "CodeArtifact": REPLIES["coding"][0],
-        "Review": REPLIES["checker"][0],
-    }[schema_name(request) or ""]
-
-
 @pytest.fixture
 def server():
-    with FakeOpenAI(respond) as fake:
+    with FakeOpenAI(replies_by_schema(REPLIES)) as fake:
         yield fake
 
 
