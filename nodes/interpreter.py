@@ -17,7 +17,6 @@ from sandbox.base import Job, JobResult
 from sandbox.factory import make_executor
 
 HARNESS_SOURCE = (Path(__file__).parent / "sandbox_harness.py").read_text(encoding="utf-8")
-FIGURE_FILE = "output.png"
 
 
 def build_job(spec: Spec, source: str, config: AutorustConfig) -> tuple[Job, str]:
