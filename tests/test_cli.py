@@ -59,4 +59,6 @@ def test_demo_runs_offline_and_shows_the_loop(tmp_path: Path) -> None:
     assert all(r["model_provider"] == "scripted" for r in results)
     palindrome = next(out.glob("palindrome-*"))
     assert (palindrome / "attempts" / "01" / "verdict.json").is_file()
+    log = [json.loads(line) for line in (palindrome / "log.jsonl").read_text().splitlines()]
+    assert [r["event"] for r in log].count("attempt") == 2 and log[-1]["status"] == "passed"
     assert "isalnum" in (palindrome / "solution.py").read_text()
