@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from rich.console import Console
 
 from graph.batch import BatchEvent, BatchOptions, BatchRun
@@ -29,6 +29,7 @@ from graph.usage import load_prices
 from nodes.images import sha256_file
 from nodes.models import ModelNotConfiguredError, make_chat_model
 from nodes.ocr import ocr_available
+from sandbox.base import ExecutorSettings
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
 
@@ -71,12 +72,18 @@ def build_config(
     if prompt_versions:
         overrides["prompt_versions"] = parse_pairs(prompt_versions, "--prompt-version")
     config = AutorustConfig(**overrides)
-    executor_settings = config.executor.model_copy()
+    changes: dict[str, object] = {}
     if executor:
-        executor_settings.kind = executor  # type: ignore[assignment]
+        changes["kind"] = executor
     if unsafe_subprocess:
-        executor_settings.kind, executor_settings.allow_unsandboxed = "subprocess", True
-    return config.model_copy(update={"executor": executor_settings})
+        changes |= {"kind": "subprocess", "allow_unsandboxed": True}
+    try:
+        settings = ExecutorSettings.model_validate(config.executor.model_dump() | changes)
+    except ValidationError:
+        raise typer.BadParameter(
+            f"--executor must be local, cloud_function or subprocess (got {executor!r})"
+        ) from None
+    return config.model_copy(update={"executor": settings})
 
 
 def check_models(config: AutorustConfig) -> None:
