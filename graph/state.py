@@ -119,9 +119,10 @@ class FigureComparison(BaseModel):
     text_score: float | None = None
     differences: list[str] = Field(default_factory=list)
 
-    def meets(self, threshold: float, min_text: float = 0.9) -> bool:
-        """Similar enough overall, and (when OCR could read it) the target's words are there:
-        a wrong title or axis label barely moves the pixels but makes a wrong figure."""
+    def meets(self, threshold: float, min_text: float = 1.0) -> bool:
+        """Similar enough overall, and (when OCR could read it) every word confidently read in
+        the target is in the rendering: a wrong title or axis label barely moves the pixels
+        but makes a wrong figure."""
         return self.score >= threshold and (self.text_score is None or self.text_score >= min_text)
 
 

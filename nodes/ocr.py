@@ -4,37 +4,51 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import threading
 import time
+from collections import OrderedDict
 from functools import cache
+from pathlib import Path
 
 import pytesseract
 from PIL import Image, ImageOps
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 INSTALL_HINT = "install it with `apt-get install tesseract-ocr` (or `bash scripts/setup.sh`)"
 MIN_HEIGHT_FOR_OCR = 300  # tiny images are upscaled; screenshot-sized text reads best as is
+CACHE_ENTRIES = 256
 
 
 class OcrUnavailableError(RuntimeError):
     pass
 
 
-class OcrResult(BaseModel):
+class OcrWord(BaseModel):
     text: str
+    confidence: float  # 0..100
+
+
+class OcrResult(BaseModel):
+    text: str = Field(description="lines in reading order, words joined by single spaces")
     engine: str
-    confidence: float  # mean word confidence, 0..100
+    confidence: float = Field(description="mean word confidence, 0..100")
     duration_s: float
+    words: list[OcrWord] = Field(default_factory=list)
 
 
 @cache
-def _engine() -> str | None:
-    command = pytesseract.pytesseract.tesseract_cmd
+def _probe(command: str) -> str | None:
     if shutil.which(command) is None:
         return None
     try:
         return f"tesseract {pytesseract.get_tesseract_version()}"
     except (pytesseract.TesseractNotFoundError, OSError):
         return None
+
+
+def _engine() -> str | None:
+    # keyed by the configured binary, so pointing pytesseract elsewhere re-probes
+    return _probe(str(pytesseract.pytesseract.tesseract_cmd))
 
 
 def ocr_available() -> bool:
@@ -58,31 +72,61 @@ def _prepare(image: Image.Image) -> Image.Image:
     return ImageOps.autocontrast(grey)
 
 
-_CACHE: dict[str, OcrResult] = {}
+_CACHE: OrderedDict[str, OcrResult] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
 
 
-def read_text(image: Image.Image, *, sparse: bool = False) -> OcrResult:
-    """Text in reading order, lines kept. ``sparse`` suits charts (scattered labels).
+def _load(image: str | Path | Image.Image) -> Image.Image:
+    if isinstance(image, Image.Image):
+        return image
+    with Image.open(image) as opened:
+        opened.load()
+        return opened.copy()
+
+
+def read_text(
+    image: str | Path | Image.Image, *, sparse: bool = False, rotation: int = 0
+) -> OcrResult:
+    """Text in reading order, lines kept. ``sparse`` suits charts (scattered labels);
+    ``rotation`` (degrees counter-clockwise) turns the image first, e.g. -90 makes a
+    matplotlib y-axis label horizontal.
 
     Raises ``OcrUnavailableError`` without tesseract.
     """
     engine = require_ocr()
-    mode = "--psm 11" if sparse else "--psm 6"
-    key = hashlib.sha256(image.tobytes() + f"{image.size}{mode}".encode()).hexdigest()
-    if key in _CACHE:
-        return _CACHE[key]
+    picture = _load(image)
+    config = "--psm 11" if sparse else "--psm 6"
+    key = hashlib.sha256(
+        picture.tobytes() + f"{picture.mode}{picture.size}{config}{rotation}".encode()
+    ).hexdigest()
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
     started = time.perf_counter()
-    prepared = _prepare(image)
-    text = pytesseract.image_to_string(prepared, config="--psm 6")
-    data = pytesseract.image_to_data(
-        prepared, config="--psm 6", output_type=pytesseract.Output.DICT
-    )
-    confidences = [float(c) for c in data["conf"] if float(c) >= 0]
+    prepared = _prepare(picture)
+    if rotation:
+        prepared = prepared.rotate(rotation, expand=True, fillcolor=255)
+    # one tesseract pass gives words, confidences and line numbers: the text is rebuilt from it
+    data = pytesseract.image_to_data(prepared, config=config, output_type=pytesseract.Output.DICT)
+    lines: dict[tuple[int, int, int], list[str]] = {}
+    words: list[OcrWord] = []
+    for index, token in enumerate(data["text"]):
+        confidence = float(data["conf"][index])
+        if confidence < 0 or not token.strip():
+            continue
+        line = (data["block_num"][index], data["par_num"][index], data["line_num"][index])
+        lines.setdefault(line, []).append(token.strip())
+        words.append(OcrWord(text=token.strip(), confidence=confidence))
     result = OcrResult(
-        text="\n".join(line.rstrip() for line in text.strip().splitlines() if line.strip()),
+        text="\n".join(" ".join(tokens) for tokens in lines.values()),
         engine=engine,
-        confidence=round(sum(confidences) / len(confidences), 1) if confidences else 0.0,
+        confidence=round(sum(w.confidence for w in words) / len(words), 1) if words else 0.0,
         duration_s=round(time.perf_counter() - started, 3),
+        words=words,
     )
-    _CACHE[key] = result
+    with _CACHE_LOCK:
+        _CACHE[key] = result
+        while len(_CACHE) > CACHE_ENTRIES:
+            _CACHE.popitem(last=False)
     return result

@@ -1,7 +1,8 @@
 """A spec skeleton from a task's text alone (OCR output), for runs without a vision model.
 
 Recognised: a title line (``Exercise 3: Palindrome check`` -> ``Palindrome check``), example
-lines ``f(args) -> result`` (function tests), and ``Input:`` / ``Output:`` blocks (a stdio test).
+lines ``f(args) -> result`` (function tests), and ``Input:`` / ``Output:`` blocks (one stdio test
+per pair; an ``Example 2:`` heading or the next ``Input:`` starts a new pair).
 Everything else becomes the description. It is a skeleton: the coder and checker still do the
 real work, and tests come only from examples written in the image.
 """
@@ -18,6 +19,7 @@ EXAMPLE = re.compile(
     r"^\s*(?P<call>(?P<name>[A-Za-z_]\w*)\(.*\))\s*(?:->|=>|→|==)\s*(?P<expected>.+?)\s*$"
 )
 SECTION = re.compile(r"^\s*(input|output)\s*:\s*(.*)$", re.IGNORECASE)
+EXAMPLE_HEADING = re.compile(r"^(examples?|sample)\s*\d*\s*:?$", re.IGNORECASE)
 
 
 def _python(text: str) -> bool:
@@ -35,7 +37,7 @@ def spec_from_text(text: str) -> Spec:
     title = TITLE_PREFIX.sub("", lines[0]) or lines[0]
     tests: list[TestCase] = []
     names: list[str] = []
-    sections: dict[str, list[str]] = {}
+    pairs: list[dict[str, list[str]]] = []  # one {"input": [...], "output": [...]} per example
     current: str | None = None
     prose: list[str] = []
     for line in lines[1:]:
@@ -46,24 +48,29 @@ def spec_from_text(text: str) -> Spec:
                 )
             )
             names.append(match["name"])
+            current = None
             continue
         if match := SECTION.match(line):
             current = match[1].lower()
-            sections[current] = [match[2]] if match[2] else []
+            if not pairs or current in pairs[-1]:
+                pairs.append({})
+            pairs[-1][current] = [match[2]] if match[2] else []
             continue
-        if current is not None:
-            sections[current].append(line)
+        if current is not None and not EXAMPLE_HEADING.match(line):
+            pairs[-1][current].append(line)
         else:
+            current = None
             prose.append(line)
     interface = "function" if tests else "stdio"
-    if not tests and "output" in sections:
-        tests.append(
+    if not tests:
+        tests = [
             TestCase(
-                name="example_1",
-                stdin="\n".join(sections.get("input", [])) + "\n",
-                expected_stdout="\n".join(sections["output"]),
+                name=f"example_{index}",
+                stdin="\n".join(pair.get("input", [])) + "\n",
+                expected_stdout="\n".join(pair["output"]),
             )
-        )
+            for index, pair in enumerate((p for p in pairs if "output" in p), 1)
+        ]
     return Spec(
         title=title,
         kind="program",

@@ -24,20 +24,30 @@ BASE = {
 }
 
 
-def draw(path: Path, kind: str, colours: list[str], series: int, title: str, ylabel: str) -> Path:
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+def draw(
+    path: Path,
+    kind: str,
+    colours: list[str],
+    series: int,
+    title: str,
+    ylabel: str,
+    figsize: tuple[float, float] = (6.4, 4.2),
+    dpi: int = 100,
+    linewidth: float = 1.5,
+) -> Path:
+    fig, ax = plt.subplots(figsize=figsize)
     for index, (name, values) in enumerate(list(SERIES.items())[:series]):
         if kind == "bar":
             offsets = [i + index * 0.4 for i in range(len(MONTHS))]
             ax.bar(offsets, values, width=0.4, color=colours[index], label=name)
             ax.set_xticks([i + 0.2 for i in range(len(MONTHS))], MONTHS)
         else:
-            ax.plot(MONTHS, values, marker="o", color=colours[index], label=name)
+            ax.plot(MONTHS, values, marker="o", color=colours[index], label=name, lw=linewidth)
     ax.set_title(title)
     ax.set_xlabel("Month")
     ax.set_ylabel(ylabel)
     ax.legend(loc="upper left")
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path
 
@@ -55,25 +65,56 @@ def test_the_exact_code_scores_near_one(target: Path, tmp_path: Path) -> None:
 
 
 PERTURBATIONS = {
-    "colour": ({"colours": ["#1f77b4", "#2ca02c"]}, "colours missing from the rendering: orange"),
-    "missing series": ({"series": 1}, "colours missing from the rendering: orange"),
-    "chart type": ({"kind": "bar"}, "chart type differs: the target looks like a line"),
-    "labels": ({"title": "Weekly costs", "ylabel": "Costs"}, "quarterly"),
-}
+    "colour": (
+        {"colours": ["#1f77b4", "#2ca02c"]},
+        ["colour #ff7f0e (orange) is missing", "uses colour #2ca02c (green)"],
+    ),
+    "missing series": (
+        {"series": 1},
+        ["colour #ff7f0e (orange) is missing", "a data series may be missing", "'south'"],
+    ),
+    "chart type": (
+        {"kind": "bar"},
+        ["chart type differs: the target looks like a line/scatter chart, the rendering like "
+         "a bar/area chart"],
+    ),
+    "labels": (
+        {"title": "Weekly costs", "ylabel": "Costs"},
+        ["words missing from the rendering (title, axis labels, legend, ticks): 'quarterly', "
+         "'revenue'"],
+    ),
+    # "Revenue" is also in the title: words are counted, so losing one of the two shows
+    "y label only": ({"ylabel": "Costs"}, ["words missing from the rendering", "'revenue'"]),
+    "proportions": (
+        {"figsize": (5.0, 5.0)},
+        ["the image proportions differ", "figsize=(6.4, 4.2)"],
+    ),
+}  # fmt: skip
 
 
 @pytest.mark.parametrize("name", list(PERTURBATIONS))
 def test_each_perturbation_scores_lower_and_is_named(
     target: Path, tmp_path: Path, name: str
 ) -> None:
-    change, phrase = PERTURBATIONS[name]
+    change, phrases = PERTURBATIONS[name]
     rendered = draw(tmp_path / f"{name}.png", **{**BASE, **change})
     exact = compare_figures(target, draw(tmp_path / "exact.png", **BASE))
     result = compare_figures(target, rendered)
     print(f"{name}: {result}")
-    assert result.score < exact.score - 0.05
+    assert result.score < exact.score
     assert not result.meets(0.9), "the default check must reject it"
-    assert any(phrase in difference for difference in result.differences), result.differences
+    for phrase in phrases:
+        assert any(phrase in d for d in result.differences), (phrase, result.differences)
+
+
+@pytest.mark.parametrize(
+    "change", [{"dpi": 80}, {"dpi": 150}, {"linewidth": 2.5}], ids=["dpi80", "dpi150", "thick"]
+)
+def test_faithful_variants_still_pass(target: Path, tmp_path: Path, change: dict) -> None:
+    """Same chart at another resolution or line width: no false rejection from OCR noise."""
+    result = compare_figures(target, draw(tmp_path / "variant.png", **{**BASE, **change}))
+    print(f"{change}: {result}")
+    assert result.meets(0.9) and result.text_score == 1.0, result
 
 
 def test_missing_rendering_is_reported_by_the_checker() -> None:

@@ -13,8 +13,9 @@ from examples.render_task_image import EXAMPLES, render_task
 from graph.checkpoint import open_checkpointer
 from graph.config import AutorustConfig
 from graph.runner import run_image
-from nodes.ocr import OcrUnavailableError, read_text
-from tests.fake_openai import FakeOpenAI, schema_name
+from nodes.ocr import OcrUnavailableError, ocr_available, read_text
+from nodes.spec_from_text import spec_from_text
+from tests.fake_openai import FakeOpenAI, replies_by_schema, schema_name
 from tests.test_model_faults import sum_even_replies
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -106,23 +107,86 @@ async def test_forced_ocr_without_tesseract_fails_clearly(
 ) -> None:
     import pytesseract
 
-    from nodes import ocr
-
     monkeypatch.setattr(pytesseract.pytesseract, "tesseract_cmd", "/nonexistent/tesseract")
-    ocr._engine.cache_clear()
-    try:
-        config = AutorustConfig(
-            provider="scripted",
-            scripted_replies=str(ROOT / "examples/replies"),
-            home=str(tmp_path),
-            ocr="on",
-        )
+    assert not ocr_available()
+    with pytest.raises(OcrUnavailableError, match="apt-get install tesseract-ocr"):
+        read_text(ROOT / "examples/images/sum_even.png")
+    config = AutorustConfig(
+        provider="scripted",
+        scripted_replies=str(ROOT / "examples/replies"),
+        home=str(tmp_path),
+        ocr="on",
+    )
+    async with open_checkpointer(config.checkpoint_path) as saver:
+        with pytest.raises(OcrUnavailableError, match=r"bash scripts/setup\.sh"):
+            await run_image(ROOT / "examples/images/sum_even.png", config, saver)
+        # "auto" quietly goes without OCR; the scripted vision reply still gives the spec
+        auto = config.model_copy(update={"ocr": "auto"})
+        result = await run_image(ROOT / "examples/images/sum_even.png", auto, saver)
+    assert result.status == "passed" and result.state is not None
+    assert result.state.spec is not None and result.state.spec.ocr_text is None
+    monkeypatch.undo()
+    assert ocr_available()  # the probe is keyed by the binary: the real one is found again
+
+
+def test_read_text_takes_a_path_or_an_image_and_caches_by_content(tmp_path: Path) -> None:
+    title, lines = EXTRA_TASKS["fizz"]
+    path = render_task(title, lines, tmp_path / "fizz.png")
+    first = read_text(path)
+    copy = render_task(title, lines, tmp_path / "same_content.png")
+    again = read_text(Image.open(copy))
+    print(f"OCR latency {first.duration_s:.2f}s, mean confidence {first.confidence}")
+    assert again is first  # same pixels, another file: served from the cache
+    assert first.engine.startswith("tesseract") and first.confidence > 80
+    assert "fizz_sum(10) -> 23" in first.text.splitlines()
+    assert read_text(path, sparse=True) is not first  # another mode is another reading
+
+
+def test_spec_skeleton_from_function_examples() -> None:
+    spec = spec_from_text(
+        "Problem 12: Digit product\nMultiply the non-zero digits of x.\nExamples:\n"
+        "digit_product(2305) -> 30\ndigit_product(7) => 7\nnot_python(( -> 1"
+    )
+    assert spec.title == "Digit product" and spec.interface == "function"
+    assert spec.function_name == "digit_product"
+    assert [(t.call, t.expected) for t in spec.tests] == [
+        ("digit_product(2305)", "30"),
+        ("digit_product(7)", "7"),
+    ]
+    assert "Multiply the non-zero digits" in spec.description
+    assert "not_python((" in spec.description  # not valid Python: kept as text, not a test
+
+
+def test_spec_skeleton_from_input_output_blocks() -> None:
+    spec = spec_from_text(
+        "Task: Reverse the words\nPrint the words of a line in reverse order.\n"
+        "Example 1:\nInput:\nthe quick fox\nOutput:\nfox quick the\n"
+        "Example 2:\nInput: a b\nOutput: b a"
+    )
+    assert spec.title == "Reverse the words" and spec.interface == "stdio"
+    assert [(t.stdin, t.expected_stdout) for t in spec.tests] == [
+        ("the quick fox\n", "fox quick the"),
+        ("a b\n", "b a"),
+    ]
+    with pytest.raises(ValueError, match="no text"):
+        spec_from_text(" \n ")
+
+
+async def test_openai_without_a_vision_model_builds_the_spec_from_ocr(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Coder and checker have a model, vision has none: OCR stands in for the vision model."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-ocr-000000")
+    script = yaml.safe_load((ROOT / "examples/replies/sum_even.yaml").read_text())
+    with FakeOpenAI(replies_by_schema(script)) as server:
+        model = {"model": "gpt-4o-mini", "base_url": server.base_url}
+        config = AutorustConfig(coding=model, checker=model, home=str(tmp_path))
         async with open_checkpointer(config.checkpoint_path) as saver:
-            with pytest.raises(OcrUnavailableError, match="apt-get install tesseract-ocr"):
-                await run_image(ROOT / "examples/images/sum_even.png", config, saver)
-            auto = config.model_copy(update={"ocr": "auto"})
-            assert (
-                await run_image(ROOT / "examples/images/sum_even.png", auto, saver)
-            ).status == "passed"
-    finally:
-        ocr._engine.cache_clear()
+            result = await run_image(ROOT / "examples/images/sum_even.png", config, saver)
+        asked = [schema_name(r) for r in server.requests]
+    assert "Spec" not in asked and "CodeArtifact" in asked
+    state = result.state
+    assert state is not None and state.spec is not None
+    assert state.prompt_versions["vision"] == "ocr"
+    assert state.spec.function_name == "sum_even" and len(state.spec.tests) == 3
+    assert result.status == "passed"
