@@ -28,7 +28,7 @@ from graph.server_runs import run_on_server
 from graph.usage import load_prices
 from nodes.images import sha256_file
 from nodes.models import ModelNotConfiguredError, make_chat_model
-from nodes.ocr import ocr_available
+from nodes.ocr import OcrUnavailableError, ocr_available, require_ocr
 from sandbox.base import ExecutorSettings
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
@@ -87,6 +87,13 @@ def build_config(
 
 
 def check_models(config: AutorustConfig) -> None:
+    """Fail before any image is touched when the configuration cannot work."""
+    if config.ocr == "on":
+        try:
+            require_ocr()
+        except OcrUnavailableError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from None
     for agent in ("vision", "coding", "checker"):
         try:
             make_chat_model(agent, config)

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from graph.cli import app
@@ -62,3 +63,18 @@ def test_demo_runs_offline_and_shows_the_loop(tmp_path: Path) -> None:
     log = [json.loads(line) for line in (palindrome / "log.jsonl").read_text().splitlines()]
     assert [r["event"] for r in log].count("attempt") == 2 and log[-1]["status"] == "passed"
     assert "isalnum" in (palindrome / "solution.py").read_text()
+
+
+def test_forced_ocr_without_tesseract_stops_before_any_image(
+    example_images: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pytesseract
+
+    monkeypatch.setattr(pytesseract.pytesseract, "tesseract_cmd", "/nonexistent/tesseract")
+    result = CliRunner().invoke(
+        app,
+        ["run", str(example_images), "--scripted", str(ROOT / "examples" / "replies")],
+        env={"AUTORUST_OCR": "on", "COLUMNS": "240"},
+    )
+    assert result.exit_code == 2
+    assert "apt-get install tesseract-ocr" in result.output
