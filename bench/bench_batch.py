@@ -28,13 +28,13 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import nodes.interpreter as interpreter_node  # noqa: E402
-from graph.batch import BatchOptions, BatchRun  # noqa: E402
-from graph.checkpoint import open_checkpointer  # noqa: E402
-from graph.config import AutorustConfig  # noqa: E402
-from graph.scheduler import DEFAULT_LIMITS  # noqa: E402
-from sandbox.base import Job, JobResult  # noqa: E402
-from tests.bad_images import copy_examples  # noqa: E402
+import autorust.nodes.interpreter as interpreter_node  # noqa: E402
+from autorust.graph.context import AutorustConfig  # noqa: E402
+from autorust.runtime.batch import BatchOptions, BatchRun  # noqa: E402
+from autorust.runtime.scheduler import DEFAULT_LIMITS  # noqa: E402
+from autorust.sandbox.base import Job, JobResult  # noqa: E402
+from autorust.storage.checkpoints import open_checkpointer  # noqa: E402
+from tests.support.bad_images import copy_examples  # noqa: E402
 
 DELAYS = {"vision": 0.02, "coding": 0.08, "checker": 0.02}
 INTERPRETER_S = 0.02

@@ -16,10 +16,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sandbox.base import ExecutorSettings, Job
-from sandbox.cloud import CloudFunctionExecutor
-from sandbox.factory import make_executor
-from tests.cloud_function_server import cloud_function
+from autorust.sandbox.base import ExecutorSettings, Job
+from autorust.sandbox.cloud_function.client import CloudFunctionExecutor
+from autorust.sandbox.factory import make_executor
+from tests.support.cloud_function_server import cloud_function
 
 JOB = Job(files={"main.py": "print(1)"})
 

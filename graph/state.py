@@ -6,11 +6,24 @@ State is small and serialisable: images are referenced by path and content hash,
 from __future__ import annotations
 
 import operator
+from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-AgentName = Literal["vision", "coding", "interpreter", "checker"]
+
+class AgentName(StrEnum):
+    """The four agents; the one spelling of their names everywhere (nodes, scheduler, config)."""
+
+    VISION = "vision"
+    CODING = "coding"
+    INTERPRETER = "interpreter"
+    CHECKER = "checker"
+
+
+MODEL_AGENTS: tuple[AgentName, ...] = (AgentName.VISION, AgentName.CODING, AgentName.CHECKER)
+"""The agents that call a chat model (the interpreter runs code, it asks no model)."""
+
 TaskKind = Literal["program", "figure"]
 Interface = Literal["function", "stdio", "figure"]
 RunStatus = Literal["running", "passed", "failed", "error"]
@@ -165,12 +178,35 @@ def merge_dicts(left: dict[str, str], right: dict[str, str]) -> dict[str, str]:
     return {**left, **right}
 
 
+class InputState(BaseModel):
+    """What a run starts from (all LangGraph Studio asks for)."""
+
+    image_path: str = Field(description="path of the task image, readable by the server")
+    max_iterations: int | None = Field(
+        None, ge=1, le=100, description="coding attempts (default: the run context's)"
+    )
+
+
+class OutputState(BaseModel):
+    """What a finished run returns."""
+
+    status: RunStatus = "running"
+    spec: Spec | None = None
+    code: CodeArtifact | None = None
+    verdict: Verdict | None = None
+    attempts: list[Attempt] = Field(default_factory=list)
+    iteration: int = 0
+    error: str | None = None
+
+
 class RunState(BaseModel):
     """The graph's state. Input: ``image_path`` (everything else has defaults)."""
 
     image_path: str
     image_sha256: str = ""
-    max_iterations: int = Field(3, ge=1, le=100)
+    max_iterations: int | None = Field(
+        None, ge=1, le=100, description="set from the context on the first step if not given"
+    )
     spec: Spec | None = None
     code: CodeArtifact | None = None
     execution: Execution | None = None

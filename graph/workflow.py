@@ -1,9 +1,12 @@
-"""The four-agent state machine. ``graph`` (no checkpointer) is what LangGraph Studio loads;
-the CLI compiles ``build_graph()`` with its own checkpointer."""
+"""The four-agent state machine.
+
+``graph`` (no checkpointer) is what LangGraph Studio loads; the application compiles
+``build_graph()`` with its own checkpointer, and a batch passes ``node_wrapper`` to run every
+agent's node inside that agent's scheduler slot.
+"""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -11,67 +14,54 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import RetryPolicy
 
-from graph.config import AutorustConfig
-from graph.scheduler import ACTIVE_SCHEDULER
-from graph.state import RunState
-from nodes.approval import approve_execution_node, final_review_node
-from nodes.checker import checker_node
-from nodes.coding import coding_node
-from nodes.interpreter import interpreter_node
-from nodes.vision import vision_node
+from autorust.graph.context import AutorustConfig
+from autorust.graph.routing import (
+    route_after_approval,
+    route_after_checker,
+    route_after_coding,
+    route_after_final_review,
+    route_after_interpreter,
+    route_after_vision,
+)
+from autorust.graph.state import MODEL_AGENTS, AgentName, InputState, OutputState, RunState
+from autorust.nodes.approval import approve_execution_node, final_review_node
+from autorust.nodes.checker import checker_node
+from autorust.nodes.coding import coding_node
+from autorust.nodes.interpreter import interpreter_node
+from autorust.nodes.vision import vision_node
 
 NodeFn = Callable[[RunState, Runtime[AutorustConfig]], Awaitable[dict[str, Any]]]
-
-
-def scheduled(agent: str, node: NodeFn) -> NodeFn:
-    """Run ``node`` in a slot of ``agent`` when a batch scheduler is active (else directly)."""
-
-    @functools.wraps(node)
-    async def run(state: RunState, runtime: Runtime[AutorustConfig]) -> dict[str, Any]:
-        scheduler = ACTIVE_SCHEDULER.get()
-        if scheduler is None:
-            return await node(state, runtime)
-        async with scheduler.slot(agent):
-            return await node(state, runtime)
-
-    return run
-
+NodeWrapper = Callable[[AgentName, NodeFn], NodeFn]
 
 NODE_RETRY = RetryPolicy(max_attempts=3, initial_interval=1.0, backoff_factor=2.0, jitter=True)
 
-
-def route_after_vision(state: RunState) -> str:
-    return END if state.status == "error" else "coding"
-
-
-def route_after_checker(state: RunState) -> str:
-    """Back to coding with feedback until the verdict passes or iterations run out."""
-    if state.status == "running":
-        return "coding"
-    return "final_review" if state.status == "failed" else END
+AGENT_NODES: dict[AgentName, NodeFn] = {
+    AgentName.VISION: vision_node,
+    AgentName.CODING: coding_node,
+    AgentName.INTERPRETER: interpreter_node,
+    AgentName.CHECKER: checker_node,
+}
 
 
-def route_after_coding(state: RunState) -> str:
-    return END if state.status == "error" else "approve_execution"
+def build_graph(node_wrapper: NodeWrapper | None = None) -> StateGraph:
+    """The workflow; ``node_wrapper(agent, node)`` may wrap each agent's node (e.g. to
+    throttle it), the graph itself knows nothing about batches."""
 
+    def agent_node(agent: AgentName) -> NodeFn:
+        node = AGENT_NODES[agent]
+        return node_wrapper(agent, node) if node_wrapper else node
 
-def route_after_approval(state: RunState) -> str:
-    if state.approval == "revise":
-        return "coding"
-    return END if state.approval == "rejected" else "interpreter"
-
-
-def route_after_final_review(state: RunState) -> str:
-    return "coding" if state.status == "running" else END
-
-
-def build_graph() -> StateGraph:
-    builder = StateGraph(RunState, context_schema=AutorustConfig)
-    builder.add_node("vision", scheduled("vision", vision_node), retry_policy=NODE_RETRY)
-    builder.add_node("coding", scheduled("coding", coding_node), retry_policy=NODE_RETRY)
+    builder = StateGraph(
+        RunState,
+        input_schema=InputState,
+        output_schema=OutputState,
+        context_schema=AutorustConfig,
+    )
+    for agent in AgentName:
+        # model calls are retried on transient errors; running code twice would not help
+        retry = NODE_RETRY if agent in MODEL_AGENTS else None
+        builder.add_node(agent.value, agent_node(agent), retry_policy=retry)
     builder.add_node("approve_execution", approve_execution_node)
-    builder.add_node("interpreter", scheduled("interpreter", interpreter_node))
-    builder.add_node("checker", scheduled("checker", checker_node), retry_policy=NODE_RETRY)
     builder.add_node("final_review", final_review_node)
     builder.add_edge(START, "vision")
     builder.add_conditional_edges("vision", route_after_vision, ["coding", END])
@@ -79,7 +69,7 @@ def build_graph() -> StateGraph:
     builder.add_conditional_edges(
         "approve_execution", route_after_approval, ["interpreter", "coding", END]
     )
-    builder.add_edge("interpreter", "checker")
+    builder.add_conditional_edges("interpreter", route_after_interpreter, ["checker", END])
     builder.add_conditional_edges("checker", route_after_checker, ["coding", "final_review", END])
     builder.add_conditional_edges("final_review", route_after_final_review, ["coding", END])
     return builder

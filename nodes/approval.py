@@ -13,9 +13,9 @@ from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 from pydantic import BaseModel, Field
 
-from graph.config import AutorustConfig
-from graph.state import RunState
-from nodes.context import run_config
+from autorust.graph.context import AutorustConfig
+from autorust.graph.state import RunState
+from autorust.nodes.shared import run_config
 
 
 class Decision(BaseModel):
@@ -51,7 +51,8 @@ async def approve_execution_node(
 
 
 async def final_review_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dict[str, Any]:
-    if not run_config(runtime).approve_final_failure or state.status != "failed":
+    config = run_config(runtime)
+    if not config.approve_final_failure or state.status != "failed":
         return {}
     verdict = state.verdict
     decision = Decision.model_validate(
@@ -67,6 +68,7 @@ async def final_review_node(state: RunState, runtime: Runtime[AutorustConfig]) -
         return {}
     return {
         "status": "running",
-        "max_iterations": state.max_iterations + decision.extra_iterations,
+        "max_iterations": (state.max_iterations or config.max_iterations)
+        + decision.extra_iterations,
         "feedback": decision.feedback,
     }

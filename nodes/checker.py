@@ -7,13 +7,21 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from graph.config import AutorustConfig
-from graph.state import Attempt, Execution, FigureComparison, Review, RunState, Verdict
-from nodes.context import agent_tools, ask_model, run_config
-from nodes.figure_compare import compare_figures
-from nodes.structured import InvalidModelOutputError
+from autorust.graph.context import AutorustConfig
+from autorust.graph.state import (
+    AgentName,
+    Attempt,
+    Execution,
+    FigureComparison,
+    Review,
+    RunState,
+    Verdict,
+)
+from autorust.imaging.figure_compare import compare_figures
+from autorust.llm.structured import InvalidModelOutputError
+from autorust.nodes.shared import agent_tools, ask_model, run_config
 
-AGENT = "checker"
+AGENT = AgentName.CHECKER
 TAIL_CHARS = 2_000
 
 
@@ -126,7 +134,7 @@ async def checker_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dic
     next_iteration = state.iteration + 1
     if verdict.passed:
         status = "passed"
-    elif next_iteration >= state.max_iterations:
+    elif next_iteration >= (state.max_iterations or config.max_iterations):
         status = "failed"
     else:
         status = "running"

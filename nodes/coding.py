@@ -6,12 +6,12 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from graph.config import AutorustConfig
-from graph.state import CodeArtifact, RunState
-from nodes.context import agent_tools, ask_model, run_config
-from nodes.structured import InvalidModelOutputError
+from autorust.graph.context import AutorustConfig
+from autorust.graph.state import AgentName, CodeArtifact, RunState
+from autorust.llm.structured import InvalidModelOutputError
+from autorust.nodes.shared import agent_tools, ask_model, run_config
 
-AGENT = "coding"
+AGENT = AgentName.CODING
 MAX_HISTORY_CHARS = 12_000
 
 

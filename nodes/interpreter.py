@@ -10,13 +10,14 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from graph.config import AutorustConfig
-from graph.state import Execution, RunState, Spec, TestResult
-from nodes.context import run_config
-from sandbox.base import Job, JobResult
-from sandbox.factory import make_executor
+from autorust.graph.context import AutorustConfig
+from autorust.graph.state import Execution, RunState, Spec, TestResult
+from autorust.nodes.shared import run_config
+from autorust.sandbox import harness
+from autorust.sandbox.base import Job, JobResult
+from autorust.sandbox.factory import make_executor
 
-HARNESS_SOURCE = (Path(__file__).parent / "sandbox_harness.py").read_text(encoding="utf-8")
+HARNESS_SOURCE = Path(harness.__file__).read_text(encoding="utf-8")
 
 
 def build_job(spec: Spec, source: str, config: AutorustConfig) -> tuple[Job, str]:

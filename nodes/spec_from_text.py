@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 import re
 
-from graph.state import Spec, TestCase
+from autorust.graph.state import Spec, TestCase
 
 TITLE_PREFIX = re.compile(r"^(exercise|problem|task|question)\s*\d*\s*[:.\-]\s*", re.IGNORECASE)
 EXAMPLE = re.compile(

@@ -11,17 +11,17 @@ from langchain_core.messages import HumanMessage
 from langgraph.runtime import Runtime
 from PIL import Image
 
-from graph.config import AutorustConfig
-from graph.state import RunState, Spec
-from nodes.context import agent_tools, ask_model, run_config
-from nodes.images import ImageInputError, LoadedImage, load_image
-from nodes.models import ModelNotConfiguredError
-from nodes.ocr import OcrResult, ocr_available, read_text
-from nodes.scripted import ScriptMissingError
-from nodes.spec_from_text import spec_from_text
-from nodes.structured import InvalidModelOutputError
+from autorust.graph.context import AutorustConfig
+from autorust.graph.state import AgentName, RunState, Spec
+from autorust.imaging.images import ImageInputError, LoadedImage, load_image
+from autorust.imaging.ocr import OcrResult, ocr_available, read_text
+from autorust.llm.models import ModelNotConfiguredError
+from autorust.llm.scripted import ScriptMissingError
+from autorust.llm.structured import InvalidModelOutputError
+from autorust.nodes.shared import agent_tools, ask_model, run_config
+from autorust.nodes.spec_from_text import spec_from_text
 
-AGENT = "vision"
+AGENT = AgentName.VISION
 
 
 async def run_ocr(image: LoadedImage, mode: str) -> OcrResult | None:
@@ -49,7 +49,11 @@ async def vision_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dict
     except ImageInputError as exc:
         return {"status": "error", "error": str(exc)}
     ocr = await run_ocr(image, config.ocr)
-    base = {"image_sha256": image.sha256, "model_provider": config.provider}
+    base = {
+        "image_sha256": image.sha256,
+        "model_provider": config.provider,
+        "max_iterations": state.max_iterations or config.max_iterations,
+    }
     try:
         tools = await agent_tools(AGENT, config)
         messages = tools.prompt.format_messages(

@@ -1,5 +1,5 @@
 """Versioned prompt templates: ``prompts/<agent>/v<N>.yaml``, loaded as LangChain chat prompts."""
 
-from prompts.loader import PromptNotFoundError, available_versions, load_prompt
+from autorust.prompts.loader import PromptNotFoundError, available_versions, load_prompt
 
 __all__ = ["PromptNotFoundError", "available_versions", "load_prompt"]

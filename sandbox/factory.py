@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from sandbox.base import Executor, ExecutorSettings, SandboxUnavailableError
+from autorust.sandbox.base import Executor, ExecutorSettings, SandboxUnavailableError
 
 UNSAFE_HINT = (
     "set executor.allow_unsandboxed=true (CLI: --unsafe-subprocess; env: "
@@ -25,11 +25,11 @@ def _make(settings_json: str) -> Executor:
                 "executor 'subprocess' runs generated code without isolation; to allow it, "
                 + UNSAFE_HINT
             )
-        from sandbox.subprocess_executor import SubprocessExecutor
+        from autorust.sandbox.plain_subprocess.executor import SubprocessExecutor
 
         return SubprocessExecutor()
     if settings.kind == "cloud_function":
-        from sandbox.cloud import CloudFunctionExecutor
+        from autorust.sandbox.cloud_function.client import CloudFunctionExecutor
 
         if not settings.cloud_function_url:
             raise SandboxUnavailableError(
@@ -37,6 +37,6 @@ def _make(settings_json: str) -> Executor:
                 "(env: AUTORUST_EXECUTOR__CLOUD_FUNCTION_URL=https://...)"
             )
         return CloudFunctionExecutor(settings.cloud_function_url)
-    from sandbox.local import BubblewrapExecutor
+    from autorust.sandbox.bubblewrap.executor import BubblewrapExecutor
 
     return BubblewrapExecutor()

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from sandbox.base import Job, JobResult, Limits
+from autorust.sandbox.base import Job, JobResult, Limits
 
 READ_CHUNK = 65_536
 MB = 1024 * 1024

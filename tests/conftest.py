@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from graph.config import AutorustConfig
+from autorust.graph.context import AutorustConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -38,3 +38,10 @@ def example_images(tmp_path: Path) -> Path:
     target = tmp_path / "images"
     shutil.copytree(EXAMPLES / "images", target)
     return target
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that runs the pipeline with ``scripted_config`` uses the real sandbox."""
+    for item in items:
+        if "scripted_config" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.bwrap)

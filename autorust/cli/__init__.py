@@ -1,0 +1,1 @@
+"""The ``autorust`` command line (typer)."""

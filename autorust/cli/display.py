@@ -1,0 +1,109 @@
+"""Rich rendering of a run: spec, then code, execution and verdict for every iteration."""
+
+from __future__ import annotations
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.syntax import Syntax
+from rich.table import Table
+
+from autorust.graph.state import Attempt, Spec
+from autorust.llm.scripted import SCRIPTED_MODEL_NAME
+from autorust.reporting.report import BatchSummary
+from autorust.runtime.runner import ItemResult
+
+STATUS_STYLE = {
+    "passed": "bold green",
+    "failed": "bold red",
+    "error": "bold red",
+    "running": "yellow",
+}
+
+
+def scripted_banner() -> Panel:
+    return Panel(
+        f"[bold]SCRIPTED MODEL[/bold]: {SCRIPTED_MODEL_NAME}.\n"
+        "Replies are replayed from files; the sandbox, tests and checkpoints are real.\n"
+        "Configure a real model with AUTORUST_DEFAULT__MODEL (see README).",
+        style="yellow",
+        title="offline demo",
+    )
+
+
+def spec_panel(spec: Spec) -> Panel:
+    tests = Table("test", "input", "expected", box=None, show_header=True)
+    for t in spec.tests:
+        tests.add_row(t.name, t.call or repr(t.stdin), t.expected or repr(t.expected_stdout))
+    body = Group(
+        f"[bold]{spec.title}[/bold] ({spec.kind}, {spec.interface})",
+        spec.description,
+        tests,
+    )
+    return Panel(body, title="spec (vision)", border_style="cyan")
+
+
+def attempt_panel(attempt: Attempt) -> Panel:
+    execution, verdict = attempt.execution, attempt.verdict
+    tests = Table("test", "result", "expected", "actual", box=None)
+    for t in execution.tests:
+        mark = "[green]PASS[/green]" if t.passed else "[red]FAIL[/red]"
+        tests.add_row(
+            t.name, mark, str(t.expected), str(t.actual if t.error is None else t.error)[:80]
+        )
+    verdict_style = "green" if verdict.passed else "red"
+    run_line = (
+        f"exit {execution.exit_code} · {execution.duration_s:.2f}s · {execution.backend}"
+        + (" · TIMED OUT" if execution.timed_out else "")
+        + (" · output truncated" if execution.truncated else "")
+    )
+    parts: list = [
+        Syntax(attempt.code.source, "python", line_numbers=True),
+        f"[dim]interpreter:[/dim] {run_line}",
+        tests,
+        f"[{verdict_style}]checker: {'PASS' if verdict.passed else 'FAIL'}[/{verdict_style}] "
+        f"score {verdict.score:.2f}",
+    ]
+    parts.extend(f"[yellow]warning:[/yellow] {w}" for w in execution.warnings)
+    if verdict.feedback and not verdict.passed:
+        parts.append(f"[dim]feedback to coding:[/dim]\n{verdict.feedback}")
+    return Panel(
+        Group(*parts), title=f"iteration {attempt.iteration + 1}", border_style=verdict_style
+    )
+
+
+def show_item(console: Console, result: ItemResult) -> None:
+    style = STATUS_STYLE.get(result.status, "")
+    note = (
+        " (already finished: skipped)" if result.skipped else " (resumed)" if result.resumed else ""
+    )
+    console.rule(f"{result.image_path} -> [{style}]{result.status}[/{style}]{note}")
+    if result.error:
+        console.print(f"[red]error:[/red] {result.error}")
+    state = result.state
+    if state is None:
+        return
+    if state.spec:
+        console.print(spec_panel(state.spec))
+    for attempt in state.attempts:
+        console.print(attempt_panel(attempt))
+
+
+def summary_table(summary: BatchSummary) -> Table:
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.counts.items()))
+    table = Table("image", "status", "iterations", "score", "time", "tokens", title=counts)
+    for item in summary.items:
+        style = STATUS_STYLE.get(item.status, "")
+        note = " (skipped: done earlier)" if item.skipped else ""
+        table.add_row(
+            item.image.rsplit("/", 1)[-1],
+            f"[{style}]{item.status}[/{style}]{note}",
+            str(item.iterations),
+            f"{item.score:.2f}" if item.score is not None else "",
+            f"{item.duration_s:.1f}s",
+            f"{item.input_tokens + item.output_tokens:,}",
+        )
+    total = summary.usage.total
+    table.caption = f"tokens: {total.input_tokens:,} in / {total.output_tokens:,} out" + (
+        f" · ${total.cost_usd:.4f}" if total.cost_usd is not None else ""
+    )
+    return table

@@ -1,0 +1,12 @@
+"""Parsing of command-line values shared by the sub-commands."""
+
+from __future__ import annotations
+
+import typer
+
+
+def parse_pairs(items: list[str], option: str) -> dict[str, str]:
+    pairs = [item.split("=", 1) for item in items]
+    if any(len(pair) != 2 for pair in pairs):
+        raise typer.BadParameter(f"{option} takes NAME=VALUE")
+    return dict(pairs)  # type: ignore[arg-type]

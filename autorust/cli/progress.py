@@ -1,0 +1,82 @@
+"""Live batch progress: an overall bar plus queued/running/done per agent (rich), or JSON lines."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import TextIO
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from autorust.runtime.batch import BatchEvent
+from autorust.runtime.scheduler import AgentScheduler
+
+
+def agent_table(scheduler: AgentScheduler) -> Table:
+    mode = f"adaptive, budget {scheduler.budget}" if scheduler.adaptive else "fixed limits"
+    table = Table("agent", "queued", "running", "done", "limit", title=f"agents ({mode})")
+    for agent, load in scheduler.snapshot().items():
+        table.add_row(
+            agent, str(load.queued), str(load.running), str(load.done), str(load.limit or "-")
+        )
+    return table
+
+
+class LiveProgress:
+    """Context manager; pass ``on_event`` to the batch."""
+
+    def __init__(self, console: Console, total: int, scheduler: AgentScheduler) -> None:
+        self.scheduler = scheduler
+        self.counts: dict[str, int] = {}
+        self.progress = Progress(
+            TextColumn("[bold]images"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[counts]}"),
+            TimeElapsedColumn(),
+            console=console,
+        )
+        self.task = self.progress.add_task("images", total=total, counts="")
+        self.live = Live(
+            self._render(), console=console, refresh_per_second=4, get_renderable=self._render
+        )
+
+    def _render(self) -> Group:
+        return Group(self.progress, agent_table(self.scheduler))
+
+    def on_event(self, event: BatchEvent) -> None:
+        if event.kind == "item_finished" and event.result is not None:
+            self.counts[event.result.status] = self.counts.get(event.result.status, 0) + 1
+            counts = " ".join(f"{status}:{n}" for status, n in sorted(self.counts.items()))
+            self.progress.update(self.task, advance=1, counts=counts)
+
+    def __enter__(self) -> LiveProgress:
+        self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.live.__exit__(*exc)  # type: ignore[arg-type]
+
+
+class JsonLinesProgress:
+    """One JSON object per event on stdout, for scripts."""
+
+    def __init__(self, scheduler: AgentScheduler, stream: TextIO = sys.stdout) -> None:
+        self.scheduler = scheduler
+        self.stream = stream
+
+    def on_event(self, event: BatchEvent) -> None:
+        record: dict[str, object] = {
+            "time": round(time.time(), 3),
+            "event": event.kind,
+            "image": event.image_path,
+        }
+        if event.result is not None:
+            record |= event.result.model_dump(mode="json", exclude={"state", "image_path"})
+        record["agents"] = {a: load.model_dump() for a, load in self.scheduler.snapshot().items()}
+        self.stream.write(json.dumps(record) + "\n")
+        self.stream.flush()

@@ -1,0 +1,1 @@
+"""Images: loading and normalisation, OCR, render-and-compare for figure tasks."""

@@ -1,0 +1,1 @@
+"""Chat models: the OpenAI-compatible client factory, structured output, the scripted model."""

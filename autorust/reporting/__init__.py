@@ -1,0 +1,1 @@
+"""What a run leaves behind: per-item folders, batch summaries and reports, usage, logs."""

@@ -1,0 +1,206 @@
+"""Batch reports: summary.json, a self-contained report.html, and summary.md."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from PIL import Image
+from pydantic import BaseModel, Field
+
+from autorust.reporting.usage import PriceTable, UsageSummary, summarize_usage
+from autorust.runtime.runner import ItemResult
+
+THUMBNAIL_SIDE = 240
+
+
+class ItemSummary(BaseModel):
+    image: str
+    thread_id: str | None
+    status: str
+    iterations: int
+    duration_s: float
+    error: str | None = None
+    title: str | None = None
+    score: float | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    skipped: bool = False
+    resumed: bool = False
+
+
+class BatchSummary(BaseModel):
+    created: str
+    total: int
+    counts: dict[str, int]
+    items: list[ItemSummary]
+    usage: UsageSummary
+    model_provider: str = ""
+    prompt_versions: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def all_passed(self) -> bool:
+        return self.counts.get("passed", 0) == self.total
+
+
+def summarize(results: list[ItemResult], prices: PriceTable | None = None) -> BatchSummary:
+    usage = UsageSummary()
+    items: list[ItemSummary] = []
+    counts: dict[str, int] = {}
+    provider, versions = "", {}
+    for result in results:
+        counts[result.status] = counts.get(result.status, 0) + 1
+        state = result.state
+        item_usage = summarize_usage(state.model_calls if state else [], prices)
+        usage.merge(item_usage)
+        if state is not None:
+            provider = provider or state.model_provider
+            versions = versions or state.prompt_versions
+        items.append(
+            ItemSummary(
+                image=result.image_path,
+                thread_id=result.thread_id,
+                status=result.status,
+                iterations=result.iterations,
+                duration_s=result.duration_s,
+                error=result.error,
+                title=state.spec.title if state and state.spec else None,
+                score=state.verdict.score if state and state.verdict else None,
+                input_tokens=item_usage.total.input_tokens,
+                output_tokens=item_usage.total.output_tokens,
+                skipped=result.skipped,
+                resumed=result.resumed,
+            )
+        )
+    return BatchSummary(
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        total=len(results),
+        counts=counts,
+        items=items,
+        usage=usage,
+        model_provider=provider,
+        prompt_versions=versions,
+    )
+
+
+def _thumbnail(path: str) -> str:
+    try:
+        with Image.open(path) as img:
+            img.seek(0)
+            small = img.convert("RGB")
+            small.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
+            buffer = io.BytesIO()
+            small.save(buffer, format="PNG")
+    except Exception:  # a broken input has no thumbnail; its row says why
+        return '<div class="nothumb">no preview</div>'
+    data = base64.b64encode(buffer.getvalue()).decode()
+    return f'<img alt="input" src="data:image/png;base64,{data}">'
+
+
+STYLE = """
+body{font-family:system-ui,sans-serif;margin:2rem;color:#222}
+table{border-collapse:collapse;width:100%}
+td,th{border:1px solid #ddd;padding:.5rem;vertical-align:top}
+th{background:#f4f4f4;text-align:left}
+pre{background:#f7f7f7;padding:.5rem;max-height:24rem;overflow:auto}
+.passed{color:#137333;font-weight:bold}.failed,.error{color:#b3261e;font-weight:bold}
+.nothumb{width:120px;height:80px;background:#eee;color:#777;text-align:center;line-height:80px}
+.banner{background:#fff4ce;border:1px solid #e0c45c;padding:.5rem 1rem;margin-bottom:1rem}
+"""
+
+
+def _row(result: ItemResult, item: ItemSummary) -> str:
+    esc = html.escape
+    state = result.state
+    spec = state.spec if state else None
+    spec_html = (
+        f"<b>{esc(spec.title)}</b> <i>({esc(spec.kind)}, {esc(spec.interface)})</i>"
+        f"<p>{esc(spec.description)}</p><p>{len(spec.tests)} acceptance tests</p>"
+        if spec
+        else ""
+    )
+    code = f"<pre>{esc(state.code.source)}</pre>" if state and state.code else ""
+    verdict = state.verdict if state else None
+    verdict_html = (
+        f"score {verdict.score:.2f}<br><pre>{esc(verdict.feedback)}</pre>"
+        if verdict and not verdict.passed
+        else (f"score {verdict.score:.2f}" if verdict else "")
+    )
+    error = f"<pre>{esc(item.error)}</pre>" if item.error else ""
+    return (
+        f"<tr><td>{_thumbnail(result.image_path)}<br>{esc(Path(result.image_path).name)}</td>"
+        f"<td>{spec_html}</td><td>{code}</td>"
+        f'<td><span class="{esc(item.status)}">{esc(item.status)}</span><br>{verdict_html}{error}'
+        f"</td><td>{item.iterations}</td><td>{item.duration_s:.1f}s</td>"
+        f"<td>{item.input_tokens:,} in<br>{item.output_tokens:,} out</td></tr>"
+    )
+
+
+def render_html(results: list[ItemResult], summary: BatchSummary) -> str:
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.counts.items()))
+    banner = (
+        '<div class="banner">SCRIPTED MODEL: replies were replayed from files; no real model '
+        "was called.</div>"
+        if summary.model_provider == "scripted"
+        else ""
+    )
+    rows = "\n".join(_row(r, i) for r, i in zip(results, summary.items, strict=True))
+    total = summary.usage.total
+    cost = f", ${total.cost_usd:.4f}" if total.cost_usd is not None else ""
+    return f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>autorust report</title><style>{STYLE}</style></head>
+<body><h1>autorust batch report</h1>{banner}
+<p>{summary.total} images: {html.escape(counts)}. Created {summary.created}.
+Tokens: {total.input_tokens:,} in, {total.output_tokens:,} out{cost}.
+Prompt versions: {html.escape(json.dumps(summary.prompt_versions))}.</p>
+<table><tr><th>image</th><th>spec</th><th>final code</th><th>verdict</th><th>iterations</th>
+<th>time</th><th>tokens</th></tr>
+{rows}
+</table></body></html>
+"""
+
+
+def render_markdown(summary: BatchSummary) -> str:
+    lines = [
+        "# autorust batch summary",
+        "",
+        f"{summary.total} images: "
+        + ", ".join(f"{n} {status}" for status, n in sorted(summary.counts.items())),
+        "",
+        "| image | status | iterations | score | time (s) | tokens in/out | error |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for item in summary.items:
+        score = f"{item.score:.2f}" if item.score is not None else ""
+        error = (item.error or "").replace("|", "\\|").replace("\n", " ")[:160]
+        lines.append(
+            f"| {Path(item.image).name} | {item.status} | {item.iterations} | {score} | "
+            f"{item.duration_s:.1f} | {item.input_tokens}/{item.output_tokens} | {error} |"
+        )
+    lines += [
+        "",
+        "| agent | calls | regenerations | tokens in | tokens out |",
+        "|---|---|---|---|---|",
+    ]
+    for agent, usage in sorted(summary.usage.per_agent.items()):
+        lines.append(
+            f"| {agent} | {usage.calls} | {usage.regenerations} | {usage.input_tokens} | "
+            f"{usage.output_tokens} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def write_reports(
+    output_dir: str | Path, results: list[ItemResult], prices: PriceTable | None = None
+) -> BatchSummary:
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    summary = summarize(results, prices)
+    (output_dir / "summary.json").write_text(summary.model_dump_json(indent=2))
+    (output_dir / "report.html").write_text(render_html(results, summary), encoding="utf-8")
+    (output_dir / "summary.md").write_text(render_markdown(summary), encoding="utf-8")
+    return summary

@@ -1,0 +1,88 @@
+"""Token usage per agent, per item and per batch, from the ``model_calls`` kept in state."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from autorust.graph.state import ModelCall
+
+DEFAULT_PRICES = Path(__file__).with_name("prices.toml")
+
+
+class ModelPrice(BaseModel):
+    input: float = Field(ge=0, description="$ per 1M input tokens")
+    output: float = Field(ge=0, description="$ per 1M output tokens")
+
+
+class PriceTable(BaseModel):
+    models: dict[str, ModelPrice] = Field(default_factory=dict)
+
+    def price_for(self, model: str) -> ModelPrice | None:
+        matches = [prefix for prefix in self.models if model.startswith(prefix)]
+        return self.models[max(matches, key=len)] if matches else None
+
+    def cost(self, model: str, input_tokens: int, output_tokens: int) -> float | None:
+        price = self.price_for(model)
+        if price is None:
+            return None
+        return round((input_tokens * price.input + output_tokens * price.output) / 1e6, 6)
+
+
+@cache
+def load_prices(path: str | None = None) -> PriceTable:
+    return PriceTable.model_validate(tomllib.loads(Path(path or DEFAULT_PRICES).read_text()))
+
+
+class AgentUsage(BaseModel):
+    calls: int = 0
+    regenerations: int = 0
+    retries: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    latency_s: float = 0.0
+    cost_usd: float | None = None
+
+    def add(self, other: AgentUsage) -> None:
+        self.calls += other.calls
+        self.regenerations += other.regenerations
+        self.retries += other.retries
+        self.input_tokens += other.input_tokens
+        self.output_tokens += other.output_tokens
+        self.latency_s = round(self.latency_s + other.latency_s, 4)
+        if other.cost_usd is not None:
+            self.cost_usd = round((self.cost_usd or 0.0) + other.cost_usd, 6)
+
+
+class UsageSummary(BaseModel):
+    per_agent: dict[str, AgentUsage] = Field(default_factory=dict)
+    total: AgentUsage = Field(default_factory=AgentUsage)
+
+    def merge(self, other: UsageSummary) -> UsageSummary:
+        for agent, usage in other.per_agent.items():
+            self.per_agent.setdefault(agent, AgentUsage()).add(usage)
+        self.total.add(other.total)
+        return self
+
+
+def summarize_usage(calls: Iterable[ModelCall], prices: PriceTable | None = None) -> UsageSummary:
+    """Totals per agent and overall; ``cost_usd`` where the price table knows the model."""
+    prices = prices or load_prices()
+    summary = UsageSummary()
+    for call in calls:
+        usage = AgentUsage(
+            calls=1,
+            regenerations=len(call.regenerations),
+            retries=call.retries,
+            input_tokens=call.input_tokens,
+            output_tokens=call.output_tokens,
+            latency_s=call.latency_s,
+            cost_usd=prices.cost(call.model, call.input_tokens, call.output_tokens),
+        )
+        summary.per_agent.setdefault(call.agent, AgentUsage()).add(usage)
+        summary.total.add(usage)
+    return summary

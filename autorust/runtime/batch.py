@@ -1,0 +1,127 @@
+"""Run many images concurrently: one graph thread per image, per-agent slots, resumable."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from pydantic import BaseModel, Field
+
+from autorust.graph.context import AutorustConfig
+from autorust.runtime.identity import thread_id_for
+from autorust.runtime.items import FINISHED, ItemResult, failed_item
+from autorust.runtime.runner import compile_graph, run_image, state_of
+from autorust.runtime.scheduler import AgentScheduler
+from autorust.storage.claims import Claim, PostgresClaims
+
+
+class BatchOptions(BaseModel):
+    concurrency: dict[str, int] = Field(default_factory=dict, description="agent -> slots")
+    adaptive: bool = False
+    budget: int | None = Field(None, description="shared slots in adaptive mode")
+    max_in_flight: int = Field(32, ge=1, description="images being worked on at once")
+    force: bool = False
+
+
+class BatchEvent(BaseModel):
+    kind: str  # "item_started" | "item_finished"
+    image_path: str
+    result: ItemResult | None = None
+
+
+EventSink = Callable[[BatchEvent], None]
+log = logging.getLogger("autorust.batch")
+
+
+class BatchRun:
+    """A batch in progress; ``scheduler.snapshot()`` shows per-agent load while it runs."""
+
+    def __init__(
+        self,
+        images: list[Path],
+        config: AutorustConfig,
+        checkpointer: BaseCheckpointSaver,
+        options: BatchOptions | None = None,
+        on_event: EventSink | None = None,
+        claims: PostgresClaims | None = None,
+    ) -> None:
+        self.images = images
+        self.config = config
+        self.checkpointer = checkpointer
+        self.options = options or BatchOptions()
+        self.on_event = on_event or (lambda event: None)
+        self.scheduler = AgentScheduler(
+            self.options.concurrency, adaptive=self.options.adaptive, budget=self.options.budget
+        )
+        self.claims = claims
+        self.results: dict[str, ItemResult] = {}
+        self.started = time.monotonic()
+
+    async def _one(self, image: Path, gate: asyncio.Semaphore, graph: Any) -> ItemResult:
+        if self.claims is None:
+            async with gate:
+                return await self._attempt(image, graph)
+        try:
+            thread_id = await asyncio.to_thread(thread_id_for, image, self.config)
+        except OSError as exc:
+            return self._record(image, await self._failed(image, graph, exc))
+        while True:
+            async with gate:
+                claim = await self.claims.claim(thread_id)
+                if claim is not Claim.BUSY:
+                    return await self._attempt(image, graph, thread_id, claim)
+            # another worker holds it; if that worker dies its lease expires and we take over
+            await asyncio.sleep(self.claims.lease_s / 4)
+
+    async def _attempt(
+        self, image: Path, graph: Any, thread_id: str | None = None, claim: Claim | None = None
+    ) -> ItemResult:
+        self.on_event(BatchEvent(kind="item_started", image_path=str(image)))
+        try:
+            if claim is Claim.CLAIMED and self.claims and thread_id:
+                async with self.claims.held(thread_id):
+                    result = await self._run(image, graph)
+                if result.status in FINISHED:
+                    await self.claims.finish(thread_id, result.status)
+                else:
+                    await self.claims.release(thread_id)
+            else:
+                result = await self._run(image, graph)
+        except asyncio.CancelledError:
+            if self.claims and thread_id and claim is Claim.CLAIMED:
+                await asyncio.shield(self.claims.release(thread_id))
+            raise
+        except Exception as exc:  # one item's failure must not stop the batch
+            if self.claims and thread_id and claim is Claim.CLAIMED:
+                await self.claims.release(thread_id)
+            result = await self._failed(image, graph, exc)
+        return self._record(image, result)
+
+    async def _run(self, image: Path, graph: Any) -> ItemResult:
+        return await run_image(
+            image, self.config, self.checkpointer, force=self.options.force, graph=graph
+        )
+
+    def _record(self, image: Path, result: ItemResult) -> ItemResult:
+        self.results[str(image)] = result
+        self.on_event(BatchEvent(kind="item_finished", image_path=str(image), result=result))
+        return result
+
+    async def _failed(self, image: Path, graph: Any, exc: Exception) -> ItemResult:
+        """An error result that keeps whatever the thread had checkpointed (and its usage)."""
+        try:
+            thread_id = thread_id_for(image, self.config)
+            state = await state_of(graph, thread_id)
+        except Exception:  # the image itself may be unreadable: no thread, no state
+            thread_id, state = None, None
+        return failed_item(image, exc, thread_id=thread_id, state=state)
+
+    async def run(self) -> list[ItemResult]:
+        gate = asyncio.Semaphore(self.options.max_in_flight)
+        graph = compile_graph(self.checkpointer, node_wrapper=self.scheduler.wrap)
+        return list(await asyncio.gather(*(self._one(i, gate, graph) for i in self.images)))

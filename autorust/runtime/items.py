@@ -1,0 +1,51 @@
+"""One image's outcome, as every runner (local, batch, remote server) reports it."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from autorust.graph.state import RunState, RunStatus
+from autorust.redaction import redact
+
+FINISHED: tuple[RunStatus, ...] = ("passed", "failed", "error")
+log = logging.getLogger("autorust.batch")
+
+
+class ItemResult(BaseModel):
+    image_path: str
+    thread_id: str | None
+    status: RunStatus
+    iterations: int = 0
+    error: str | None = None
+    resumed: bool = False
+    skipped: bool = False
+    awaiting: str | None = None  # the question a paused (interrupted) run waits on
+    duration_s: float = 0.0
+    state: RunState | None = None
+
+
+def failed_item(
+    image_path: str | Path,
+    error: BaseException | str,
+    *,
+    thread_id: str | None = None,
+    state: RunState | None = None,
+) -> ItemResult:
+    """An ``error`` result (message always redacted) keeping whatever state the thread had."""
+    message = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+    message = redact(message)
+    log.error(f"{Path(image_path).name}: {message}", extra={"image": str(image_path),
+                                                            "status": "error"})  # fmt: skip
+    if state is not None:
+        state = state.model_copy(update={"status": "error", "error": message})
+    return ItemResult(
+        image_path=str(image_path),
+        thread_id=thread_id,
+        status="error",
+        error=message,
+        iterations=len(state.attempts) if state else 0,
+        state=state,
+    )

@@ -1,0 +1,103 @@
+"""Run one image through the graph with a checkpointer: start, resume, or skip if finished."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from langchain_core.callbacks import BaseCallbackHandler
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph.state import CompiledStateGraph
+
+from autorust.graph.context import AutorustConfig
+from autorust.graph.state import InputState, RunState
+from autorust.graph.workflow import NodeWrapper, build_graph
+from autorust.runtime.identity import run_config_for, thread_config, thread_id_for
+from autorust.runtime.items import FINISHED, ItemResult, failed_item
+
+
+def compile_graph(
+    checkpointer: BaseCheckpointSaver, node_wrapper: NodeWrapper | None = None
+) -> CompiledStateGraph:
+    return build_graph(node_wrapper).compile(checkpointer=checkpointer, name="autorust")
+
+
+async def run_image(
+    image_path: str | Path,
+    config: AutorustConfig,
+    checkpointer: BaseCheckpointSaver,
+    *,
+    force: bool = False,
+    callbacks: list[BaseCallbackHandler] | None = None,
+    graph: CompiledStateGraph | None = None,
+) -> ItemResult:
+    started = time.perf_counter()
+    image_path = str(image_path)
+    try:
+        thread_id = thread_id_for(image_path, config)
+    except OSError as exc:
+        return failed_item(image_path, exc)
+    graph = graph or compile_graph(checkpointer)
+    run_config = run_config_for(thread_id, image_path, config, callbacks=callbacks)
+    if force:
+        await checkpointer.adelete_thread(thread_id)
+    snapshot = await graph.aget_state(run_config)
+    existing = RunState.model_validate(snapshot.values) if snapshot.values else None
+    if existing is not None and not snapshot.next and existing.status in FINISHED:
+        return _result(image_path, thread_id, existing, started, skipped=True)
+    resumed = existing is not None
+    graph_input = (
+        None if resumed else InputState(image_path=image_path, max_iterations=config.max_iterations)
+    )
+    await graph.ainvoke(graph_input, run_config, context=config)
+    return await collect(graph, thread_id, image_path, started, resumed=resumed)
+
+
+async def state_of(graph: CompiledStateGraph, thread_id: str) -> RunState | None:
+    """The thread's latest state, or None when it has none."""
+    snapshot = await graph.aget_state(thread_config(thread_id))
+    return RunState.model_validate(snapshot.values) if snapshot.values else None
+
+
+async def collect(
+    graph: CompiledStateGraph,
+    thread_id: str,
+    image_path: str,
+    started: float,
+    *,
+    resumed: bool = False,
+) -> ItemResult:
+    """The thread's current outcome, including a pause at an approval interrupt."""
+    snapshot = await graph.aget_state(thread_config(thread_id))
+    result = _result(
+        image_path, thread_id, RunState.model_validate(snapshot.values), started, resumed=resumed
+    )
+    if snapshot.interrupts:
+        value = snapshot.interrupts[0].value
+        result.awaiting = value.get("question") if isinstance(value, dict) else str(value)
+    return result
+
+
+def _result(
+    image_path: str,
+    thread_id: str,
+    state: RunState,
+    started: float,
+    *,
+    skipped: bool = False,
+    resumed: bool = False,
+) -> ItemResult:
+    return ItemResult(
+        image_path=image_path,
+        thread_id=thread_id,
+        status=state.status,
+        iterations=len(state.attempts),
+        error=state.error,
+        resumed=resumed,
+        skipped=skipped,
+        duration_s=round(time.perf_counter() - started, 3),
+        state=state,
+    )
+
+
+__all__ = ["FINISHED", "ItemResult", "collect", "compile_graph", "run_image", "state_of"]

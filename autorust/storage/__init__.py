@@ -1,0 +1,1 @@
+"""Checkpoint stores (SQLite, PostgreSQL) and the claims that let workers share a batch."""

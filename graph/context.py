@@ -1,0 +1,134 @@
+"""Run configuration: which models, prompts, executor and limits a run uses.
+
+Loaded from (highest priority first) explicit overrides, ``AUTORUST_*`` environment variables
+(nested with ``__``, e.g. ``AUTORUST_CODING__MODEL``) and an optional ``autorust.toml`` in the
+working directory. The same model is the graph's context schema, so LangGraph Studio shows
+and edits these fields. Secrets are deliberately *not* fields: API keys are read from the
+environment only when a client is built (see ``nodes/models.py``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from autorust.graph.state import MODEL_AGENTS
+from autorust.prompts.loader import resolve_version
+from autorust.sandbox.base import ExecutorSettings
+
+
+class ModelSettings(BaseModel):
+    """One agent's chat model. Unset fields fall back to ``default``."""
+
+    model: str | None = Field(None, description="model name, e.g. gpt-4o or llama3.2-vision")
+    base_url: str | None = Field(
+        None, description="OpenAI-compatible endpoint (Azure, Ollama, vLLM, llama.cpp ...)"
+    )
+    temperature: float | None = Field(None, ge=0.0, le=2.0)
+    timeout_s: float | None = Field(None, gt=0, description="per-request timeout")
+    max_retries: int | None = Field(None, ge=0, description="client retries on 429/5xx/timeouts")
+    requests_per_minute: float | None = Field(
+        None, gt=0, description="rate limit shared by every agent and run using this endpoint"
+    )
+
+
+class AutorustConfig(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="AUTORUST_",
+        env_nested_delimiter="__",
+        toml_file="autorust.toml",
+        extra="ignore",
+    )
+
+    provider: Literal["openai", "scripted"] = Field(
+        "openai",
+        description="'openai': ChatOpenAI against any OpenAI-compatible endpoint; "
+        "'scripted': replay replies from files (offline demo/tests, no model is called)",
+    )
+    scripted_replies: str | None = Field(
+        None, description="folder of <image-stem>.yaml scripted replies (provider=scripted)"
+    )
+    default: ModelSettings = Field(default_factory=ModelSettings)
+    vision: ModelSettings = Field(default_factory=ModelSettings)
+    coding: ModelSettings = Field(default_factory=ModelSettings)
+    checker: ModelSettings = Field(default_factory=ModelSettings)
+    max_iterations: int = Field(3, ge=1, le=50, description="coding attempts per image")
+    max_regenerations: int = Field(
+        2, ge=0, le=10, description="re-asks after an invalid structured reply"
+    )
+    prompt_versions: dict[str, str] = Field(
+        default_factory=dict, description="agent -> prompt version ('v1'); newest if unset"
+    )
+    executor: ExecutorSettings = Field(default_factory=ExecutorSettings)
+    ocr: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="read the image's text with OCR and give it to the vision model "
+        "('auto': when tesseract is installed; 'on': fail clearly without it)",
+    )
+    figure_threshold: float = Field(
+        0.9, ge=0.0, le=1.0, description="visual similarity a figure must reach to pass"
+    )
+    approve_execution: bool = Field(
+        False, description="pause for a human to approve each program before it runs"
+    )
+    approve_final_failure: bool = Field(
+        False, description="pause after the last failed attempt to grant more attempts"
+    )
+    price_table: str | None = Field(
+        None, description="TOML file of $ per 1M tokens by model (default: graph/prices.toml)"
+    )
+    home: str = Field(".autorust", description="folder for checkpoints and caches")
+    output_dir: str = Field("autorust-out", description="folder for per-image results")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    def model_for(self, agent: str) -> ModelSettings:
+        """The agent's settings with ``default`` filling the gaps."""
+        own: ModelSettings = getattr(self, agent)
+        merged = self.default.model_dump() | own.model_dump(exclude_none=True)
+        return ModelSettings(**merged)
+
+    def prompt_version(self, agent: str) -> str:
+        return resolve_version(agent, self.prompt_versions.get(agent))
+
+    def resolved_prompt_versions(self) -> dict[str, str]:
+        return {agent: self.prompt_version(agent) for agent in MODEL_AGENTS}
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return Path(self.home) / "checkpoints.sqlite"
+
+    def fingerprint(self) -> str:
+        """Hash of the settings that change a run's result; part of every thread id."""
+        relevant = {
+            "provider": self.provider,
+            "models": {
+                agent: self.model_for(agent).model_dump(
+                    include={"model", "base_url", "temperature"}
+                )
+                for agent in MODEL_AGENTS
+            },
+            "prompts": self.resolved_prompt_versions(),
+            "max_iterations": self.max_iterations,
+        }
+        blob = json.dumps(relevant, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:8]

@@ -1,0 +1,79 @@
+"""What every node needs from the runtime: the run's configuration and model-call metadata."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any, NamedTuple, TypeVar
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import BaseMessage
+from langchain_core.prompts import ChatPromptTemplate
+from langgraph.runtime import Runtime
+from pydantic import BaseModel
+
+from autorust.graph.context import AutorustConfig
+from autorust.graph.state import ModelCall, RunState
+from autorust.llm.models import make_chat_model
+from autorust.llm.structured import invoke_structured
+from autorust.prompts.loader import load_prompt
+
+
+def run_config(runtime: Runtime[AutorustConfig] | None) -> AutorustConfig:
+    """The run's configuration; environment/file defaults when the caller passed no context."""
+    context = runtime.context if runtime is not None else None
+    if context is None:
+        return AutorustConfig()
+    if isinstance(context, dict):
+        return AutorustConfig(**context)
+    return context
+
+
+def call_metadata(state: RunState) -> dict[str, Any]:
+    """Tags a model call with the image and iteration (traces, and the scripted model's key)."""
+    return {
+        "autorust_image": Path(state.image_path).stem,
+        "autorust_image_sha256": state.image_sha256,
+        "autorust_iteration": state.iteration,
+    }
+
+
+T = TypeVar("T", bound=BaseModel)
+
+
+class AgentTools(NamedTuple):
+    prompt: ChatPromptTemplate
+    prompt_version: str
+    model: BaseChatModel
+
+
+async def agent_tools(agent: str, config: AutorustConfig) -> AgentTools:
+    """The agent's prompt template and chat model, built off the event loop (they read files
+    and set up TLS, which would block every other run in the process)."""
+
+    def build() -> AgentTools:
+        prompt, version = load_prompt(agent, config.prompt_versions.get(agent))
+        return AgentTools(prompt, version, make_chat_model(agent, config))
+
+    return await asyncio.to_thread(build)
+
+
+async def ask_model(
+    agent: str,
+    tools: AgentTools,
+    messages: list[BaseMessage],
+    schema: type[T],
+    state: RunState,
+    config: AutorustConfig,
+    **metadata: Any,
+) -> tuple[T, ModelCall]:
+    """One structured exchange for ``agent`` on this run (regenerations bounded by config)."""
+    return await invoke_structured(
+        tools.model,
+        messages,
+        schema,
+        agent=agent,
+        iteration=state.iteration,
+        metadata={**call_metadata(state), **metadata},
+        max_regenerations=config.max_regenerations,
+    )

@@ -1,0 +1,131 @@
+"""Batch runs: bad inputs, normalisation, per-agent scheduling, reports."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from autorust.graph.context import AutorustConfig
+from autorust.imaging.images import load_image
+from autorust.reporting.report import write_reports
+from autorust.runtime.batch import BatchOptions, BatchRun
+from autorust.runtime.scheduler import AgentScheduler
+from autorust.storage.checkpoints import open_checkpointer
+from tests.support.bad_images import copy_examples, make_awkward_copies, make_bad_corpus
+
+
+async def test_bad_files_fail_alone_and_good_ones_pass(
+    scripted_config: AutorustConfig, example_images: Path
+) -> None:
+    expected_errors = make_bad_corpus(example_images)
+    images = sorted(example_images.iterdir())
+    async with open_checkpointer(scripted_config.checkpoint_path) as saver:
+        results = await BatchRun(images, scripted_config, saver).run()
+    by_name = {Path(r.image_path).name: r for r in results}
+    assert len(results) == len(images)
+    for name, phrase in expected_errors.items():
+        assert by_name[name].status == "error", name
+        assert phrase in (by_name[name].error or ""), (name, by_name[name].error)
+        assert name in (by_name[name].error or "")
+    for name in ("sum_even.png", "reverse_words.png", "palindrome.png"):
+        assert by_name[name].status == "passed", (name, by_name[name].error)
+
+
+async def test_awkward_images_are_normalised(
+    scripted_config: AutorustConfig, tmp_path: Path
+) -> None:
+    stems = make_awkward_copies(tmp_path / "awkward")
+    upright = load_image(tmp_path / "awkward" / "palindrome.jpg")
+    assert upright.width > upright.height, "EXIF rotation must be applied"
+    assert "EXIF orientation applied" in upright.notes
+    animated = load_image(tmp_path / "awkward" / "reverse_words.gif")
+    assert any("animated" in note for note in animated.notes)
+    images = sorted((tmp_path / "awkward").iterdir())
+    async with open_checkpointer(scripted_config.checkpoint_path) as saver:
+        results = await BatchRun(images, scripted_config, saver).run()
+    assert sorted(Path(r.image_path).stem for r in results if r.status == "passed") == stems
+
+
+def test_normalised_images_are_cached_by_content(tmp_path: Path, example_images: Path) -> None:
+    cache = tmp_path / "cache"
+    first = load_image(example_images / "sum_even.png", cache_dir=cache)
+    assert (cache / f"{first.sha256}.png").read_bytes() == first.png
+    again = load_image(example_images / "sum_even.png", cache_dir=cache)
+    assert again.png == first.png and again.sha256 == first.sha256
+
+
+async def _drive(scheduler: AgentScheduler, plan: list[tuple[str, float]]) -> dict[str, int]:
+    """Start every call at once; return the peak number running per agent."""
+    peak: dict[str, int] = {}
+
+    async def call(agent: str, seconds: float) -> None:
+        async with scheduler.slot(agent):
+            running = scheduler.snapshot()[agent].running
+            peak[agent] = max(peak.get(agent, 0), running)
+            await asyncio.sleep(seconds)
+
+    await asyncio.gather(*(call(a, s) for a, s in plan))
+    return peak
+
+
+async def test_fixed_limits_are_respected() -> None:
+    scheduler = AgentScheduler({"coding": 2, "vision": 3})
+    peak = await _drive(scheduler, [("coding", 0.02)] * 10 + [("vision", 0.02)] * 10)
+    assert peak == {"coding": 2, "vision": 3}
+    assert scheduler.snapshot()["coding"].done == 10
+
+
+async def test_adaptive_mode_gives_idle_capacity_to_the_longest_queue() -> None:
+    fixed = AgentScheduler({"coding": 2}, adaptive=False)
+    adaptive = AgentScheduler({"coding": 2}, adaptive=True, budget=6)
+    plan = [("coding", 0.05)] * 12
+    assert (await _drive(fixed, plan))["coding"] == 2
+    assert (await _drive(adaptive, plan))["coding"] == 6
+
+
+async def test_adaptive_mode_serves_the_longest_queue_first() -> None:
+    scheduler = AgentScheduler(adaptive=True, budget=1)
+    order: list[str] = []
+
+    async def call(agent: str) -> None:
+        async with scheduler.slot(agent):
+            order.append(agent)
+            await asyncio.sleep(0.001)
+
+    async with scheduler.slot("vision"):  # hold the only slot while queues build up
+        tasks = [asyncio.create_task(call("checker"))]
+        tasks += [asyncio.create_task(call("coding")) for _ in range(3)]
+        await asyncio.sleep(0.01)
+        snapshot = scheduler.snapshot()
+        assert snapshot["coding"].queued == 3 and snapshot["checker"].queued == 1
+    await asyncio.gather(*tasks)
+    # longest queue first; on a tie (1 vs 1) the agent whose head waited longest goes first
+    assert order == ["coding", "coding", "checker", "coding"]
+
+
+def test_scheduler_rejects_zero_slots() -> None:
+    with pytest.raises(ValueError, match="at least one slot"):
+        AgentScheduler({"coding": 0})
+
+
+async def test_reports_are_written_and_escaped(
+    scripted_config: AutorustConfig, tmp_path: Path
+) -> None:
+    images = copy_examples(tmp_path / "imgs", 4, replies=tmp_path / "replies")
+    config = scripted_config.model_copy(update={"scripted_replies": str(tmp_path / "replies")})
+    (tmp_path / "imgs" / "<script>.png").write_bytes(b"not an image")
+    images.append(tmp_path / "imgs" / "<script>.png")
+    async with open_checkpointer(config.checkpoint_path) as saver:
+        results = await BatchRun(images, config, saver, BatchOptions(adaptive=True)).run()
+    summary = write_reports(tmp_path / "out", results)
+    assert summary.counts == {"passed": 4, "error": 1} and not summary.all_passed
+    data = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert data["usage"]["total"]["input_tokens"] == sum(i["input_tokens"] for i in data["items"])
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert "<script>" not in page and "&lt;script&gt;.png" in page
+    assert page.count("data:image/png;base64,") == 4  # a thumbnail per readable image
+    assert "SCRIPTED MODEL" in page
+    assert "| palindrome__000.png | passed | 2 |" in (tmp_path / "out" / "summary.md").read_text()

@@ -1,0 +1,120 @@
+"""The layout is the architecture: these rules keep it that way.
+
+- ``graph/`` (the state machine) never imports the application (``autorust.cli``, ``runtime``,
+  ``storage``, ``reporting``, ...); it may import its nodes, prompts and the sandbox protocol.
+- ``nodes/`` never import the application layers that drive the graph (cli, runtime, storage,
+  reporting).
+- ``sandbox/`` imports nothing of autorust outside ``autorust.sandbox``.
+- no import cycles; no module named like a standard-library module.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+# folder -> import name (pyproject.toml's package-dir)
+PACKAGES = {
+    "autorust": "autorust",
+    "graph": "autorust.graph",
+    "nodes": "autorust.nodes",
+    "prompts": "autorust.prompts",
+    "sandbox": "autorust.sandbox",
+}
+APPLICATION = ("autorust.cli", "autorust.runtime", "autorust.storage", "autorust.reporting")
+
+
+def _modules() -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for folder, name in PACKAGES.items():
+        for path in (ROOT / folder).rglob("*.py"):
+            parts = list(path.relative_to(ROOT / folder).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts.pop()
+            found[".".join([name, *parts])] = path
+    return found
+
+
+MODULES = _modules()
+
+
+def _imports(path: Path) -> set[str]:
+    """autorust modules imported anywhere in ``path`` (module level or inside functions)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return {name for name in names if name in MODULES}
+
+
+IMPORTS = {module: _imports(path) for module, path in MODULES.items()}
+
+
+def _violations(prefix: str, forbidden: tuple[str, ...]) -> list[str]:
+    return sorted(
+        f"{module} imports {target}"
+        for module, targets in IMPORTS.items()
+        if module == prefix or module.startswith(prefix + ".")
+        for target in targets
+        if target.startswith(forbidden)
+    )
+
+
+def test_every_folder_is_an_installed_package() -> None:
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    packages = {m for m, p in MODULES.items() if p.name == "__init__.py"}
+    assert packages, "no packages found"
+    missing = sorted(p for p in packages if f'"{p}"' not in pyproject)
+    assert not missing, f"packages not listed in pyproject.toml: {missing}"
+
+
+def test_graph_never_imports_the_application() -> None:
+    assert not _violations("autorust.graph", (*APPLICATION, "autorust.llm", "autorust.imaging"))
+
+
+def test_nodes_never_import_the_layers_that_drive_them() -> None:
+    assert not _violations("autorust.nodes", APPLICATION)
+
+
+def test_sandbox_is_self_contained() -> None:
+    outside = tuple(
+        name
+        for name in ("autorust.graph", "autorust.nodes", "autorust.prompts", *APPLICATION,
+                     "autorust.llm", "autorust.imaging", "autorust.redaction")
+    )  # fmt: skip
+    assert not _violations("autorust.sandbox", outside)
+
+
+def test_no_import_cycles() -> None:
+    cycles: list[list[str]] = []
+    state: dict[str, int] = {}  # 1 visiting, 2 done
+
+    def visit(module: str, trail: list[str]) -> None:
+        state[module] = 1
+        for target in sorted(IMPORTS[module]):
+            if target == module or module.startswith(target + "."):
+                continue  # a package's own __init__ importing its children is no cycle
+            if state.get(target) == 1:
+                cycles.append([*trail[trail.index(target) :], target])
+            elif target not in state:
+                visit(target, [*trail, target])
+        state[module] = 2
+
+    for module in sorted(MODULES):
+        if module not in state:
+            visit(module, [module])
+    assert not cycles, "import cycles: " + "; ".join(" -> ".join(c) for c in cycles)
+
+
+def test_no_module_shadows_the_standard_library() -> None:
+    shadowing = sorted(
+        str(path.relative_to(ROOT))
+        for module, path in MODULES.items()
+        if module.rsplit(".", 1)[-1] in sys.stdlib_module_names
+    )
+    assert not shadowing, f"modules named like standard-library modules: {shadowing}"
