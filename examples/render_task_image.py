@@ -79,6 +79,27 @@ EXAMPLES: dict[str, tuple[str, list[str]]] = {
             "    is_palindrome('hello') -> False",
         ],
     ),
+    "leap_year": (
+        "Exercise 4: Leap years",
+        [
+            "Write is_leap(year): a year is a leap year when it is",
+            "divisible by 4, except centuries (divisible by 100),",
+            "which are leap years only when divisible by 400.",
+            "Examples:",
+            "    is_leap(2024) -> True",
+            "    is_leap(2023) -> False",
+            "    is_leap(2000) -> True",
+        ],
+    ),
+    # no example in the statement: nothing executable to judge code by -> "unverified"
+    "word_stats": (
+        "Exercise 5: Word statistics",
+        [
+            "Write a function word_stats(text) that summarises a text",
+            "in whatever way you find most useful for a writer.",
+            "Be creative.",
+        ],
+    ),
 }
 
 

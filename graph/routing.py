@@ -26,8 +26,38 @@ def route_after_interpreter(state: RunState) -> str:
     return END if state.status == "error" else "checker"
 
 
+def _awaits_confirmation(state: RunState) -> bool:
+    pending = state.pending_review
+    return bool(pending and (pending.counterexamples or pending.disputes))
+
+
 def route_after_checker(state: RunState) -> str:
-    """Back to coding with feedback until the verdict passes or iterations run out."""
+    """Counterexamples are probed only for code that passed every test (otherwise the failing
+    tests already say what is wrong); disputed tests go to the vision agent."""
+    if state.status == "error":
+        return END
+    draft_passed = state.verdict is not None and state.verdict.passed
+    proposes = bool(state.review and state.review.counterexamples)
+    if draft_passed and proposes and state.spec is not None and state.spec.kind != "figure":
+        return "probe"
+    return "confirm" if _awaits_confirmation(state) else "judge"
+
+
+def route_after_probe(state: RunState) -> str:
+    if state.status == "error":
+        return END
+    return "confirm" if _awaits_confirmation(state) else "judge"
+
+
+def route_after_confirm(state: RunState) -> str:
+    return END if state.status == "error" else "judge"
+
+
+def route_after_judge(state: RunState) -> str:
+    """Back to coding with feedback until the verdict passes or iterations run out; the same
+    code runs again when a dispute changed the tests it was judged by."""
+    if state.recheck and state.status == "running":
+        return "interpreter"
     if state.status == "running":
         return "coding"
     return "final_review" if state.status == "failed" else END

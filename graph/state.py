@@ -9,7 +9,7 @@ import operator
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 
 class AgentName(StrEnum):
@@ -26,7 +26,12 @@ MODEL_AGENTS: tuple[AgentName, ...] = (AgentName.VISION, AgentName.CODING, Agent
 
 TaskKind = Literal["program", "figure"]
 Interface = Literal["function", "stdio", "figure"]
-RunStatus = Literal["running", "passed", "failed", "error"]
+RunStatus = Literal["running", "passed", "failed", "unverified", "error"]
+"""``passed``: executed evidence says the code meets the spec. ``failed``: it does not, after
+the last attempt. ``unverified``: the task yielded nothing executable to judge code by, so no
+verdict is possible (never a pass). ``error``: the run could not be carried out (bad image, model
+or sandbox failure); a plain rerun retries it."""
+TestSource = Literal["spec", "reviewer"]
 
 
 class TestCase(BaseModel):
@@ -44,6 +49,11 @@ class TestCase(BaseModel):
     expected: str | None = Field(None, description="Python literal of the expected value, e.g. '5'")
     stdin: str | None = Field(None, description="text fed to the program's standard input")
     expected_stdout: str | None = Field(None, description="exact expected standard output")
+    source: TestSource = Field(
+        "spec",
+        description="who wrote it: the spec author ('spec') or a reviewer counterexample "
+        "confirmed against the image ('reviewer')",
+    )
 
     @model_validator(mode="after")
     def _one_style(self) -> TestCase:
@@ -83,15 +93,40 @@ class CodeArtifact(BaseModel):
     )
     notes: str = Field("", description="what changed since the last attempt and why")
 
+    @field_validator("source")
+    @classmethod
+    def _complete_program(cls, source: str) -> str:
+        """Empty or cut-off code is an invalid reply (re-asked), never something to run."""
+        if not source.strip():
+            raise ValueError("source is empty: reply with the complete program")
+        try:
+            compile(source, "solution.py", "exec", dont_inherit=True)
+        except SyntaxError as exc:
+            raise ValueError(
+                f"source is not valid Python (line {exc.lineno}: {exc.msg}); it may be cut off: "
+                "reply with the complete program"
+            ) from None
+        except ValueError as exc:  # e.g. null bytes
+            raise ValueError(f"source cannot be compiled: {exc}") from None
+        return source
+
 
 class TestResult(BaseModel):
+    """One test's outcome, as the harness observed it (values are Python ``repr``s)."""
+
     __test__ = False
 
     name: str
     passed: bool
+    call: str | None = Field(None, description="the expression evaluated (function tests)")
+    stdin: str | None = Field(None, description="the input fed (stdio tests)")
     expected: str | None = None
-    actual: str | None = None
-    error: str | None = None
+    actual: str | None = Field(None, description="repr of the value returned / stdout printed")
+    exception: str | None = Field(None, description="'Type: message' when the code raised")
+    error: str | None = Field(None, description="why no value could be observed (timeout ...)")
+    stdout: str | None = Field(None, description="excerpt of what the code printed")
+    stderr: str | None = Field(None, description="excerpt of the code's standard error")
+    source: TestSource = "spec"
 
 
 class Execution(BaseModel):
@@ -108,19 +143,84 @@ class Execution(BaseModel):
         description="name -> path of a file the run produced (e.g. output.png)",
     )
     warnings: list[str] = Field(default_factory=list)
+    harness_ok: bool = Field(
+        True, description="the test harness reported (False: it was killed or ran out of time)"
+    )
 
     @property
     def tests_passed(self) -> int:
         return sum(t.passed for t in self.tests)
 
 
-class Review(BaseModel):
-    """The checker model's judgement of the evidence."""
+class ProposedTest(BaseModel):
+    """A test the reviewer believes the code gets wrong, to be executed (never taken on trust)."""
 
-    passed: bool = Field(description="true only if the program fully meets the spec")
-    score: float = Field(ge=0.0, le=1.0, description="0..1 overall quality")
-    issues: list[str] = Field(default_factory=list, description="concrete problems found")
-    feedback: str = Field("", description="actionable instructions for the coder")
+    __test__ = False
+
+    name: str = Field(description="short identifier, e.g. 'empty_list'")
+    call: str | None = Field(None, description="Python expression calling the function")
+    expected: str | None = Field(None, description="Python literal the call should return")
+    stdin: str | None = Field(None, description="input for a stdio program")
+    expected_stdout: str | None = Field(None, description="what a stdio program should print")
+    rationale: str = Field("", description="why the task implies this expectation")
+
+
+class SuspectTest(BaseModel):
+    """A spec test whose expected value the reviewer believes the spec author misread."""
+
+    name: str = Field(description="the spec test's name")
+    reason: str = Field(description="why the expected value looks wrong for this task")
+
+
+class Review(BaseModel):
+    """The checker model's review. It cannot pass or fail code: it can only propose
+    counterexample tests (executed against the code) and dispute spec tests (re-read from the
+    image by the vision agent)."""
+
+    summary: str = Field("", description="one or two sentences on how the program does the task")
+    concerns: list[str] = Field(
+        default_factory=list,
+        description="risks not covered by the tests (informational; they do not fail the code)",
+    )
+    counterexamples: list[ProposedTest] = Field(
+        default_factory=list,
+        description="up to 3 tests the code likely fails, each with the expected result the "
+        "task implies",
+    )
+    suspect_tests: list[SuspectTest] = Field(
+        default_factory=list,
+        description="spec tests whose expected value contradicts the task (only tests that "
+        "failed for several different programs)",
+    )
+    feedback: str = Field("", description="actionable advice for the coder")
+
+
+CounterexampleOutcome = Literal["passed_by_code", "confirmed", "rejected", "invalid", "not_checked"]
+
+
+class CounterexampleRecord(BaseModel):
+    """What became of one reviewer counterexample (kept in state, shown in runs/report)."""
+
+    iteration: int
+    test: ProposedTest
+    outcome: CounterexampleOutcome
+    actual: str | None = None
+    reason: str = ""
+
+
+DisputeDecision = Literal["keep", "correct", "drop"]
+
+
+class DisputeRecord(BaseModel):
+    """A spec test the checker disputed, and the vision agent's decision on re-reading it."""
+
+    iteration: int
+    test_name: str
+    reason: str
+    decision: DisputeDecision
+    explanation: str = ""
+    old_expected: str | None = None
+    new_expected: str | None = None
 
 
 class FigureComparison(BaseModel):
@@ -139,12 +239,48 @@ class FigureComparison(BaseModel):
         return self.score >= threshold and (self.text_score is None or self.text_score >= min_text)
 
 
+class CounterexampleVerdict(BaseModel):
+    name: str = Field(description="the counterexample's name")
+    consistent: bool = Field(description="true only if the image implies that expected result")
+    reason: str = ""
+
+
+class DisputeRuling(BaseModel):
+    name: str = Field(description="the disputed spec test's name")
+    decision: DisputeDecision
+    expected: str | None = Field(None, description="corrected Python literal (function tests)")
+    expected_stdout: str | None = Field(None, description="corrected output (stdio tests)")
+    reason: str = ""
+
+
+class Confirmation(BaseModel):
+    """The vision agent's decisions after re-reading the image."""
+
+    counterexamples: list[CounterexampleVerdict] = Field(default_factory=list)
+    disputes: list[DisputeRuling] = Field(default_factory=list)
+
+
+class PendingReview(BaseModel):
+    """Review work between the checker and the judge: counterexamples the code failed, awaiting
+    the vision agent, and disputed spec tests."""
+
+    counterexamples: list[CounterexampleRecord] = Field(default_factory=list)
+    disputes: list[SuspectTest] = Field(default_factory=list)
+
+
 class Verdict(BaseModel):
+    """Passed only on executed evidence: every test (spec and confirmed reviewer tests) passed,
+    or for a figure, render-and-compare accepted the rendering."""
+
     passed: bool
-    score: float = Field(ge=0.0, le=1.0)
+    score: float = Field(ge=0.0, le=1.0, description="share of tests passed (figure: similarity)")
     failed_checks: list[str] = Field(default_factory=list)
     feedback: str = ""
     hard_evidence_ok: bool = False
+    evidence: str = Field("", description="what the verdict rests on, e.g. '6/6 tests passed'")
+    tests_changed: list[str] = Field(
+        default_factory=list, description="spec tests corrected or dropped by a dispute, and why"
+    )
     review: Review | None = None
     figure: FigureComparison | None = None
 
@@ -195,6 +331,8 @@ class OutputState(BaseModel):
     code: CodeArtifact | None = None
     verdict: Verdict | None = None
     attempts: list[Attempt] = Field(default_factory=list)
+    counterexamples: list[CounterexampleRecord] = Field(default_factory=list)
+    disputes: list[DisputeRecord] = Field(default_factory=list)
     iteration: int = 0
     error: str | None = None
 
@@ -222,3 +360,12 @@ class RunState(BaseModel):
         None, description="the reviewer's decision on the latest code (approval mode only)"
     )
     model_calls: Annotated[list[ModelCall], operator.add] = Field(default_factory=list)
+    review: Review | None = Field(None, description="the checker's latest review")
+    pending_review: PendingReview | None = None
+    counterexamples: Annotated[list[CounterexampleRecord], operator.add] = Field(
+        default_factory=list
+    )
+    disputes: Annotated[list[DisputeRecord], operator.add] = Field(default_factory=list)
+    recheck: bool = Field(
+        False, description="re-run the same code: a dispute changed a test it was judged by"
+    )

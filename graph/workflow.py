@@ -19,15 +19,21 @@ from autorust.graph.routing import (
     route_after_approval,
     route_after_checker,
     route_after_coding,
+    route_after_confirm,
     route_after_final_review,
     route_after_interpreter,
+    route_after_judge,
+    route_after_probe,
     route_after_vision,
 )
 from autorust.graph.state import MODEL_AGENTS, AgentName, InputState, OutputState, RunState
 from autorust.nodes.approval import approve_execution_node, final_review_node
 from autorust.nodes.checker import checker_node
 from autorust.nodes.coding import coding_node
+from autorust.nodes.confirm import confirm_node
 from autorust.nodes.interpreter import interpreter_node
+from autorust.nodes.judge import judge_node
+from autorust.nodes.probe import probe_node
 from autorust.nodes.vision import vision_node
 
 NodeFn = Callable[[RunState, Runtime[AutorustConfig]], Awaitable[dict[str, Any]]]
@@ -35,11 +41,15 @@ NodeWrapper = Callable[[AgentName, NodeFn], NodeFn]
 
 NODE_RETRY = RetryPolicy(max_attempts=3, initial_interval=1.0, backoff_factor=2.0, jitter=True)
 
-AGENT_NODES: dict[AgentName, NodeFn] = {
-    AgentName.VISION: vision_node,
-    AgentName.CODING: coding_node,
-    AgentName.INTERPRETER: interpreter_node,
-    AgentName.CHECKER: checker_node,
+# node name -> (the agent whose slot it takes, the node); the review probe runs code like the
+# interpreter, the confirmation asks the vision model
+AGENT_NODES: dict[str, tuple[AgentName, NodeFn]] = {
+    "vision": (AgentName.VISION, vision_node),
+    "coding": (AgentName.CODING, coding_node),
+    "interpreter": (AgentName.INTERPRETER, interpreter_node),
+    "checker": (AgentName.CHECKER, checker_node),
+    "probe": (AgentName.INTERPRETER, probe_node),
+    "confirm": (AgentName.VISION, confirm_node),
 }
 
 
@@ -47,8 +57,7 @@ def build_graph(node_wrapper: NodeWrapper | None = None) -> StateGraph:
     """The workflow; ``node_wrapper(agent, node)`` may wrap each agent's node (e.g. to
     throttle it), the graph itself knows nothing about batches."""
 
-    def agent_node(agent: AgentName) -> NodeFn:
-        node = AGENT_NODES[agent]
+    def agent_node(agent: AgentName, node: NodeFn) -> NodeFn:
         return node_wrapper(agent, node) if node_wrapper else node
 
     builder = StateGraph(
@@ -57,10 +66,11 @@ def build_graph(node_wrapper: NodeWrapper | None = None) -> StateGraph:
         output_schema=OutputState,
         context_schema=AutorustConfig,
     )
-    for agent in AgentName:
+    for name, (agent, node) in AGENT_NODES.items():
         # model calls are retried on transient errors; running code twice would not help
         retry = NODE_RETRY if agent in MODEL_AGENTS else None
-        builder.add_node(agent.value, agent_node(agent), retry_policy=retry)
+        builder.add_node(name, agent_node(agent, node), retry_policy=retry)
+    builder.add_node("judge", judge_node)
     builder.add_node("approve_execution", approve_execution_node)
     builder.add_node("final_review", final_review_node)
     builder.add_edge(START, "vision")
@@ -70,7 +80,14 @@ def build_graph(node_wrapper: NodeWrapper | None = None) -> StateGraph:
         "approve_execution", route_after_approval, ["interpreter", "coding", END]
     )
     builder.add_conditional_edges("interpreter", route_after_interpreter, ["checker", END])
-    builder.add_conditional_edges("checker", route_after_checker, ["coding", "final_review", END])
+    builder.add_conditional_edges(
+        "checker", route_after_checker, ["probe", "confirm", "judge", END]
+    )
+    builder.add_conditional_edges("probe", route_after_probe, ["confirm", "judge", END])
+    builder.add_conditional_edges("confirm", route_after_confirm, ["judge", END])
+    builder.add_conditional_edges(
+        "judge", route_after_judge, ["interpreter", "coding", "final_review", END]
+    )
     builder.add_conditional_edges("final_review", route_after_final_review, ["coding", END])
     return builder
 

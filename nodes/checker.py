@@ -1,4 +1,10 @@
-"""checker agent: hard evidence first, then the model's review -> Verdict, and the loop decision."""
+"""checker agent: hard evidence first, then the model's review -> pending review work.
+
+The verdict rests on executed evidence only (see ``nodes/judge.py``). The model's review can
+no longer pass or fail code: it may propose counterexample tests (executed by
+``nodes/probe.py``, confirmed against the image by ``nodes/confirm.py``) and dispute spec tests
+that failed for several different programs.
+"""
 
 from __future__ import annotations
 
@@ -10,19 +16,47 @@ from langgraph.runtime import Runtime
 from autorust.graph.context import AutorustConfig
 from autorust.graph.state import (
     AgentName,
-    Attempt,
     Execution,
     FigureComparison,
+    PendingReview,
     Review,
     RunState,
+    TestResult,
     Verdict,
 )
 from autorust.imaging.figure_compare import compare_figures
 from autorust.llm.structured import InvalidModelOutputError
 from autorust.nodes.shared import agent_tools, ask_model, run_config
+from autorust.nodes.test_runs import FIGURE_FILE
 
 AGENT = AgentName.CHECKER
 TAIL_CHARS = 2_000
+MAX_DISPUTES_PER_RUN = 3
+
+
+def describe_test(test: TestResult) -> str:
+    """One failing test for the coder: the input, expected and actual as reprs, or the
+    exception it raised (never confused with returning None)."""
+    if test.call is not None:
+        subject = f"test {test.name!r}: {test.call}"
+    elif test.stdin is not None:
+        subject = f"test {test.name!r} with stdin {test.stdin!r}"
+    else:
+        subject = f"test {test.name!r}"
+    if test.source == "reviewer":
+        subject = "reviewer " + subject + " (confirmed against the image)"
+    line = f"{subject}: expected {test.expected}"
+    if test.exception:
+        line += f", but it raised {test.exception}"
+    elif test.error:
+        line += f", but {test.error}"
+    else:
+        line += f", got {test.actual}"
+    if test.stdout:
+        line += f" (it printed {test.stdout[-300:]!r})"
+    if test.stderr and not test.exception:
+        line += f" (stderr: {test.stderr.strip()[-300:]!r})"
+    return line
 
 
 def hard_failures(execution: Execution) -> list[str]:
@@ -30,19 +64,12 @@ def hard_failures(execution: Execution) -> list[str]:
     failures: list[str] = []
     if execution.timed_out:
         failures.append(f"the run timed out after {execution.duration_s:.1f}s")
-    elif execution.exit_code != 0:
+    elif execution.exit_code not in (0, None) and not execution.tests:
         failures.append(f"the program exited with code {execution.exit_code}")
-    for test in execution.tests:
-        if test.passed:
-            continue
-        line = f"test {test.name!r} failed: expected {test.expected}, got {test.actual}"
-        if test.error:
-            line += f" (error: {test.error.strip().splitlines()[-1] if test.error.strip() else ''})"
-        failures.append(line)
+    if not execution.harness_ok and not any(not t.passed for t in execution.tests):
+        failures.append("the test harness did not report: the run was cut short")
+    failures += [describe_test(test) for test in execution.tests if not test.passed]
     return failures
-
-
-FIGURE_FILE = "output.png"
 
 
 async def figure_check(
@@ -80,32 +107,43 @@ def evidence_text(execution: Execution, failures: list[str]) -> str:
     return "\n".join(lines)
 
 
-def combine(
-    execution: Execution,
-    failures: list[str],
-    review: Review,
-    figure: FigureComparison | None = None,
+def disputable_tests(state: RunState) -> list[str]:
+    """Spec tests that failed now and for an earlier attempt with different code, and were
+    not disputed before (each test at most once, at most ``MAX_DISPUTES_PER_RUN``)."""
+    assert state.execution is not None and state.code is not None
+    if len(state.disputes) >= MAX_DISPUTES_PER_RUN:
+        return []
+    failing_now = {t.name for t in state.execution.tests if not t.passed and t.source == "spec"}
+    disputed = {d.test_name for d in state.disputes}
+    failed_before = {
+        t.name
+        for attempt in state.attempts
+        if attempt.code.source != state.code.source
+        for t in attempt.execution.tests
+        if not t.passed
+    }
+    return sorted((failing_now & failed_before) - disputed)
+
+
+def draft_verdict(
+    execution: Execution, failures: list[str], figure: FigureComparison | None
 ) -> Verdict:
-    hard_ok = not failures
-    passed = hard_ok and review.passed
+    """The verdict the executed evidence supports, before reviewer counterexamples."""
     if figure is not None:
-        test_ratio = figure.score
+        score, evidence = figure.score, f"render-and-compare similarity {figure.score:.2f}"
     elif execution.tests:
-        test_ratio = execution.tests_passed / len(execution.tests)
+        score = execution.tests_passed / len(execution.tests)
+        evidence = f"{execution.tests_passed}/{len(execution.tests)} tests passed"
     else:
-        test_ratio = float(hard_ok)
-    feedback_parts = [*failures]
-    if review.feedback:
-        feedback_parts.append(review.feedback)
-    if not passed and not feedback_parts:
-        feedback_parts.append("The reviewer rejected the program: " + "; ".join(review.issues))
+        score, evidence = 0.0, "no executed test"
+    passed = not failures and (figure is not None or bool(execution.tests))
     return Verdict(
         passed=passed,
-        score=round((test_ratio + review.score) / 2, 4),
-        failed_checks=failures + ([] if review.passed else review.issues),
-        feedback="\n".join(feedback_parts),
-        hard_evidence_ok=hard_ok,
-        review=review,
+        score=round(score if not failures else min(score, 0.99), 4),
+        failed_checks=failures,
+        feedback="\n".join(failures),
+        hard_evidence_ok=not failures,
+        evidence=evidence,
         figure=figure,
     )
 
@@ -118,35 +156,25 @@ async def checker_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dic
     if state.spec.kind == "figure":
         figure, figure_failures = await figure_check(state, config.figure_threshold)
         failures += figure_failures
+    disputable = disputable_tests(state)
     tools = await agent_tools(AGENT, config)
-    prompt, version = tools.prompt, tools.prompt_version
-    messages = prompt.format_messages(
+    messages = tools.prompt.format_messages(
         spec_json=state.spec.model_dump_json(indent=2, exclude={"ocr_text"}),
         source=state.code.source,
         evidence=evidence_text(state.execution, failures)
         + (f"\nfigure comparison with the target: {figure.model_dump_json()}" if figure else ""),
+        disputable=", ".join(disputable) or "none",
     )
     try:
         review, call = await ask_model(AGENT, tools, messages, Review, state, config)
     except InvalidModelOutputError as exc:
         return exc.state_update()
-    verdict = combine(state.execution, failures, review, figure)
-    next_iteration = state.iteration + 1
-    if verdict.passed:
-        status = "passed"
-    elif next_iteration >= (state.max_iterations or config.max_iterations):
-        status = "failed"
-    else:
-        status = "running"
-    attempt = Attempt(
-        iteration=state.iteration, code=state.code, execution=state.execution, verdict=verdict
-    )
+    suspects = [s for s in review.suspect_tests if s.name in disputable]
+    draft = draft_verdict(state.execution, failures, figure).model_copy(update={"review": review})
     return {
-        "verdict": verdict,
-        "attempts": [attempt],
-        "iteration": next_iteration,
-        "status": status,
-        "feedback": None,
-        "prompt_versions": {AGENT: version},
+        "verdict": draft,
+        "review": review,
+        "pending_review": PendingReview(disputes=suspects[:MAX_DISPUTES_PER_RUN]),
+        "prompt_versions": {AGENT: tools.prompt_version},
         "model_calls": [call],
     }

@@ -47,12 +47,16 @@ class AgentTools(NamedTuple):
     model: BaseChatModel
 
 
-async def agent_tools(agent: str, config: AutorustConfig) -> AgentTools:
-    """The agent's prompt template and chat model, built off the event loop (they read files
-    and set up TLS, which would block every other run in the process)."""
+async def agent_tools(
+    agent: str, config: AutorustConfig, prompt_family: str | None = None
+) -> AgentTools:
+    """The agent's prompt template (``prompt_family`` when the agent has several tasks, e.g.
+    ``vision_confirm``) and chat model, built off the event loop (they read files and set up
+    TLS, which would block every other run in the process)."""
+    family = prompt_family or agent
 
     def build() -> AgentTools:
-        prompt, version = load_prompt(agent, config.prompt_versions.get(agent))
+        prompt, version = load_prompt(family, config.prompt_versions.get(family))
         return AgentTools(prompt, version, make_chat_model(agent, config))
 
     return await asyncio.to_thread(build)

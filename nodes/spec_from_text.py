@@ -81,3 +81,22 @@ def spec_from_text(text: str) -> Spec:
         tests=tests,
         ocr_text=text,
     )
+
+
+def figure_spec_from_text(text: str) -> Spec:
+    """A chart to reproduce: judged by render-and-compare against the image itself."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    title = lines[0] if lines else "Chart"
+    return Spec(
+        title=title,
+        kind="figure",
+        interface="figure",
+        description=(
+            "Reproduce the chart in the image with matplotlib and save it to output.png "
+            "(same chart type, data, colours, title, axis labels and legend). Text read from "
+            "the chart: " + " | ".join(lines[:40])
+        ),
+        outputs="output.png",
+        constraints=["spec built from OCR text without a vision model: verify it"],
+        ocr_text=text,
+    )

@@ -7,19 +7,20 @@ import io
 from pathlib import Path
 from typing import Any
 
-from langchain_core.messages import HumanMessage
+from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.runtime import Runtime
 from PIL import Image
 
 from autorust.graph.context import AutorustConfig
 from autorust.graph.state import AgentName, RunState, Spec
-from autorust.imaging.images import ImageInputError, LoadedImage, load_image
+from autorust.imaging.images import ImageInputError, LoadedImage, has_chart_axes, load_image
 from autorust.imaging.ocr import OcrResult, ocr_available, read_text
 from autorust.llm.models import ModelNotConfiguredError
 from autorust.llm.scripted import ScriptMissingError
 from autorust.llm.structured import InvalidModelOutputError
+from autorust.nodes.evidence import evidence_problems
 from autorust.nodes.shared import agent_tools, ask_model, run_config
-from autorust.nodes.spec_from_text import spec_from_text
+from autorust.nodes.spec_from_text import figure_spec_from_text, spec_from_text
 
 AGENT = AgentName.VISION
 
@@ -40,6 +41,31 @@ def ocr_section(ocr: OcrResult | None) -> str:
     )
 
 
+def evidence_request(problems: list[str]) -> HumanMessage:
+    return HumanMessage(
+        "This specification cannot be verified: code is judged only by executing its tests, "
+        "and " + "; ".join(problems) + ". Reply with the complete specification again, with "
+        "executable tests taken from the image (or kind and interface 'figure' if the image "
+        "is a chart to reproduce)."
+    )
+
+
+def spec_without_vision_model(text: str, image: LoadedImage) -> Spec:
+    """The OCR skeleton; a chart with nothing executable in its text becomes a figure task."""
+    spec = spec_from_text(text)
+    if evidence_problems(spec) and has_chart_axes(image.png):
+        return figure_spec_from_text(text)
+    return spec
+
+
+def unverified(spec: Spec, problems: list[str]) -> dict[str, Any]:
+    return {
+        "spec": spec,
+        "status": "unverified",
+        "error": "no executable evidence to judge code by: " + "; ".join(problems),
+    }
+
+
 async def vision_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dict[str, Any]:
     config = run_config(runtime)
     try:
@@ -54,6 +80,7 @@ async def vision_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dict
         "model_provider": config.provider,
         "max_iterations": state.max_iterations or config.max_iterations,
     }
+    calls = []
     try:
         tools = await agent_tools(AGENT, config)
         messages = tools.prompt.format_messages(
@@ -65,21 +92,40 @@ async def vision_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dict
                 {"type": "image_url", "image_url": {"url": image.data_url}},
             ]
         )
-        spec, call = await ask_model(
-            AGENT, tools, messages, Spec, state, config, autorust_image_sha256=image.sha256
-        )
+        conversation = list(messages)
+        for spec_round in range(config.max_regenerations + 1):
+            # autorust_iteration: the scripted model's key for successive spec rounds
+            spec, call = await ask_model(
+                AGENT, tools, conversation, Spec, state, config,
+                autorust_image_sha256=image.sha256, autorust_iteration=spec_round,
+            )  # fmt: skip
+            calls.append(call)
+            problems = evidence_problems(spec)
+            if not problems:
+                break
+            call.regenerations.append("unverifiable spec: " + "; ".join(problems))
+            conversation = [
+                *messages,
+                AIMessage(spec.model_dump_json()),
+                evidence_request(problems),
+            ]
     except InvalidModelOutputError as exc:
-        return {**base, **exc.state_update()}
+        update = exc.state_update()
+        return {**base, **update, "model_calls": [*calls, *update["model_calls"]]}
     except (ModelNotConfiguredError, ScriptMissingError):
         if ocr is None or not ocr.text:
             raise
-        # No vision model for this image: the OCR text alone gives a usable spec skeleton.
-        return {**base, "spec": spec_from_text(ocr.text), "prompt_versions": {AGENT: "ocr"}}
+        # No vision model for this image: the OCR text alone gives a spec skeleton.
+        spec = spec_without_vision_model(ocr.text, image)
+        update = {**base, "spec": spec, "prompt_versions": {AGENT: "ocr"}}
+        problems = evidence_problems(spec)
+        return {**update, **unverified(spec, problems)} if problems else update
     if ocr is not None:
         spec.ocr_text = ocr.text
-    return {
+    update = {
         **base,
         "spec": spec,
         "prompt_versions": {AGENT: tools.prompt_version},
-        "model_calls": [call],
+        "model_calls": calls,
     }
+    return {**update, **unverified(spec, problems)} if problems else update

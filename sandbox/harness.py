@@ -1,128 +1,531 @@
-"""Runs *inside the sandbox*: executes the spec's tests against solution.py.
+"""Runs *inside the sandbox*: judges ``solution.py`` against a test plan.
 
-Shipped as a file next to the generated code; it imports nothing from autorust. Usage:
-``python _harness.py <results-file>``. Reads ``_tests.json``; writes one JSON result per test.
+Shipped as ``_harness.py`` next to the generated code; it imports nothing from autorust.
+Usage: ``python _harness.py`` with the plan as JSON on standard input::
+
+    {"nonce": "...", "interface": "function" | "stdio" | "figure", "function_name": "f",
+     "tests": [{"name", "call", "expected", "stdin", "expected_stdout", "source"}, ...],
+     "per_test_timeout_s": 5, "run_timeout_s": 60, "second_render": false}
+
+Why the generated code cannot forge the result:
+- the plan (with the expected values and the nonce) arrives on stdin and is never written to
+  disk; this process makes itself non-dumpable, so processes of the same uid can neither
+  ptrace it nor open its ``/proc/<pid>/fd`` or memory;
+- the solution only ever runs in *child* processes that get fresh pipes and know nothing but
+  the call or the input; a child that exits early, kills itself, monkeypatches builtins or
+  this harness, or prints fake markers only spoils its own answers;
+- the one report leaves through this process's stdout, as a single line framed with the
+  nonce: ``\\x1eautorust-result <nonce> <json>\\x1e``. The host accepts nothing else; no
+  frame (the harness was killed, or ran out of time) means every test failed.
 """
 
 import ast
+import builtins
 import contextlib
-import io
 import json
+import math
+import os
+import select
+import shutil
 import signal
 import subprocess
 import sys
-import traceback
+import threading
+import time
 
-PER_TEST_TIMEOUT_S = 5
+FRAME_START = "\x1eautorust-result"
+FRAME_END = "\x1e"
+EXCERPT = 2000
+PROGRAM_OUTPUT_CAP = 200_000  # bytes of a child's stdout/stderr kept in memory
+SAFE_CONSTRUCTORS = {"set", "frozenset", "float", "complex", "int", "tuple", "list", "dict",
+                     "str", "bytes", "bool"}  # fmt: skip
 
+# Runs in a child process: loads the solution, then answers one call per request line.
+WORKER = r"""
+import io, json, math, os, sys, traceback
+_out = os.fdopen(int(sys.argv[1]), "w", buffering=1)
+_dumps, _write, _flush = json.dumps, _out.write, _out.flush
+_StringIO, _stdout = io.StringIO, sys.stdout
+_name = sys.argv[2]
 
-class _TestTimeout(Exception):
-    pass
-
-
-def _alarm(signum, frame):
-    raise _TestTimeout()
-
-
-def _literal(text):
+def _encode(value, depth=0):
+    if depth > 40:
+        return {"t": "opaque", "repr": "<nested too deeply>", "type": type(value).__name__}
+    kind = type(value)
+    if value is None or kind in (bool, str):
+        return {"t": "v", "v": value}
+    if kind is int:
+        return {"t": "int", "v": str(value)}
+    if kind is float:
+        return {"t": "float", "v": repr(value)}
+    if kind is complex:
+        return {"t": "complex", "v": [repr(value.real), repr(value.imag)]}
+    if kind is bytes:
+        return {"t": "bytes", "v": value.hex()}
+    if kind in (list, tuple, set, frozenset):
+        items = list(value)
+        if kind in (set, frozenset):
+            items = sorted(items, key=repr)
+        return {"t": kind.__name__, "v": [_encode(item, depth + 1) for item in items]}
+    if kind is dict:
+        return {"t": "dict", "v": [[_encode(k, depth + 1), _encode(v, depth + 1)]
+                                   for k, v in value.items()]}
+    if hasattr(value, "tolist") and callable(value.tolist):  # numpy scalars and arrays
+        try:
+            return _encode(value.tolist(), depth + 1)
+        except Exception:
+            pass
     try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return eval(text, {})  # e.g. float("inf"), set()
+        text = repr(value)
+    except Exception as exc:
+        text = "<repr failed: %s>" % type(exc).__name__
+    return {"t": "opaque", "repr": text[:2000], "type": kind.__name__}
+
+def _send(message):
+    _write(_dumps(message) + "\n")
+    _flush()
+
+_namespace = {"__name__": "solution", "__file__": "solution.py"}
+try:
+    with open("solution.py", encoding="utf-8") as handle:
+        _code = compile(handle.read(), "solution.py", "exec")
+    exec(_code, _namespace)
+except BaseException as exc:
+    _send({"load_error": "%s: %s" % (type(exc).__name__, exc),
+           "traceback": traceback.format_exc(limit=4)[-3000:]})
+    raise SystemExit(0)
+_send({"loaded": True, "has_function": bool(_name) and callable(_namespace.get(_name))})
+for _line in sys.stdin:
+    _request = json.loads(_line)
+    _captured = _StringIO()
+    sys.stdout = _captured
+    try:
+        _value = eval(_request["call"], _namespace)
+    except BaseException as exc:
+        sys.stdout = _stdout
+        _send({"id": _request["id"], "exception": ("%s: %s" % (type(exc).__name__, exc))[:2000],
+               "stdout": _captured.getvalue()[-2000:]})
+    else:
+        sys.stdout = _stdout
+        _send({"id": _request["id"], "value": _encode(_value),
+               "stdout": _captured.getvalue()[-2000:]})
+"""
 
 
-def _short(value, limit=2000):
-    text = value if isinstance(value, str) else repr(value)
+def _make_non_dumpable():
+    """Same-uid processes can then neither ptrace this process nor read its fds or memory."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 0
+    except Exception:
+        pass
+
+
+def _short(text, limit=EXCERPT):
+    if text is None:
+        return None
     return text if len(text) <= limit else text[:limit] + "...(truncated)"
 
 
-def _normalise(text):
+# ---- values ------------------------------------------------------------------------------
+
+
+def _safe_eval(node):
+    """Literals plus calls of builtin constructors on literals (float('inf'), set(), ...)."""
+    if isinstance(node, ast.Expression):
+        return _safe_eval(node.body)
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+        items = [_safe_eval(item) for item in node.elts]
+        return {ast.List: list, ast.Tuple: tuple, ast.Set: set}[type(node)](items)
+    if isinstance(node, ast.Dict):
+        return {_safe_eval(k): _safe_eval(v) for k, v in zip(node.keys, node.values, strict=True)}
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd, ast.Not)):
+        value = _safe_eval(node.operand)
+        return {ast.USub: lambda v: -v, ast.UAdd: lambda v: +v, ast.Not: lambda v: not v}[
+            type(node.op)
+        ](value)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub, ast.Mult, ast.Div)):
+        left, right = _safe_eval(node.left), _safe_eval(node.right)
+        operations = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b,
+                      ast.Mult: lambda a, b: a * b, ast.Div: lambda a, b: a / b}  # fmt: skip
+        return operations[type(node.op)](left, right)
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in SAFE_CONSTRUCTORS
+        and not node.keywords
+    ):
+        return getattr(builtins, node.func.id)(*[_safe_eval(arg) for arg in node.args])
+    raise ValueError(f"not a literal value: {ast.dump(node)[:200]}")
+
+
+def expected_value(text):
+    return _safe_eval(ast.parse(text.strip(), mode="eval"))
+
+
+def decode(encoded):
+    kind = encoded.get("t")
+    value = encoded.get("v")
+    if kind == "v":
+        return value
+    if kind == "int":
+        return int(value)
+    if kind == "float":
+        return float(value)
+    if kind == "complex":
+        return complex(float(value[0]), float(value[1]))
+    if kind == "bytes":
+        return bytes.fromhex(value)
+    if kind in ("list", "tuple", "set", "frozenset"):
+        items = [decode(item) for item in value]
+        return {"list": list, "tuple": tuple, "set": set, "frozenset": frozenset}[kind](items)
+    if kind == "dict":
+        return {decode(k): decode(v) for k, v in value}
+    return Opaque(encoded.get("repr", "?"), encoded.get("type", "?"))
+
+
+class Opaque:
+    """A returned object the harness cannot rebuild: equal to nothing, shown by its repr."""
+
+    def __init__(self, text, type_name):
+        self.text, self.type_name = text, type_name
+
+    def __repr__(self):
+        return self.text
+
+    def __eq__(self, other):
+        return False
+
+    __hash__ = object.__hash__
+
+
+def same(actual, expected):
+    """Python equality, with floats compared to 1e-9 relative tolerance."""
+    if isinstance(actual, Opaque):
+        return False
+    if isinstance(expected, float) or isinstance(actual, float):
+        if isinstance(actual, bool) or isinstance(expected, bool):
+            return actual == expected
+        if isinstance(actual, (int, float)) and isinstance(expected, (int, float)):
+            if math.isnan(expected) or math.isnan(actual):
+                return math.isnan(expected) and math.isnan(actual)
+            return math.isclose(actual, expected, rel_tol=1e-9, abs_tol=1e-12)
+        return False
+    if type(actual) is not type(expected) and not (
+        isinstance(actual, (int, float)) and isinstance(expected, (int, float))
+    ):
+        return False
+    if isinstance(expected, (list, tuple)):
+        return len(actual) == len(expected) and all(
+            same(a, e) for a, e in zip(actual, expected, strict=True)
+        )
+    if isinstance(expected, dict):
+        return actual.keys() == expected.keys() and all(
+            same(actual[k], expected[k]) for k in expected
+        )
+    return actual == expected
+
+
+def _repr(value):
+    try:
+        return _short(repr(value))
+    except Exception as exc:
+        return f"<repr failed: {type(exc).__name__}>"
+
+
+# ---- child processes ---------------------------------------------------------------------
+
+
+class _Drain(threading.Thread):
+    """Reads a child's stream to the end, keeping at most ``cap`` bytes."""
+
+    def __init__(self, stream, cap=PROGRAM_OUTPUT_CAP):
+        super().__init__(daemon=True)
+        self.stream, self.cap, self.kept, self.truncated = stream, cap, bytearray(), False
+
+    def run(self):
+        while chunk := self.stream.read(65536):
+            room = self.cap - len(self.kept)
+            if room > 0:
+                self.kept += chunk[:room]
+            if len(chunk) > room:
+                self.truncated = True
+
+    def text(self):
+        return self.kept.decode("utf-8", errors="replace")
+
+
+def _kill(proc):
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):
+        proc.kill()
+
+
+def run_program(argv, stdin_text, timeout, cwd="."):
+    """Run a child to completion with bounded output; killed (with its group) at the timeout."""
+    proc = subprocess.Popen(
+        argv,
+        cwd=cwd,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        close_fds=True,
+    )
+    out, err = _Drain(proc.stdout), _Drain(proc.stderr)
+    out.start()
+    err.start()
+    try:
+        proc.stdin.write(stdin_text.encode())
+        proc.stdin.close()
+    except (BrokenPipeError, OSError):
+        pass
+    timed_out = False
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+    _kill(proc)
+    proc.wait()
+    out.join(1)
+    err.join(1)
+    return {
+        "exit_code": proc.returncode,
+        "stdout": out.text(),
+        "stderr": err.text(),
+        "timed_out": timed_out,
+        "truncated": out.truncated or err.truncated,
+    }
+
+
+def _last_line(text):
+    lines = [line for line in (text or "").strip().splitlines() if line.strip()]
+    return lines[-1].strip() if lines else ""
+
+
+class Worker:
+    """A child process holding the loaded solution; answers calls over a private pipe."""
+
+    def __init__(self, function_name, timeout):
+        read_fd, write_fd = os.pipe()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", WORKER, str(write_fd), function_name or ""],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            pass_fds=(write_fd,),
+            start_new_session=True,
+            close_fds=True,
+        )
+        os.close(write_fd)
+        self.responses = read_fd
+        self.buffer = b""
+        self.out, self.err = _Drain(self.proc.stdout), _Drain(self.proc.stderr)
+        self.out.start()
+        self.err.start()
+        self.hello = self.receive(timeout)
+
+    def receive(self, timeout):
+        """The next message, or None on timeout / when the child is gone."""
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buffer:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            ready, _, _ = select.select([self.responses], [], [], left)
+            if not ready:
+                return None
+            chunk = os.read(self.responses, 65536)
+            if not chunk:
+                return None
+            self.buffer += chunk
+            if len(self.buffer) > 4_000_000:
+                return {"protocol_error": "the program flooded the answer channel"}
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        try:
+            message = json.loads(line)
+        except ValueError:
+            return {"protocol_error": "the program wrote garbage into the answer channel"}
+        return message if isinstance(message, dict) else {"protocol_error": "bad message"}
+
+    def ask(self, request_id, call, timeout):
+        try:
+            self.proc.stdin.write((json.dumps({"id": request_id, "call": call}) + "\n").encode())
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            return None
+        while True:
+            message = self.receive(timeout)
+            if message is None or "protocol_error" in message:
+                return message
+            if message.get("id") == request_id:
+                return message
+            # a message with another id was not asked for: the program forged it; ignore it
+
+    def exit_code(self):
+        return self.proc.poll()
+
+    def close(self):
+        _kill(self.proc)
+        self.proc.wait()
+        os.close(self.responses)
+        self.out.join(1)
+        self.err.join(1)
+
+
+# ---- the three interfaces ----------------------------------------------------------------
+
+
+def _base(test):
+    return {
+        "name": test["name"],
+        "call": test.get("call"),
+        "stdin": test.get("stdin"),
+        "source": test.get("source", "spec"),
+    }
+
+
+def _dead_worker_reason(worker):
+    code = worker.exit_code()
+    if code is None:
+        return "the program stopped answering"
+    return f"the program exited during the test (exit code {code})"
+
+
+def _failed(tests, reason):
+    return [{**_base(t), "passed": False, "expected": t.get("expected"), "error": reason}
+            for t in tests]  # fmt: skip
+
+
+def _start_worker(name, timeout, program):
+    """A worker with the solution loaded, or (None, why every remaining test fails)."""
+    worker = Worker(name, timeout + 10)  # loading may import numpy and friends
+    hello = worker.hello or {}
+    if "load_error" in hello:
+        program.update(exit_code=1, stderr=_short(hello.get("traceback", ""), 3000))
+        failure = f"solution.py failed to load: {hello['load_error']}"
+    elif not hello.get("loaded"):
+        program.update(exit_code=worker.exit_code())
+        failure = f"solution.py could not be loaded: {_dead_worker_reason(worker)}"
+    elif not hello.get("has_function"):
+        failure = f"solution.py defines no function named {name!r}"
+        program.update(exit_code=1, stderr=failure)
+    else:
+        return worker, None
+    worker.close()
+    return None, failure
+
+
+def _answer_result(answer, worker, timeout):
+    """(passed-or-None, fields) for one answer; None answer means the worker must go."""
+    if answer is None or "protocol_error" in answer:
+        if answer is not None:
+            return None, {"error": answer["protocol_error"]}
+        if worker.exit_code() is None:
+            return None, {"error": f"timed out after {timeout:g}s"}
+        return None, {"error": _dead_worker_reason(worker)}
+    return True, {"stdout": _short(answer.get("stdout") or None)}
+
+
+def run_function_tests(plan):
+    timeout = float(plan.get("per_test_timeout_s", 5))
+    name = plan.get("function_name")
+    results, program = [], {"exit_code": 0, "stdout": "", "stderr": "", "timed_out": False}
+    worker = None
+    for index, test in enumerate(plan["tests"]):
+        result = _base(test)
+        try:
+            expected = expected_value(test["expected"])
+        except (ValueError, SyntaxError, TypeError, ZeroDivisionError) as exc:
+            reason = f"the test's expected value is not a literal: {exc}"
+            results += _failed([test], reason)
+            continue
+        result["expected"] = _repr(expected)
+        if worker is None:
+            worker, failure = _start_worker(name, timeout, program)
+            if failure:
+                results += _failed(plan["tests"][index:], failure)
+                break
+        answer = worker.ask(index, test["call"], timeout)
+        alive, fields = _answer_result(answer, worker, timeout)
+        result.update(fields)
+        if alive is None:
+            program["timed_out"] = program["timed_out"] or "timed out" in fields["error"]
+            results.append({**result, "passed": False})
+            worker.close()
+            worker = None  # the next test gets a fresh process
+        elif "exception" in answer:
+            results.append({**result, "passed": False, "exception": answer["exception"]})
+        else:
+            actual = decode(answer.get("value") or {})
+            results.append({**result, "passed": same(actual, expected), "actual": _repr(actual)})
+    if worker is not None:
+        program["stdout"] = _short(worker.out.text(), 3000)
+        program["stderr"] = program["stderr"] or _short(worker.err.text(), 3000)
+        worker.close()
+    return results, program
+
+
+def normalise(text):
     return "\n".join(line.rstrip() for line in text.strip().splitlines())
 
 
-def _run_stdio(test, timeout):
-    try:
-        proc = subprocess.run(
-            [sys.executable, "solution.py"],
-            input=test.get("stdin") or "",
-            capture_output=True,
-            text=True,
-            timeout=timeout,
+def run_stdio_tests(plan):
+    timeout = float(plan.get("per_test_timeout_s", 5))
+    results = []
+    for test in plan["tests"]:
+        outcome = run_program([sys.executable, "solution.py"], test.get("stdin") or "", timeout)
+        result = {
+            **_base(test),
+            "expected": _repr(test["expected_stdout"]),
+            "actual": _repr(outcome["stdout"]),
+            "stderr": _short(outcome["stderr"] or None),
+        }
+        passed = (
+            outcome["exit_code"] == 0
+            and not outcome["timed_out"]
+            and normalise(outcome["stdout"]) == normalise(test["expected_stdout"])
         )
-    except subprocess.TimeoutExpired:
-        return {"passed": False, "error": f"timed out after {timeout}s"}
-    actual = proc.stdout
-    result = {
-        "expected": repr(test["expected_stdout"]),
-        "actual": _short(repr(actual)),
-        "passed": proc.returncode == 0
-        and _normalise(actual) == _normalise(test["expected_stdout"]),
-    }
-    if proc.returncode != 0:
-        result["error"] = f"exit code {proc.returncode}: {_short(proc.stderr[-1500:])}"
-    return result
+        if outcome["timed_out"]:
+            result["error"] = f"timed out after {timeout:g}s"
+        elif outcome["exit_code"] != 0:
+            result["error"] = f"exit code {outcome['exit_code']}"
+            last = _last_line(outcome["stderr"])
+            if "Error" in last or "Exception" in last:
+                result["exception"] = _short(last)
+        results.append({**result, "passed": passed})
+    return results, {"exit_code": 0, "stdout": "", "stderr": "", "timed_out": False}
 
 
-def _run_function(namespace, test, timeout):
-    signal.signal(signal.SIGALRM, _alarm)
-    signal.alarm(timeout)
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            actual = eval(test["call"], namespace)
-    except _TestTimeout:
-        return {
-            "passed": False,
-            "expected": test["expected"],
-            "error": f"timed out after {timeout}s",
-        }
-    except BaseException:
-        return {
-            "passed": False,
-            "expected": test["expected"],
-            "error": _short(traceback.format_exc(limit=3)),
-        }
-    finally:
-        signal.alarm(0)
-    expected = _literal(test["expected"])
-    return {"passed": actual == expected, "expected": _short(expected), "actual": _short(actual)}
+def run_figure(plan):
+    timeout = float(plan.get("run_timeout_s", 60))
+    outcome = run_program([sys.executable, "solution.py"], "", timeout)
+    program = {key: outcome[key] for key in ("exit_code", "timed_out")}
+    program["stdout"] = _short(outcome["stdout"], 3000)
+    program["stderr"] = _short(outcome["stderr"], 3000)
+    if plan.get("second_render") and outcome["exit_code"] == 0 and os.path.isfile("output.png"):
+        os.makedirs("_render2", exist_ok=True)
+        shutil.copy("solution.py", os.path.join("_render2", "solution.py"))
+        run_program([sys.executable, "solution.py"], "", timeout, cwd="_render2")
+    return [], program
 
 
 def main():
-    results_file = sys.argv[1]
-    with open("_tests.json", encoding="utf-8") as handle:
-        plan = json.load(handle)
-    timeout = int(plan.get("per_test_timeout_s", PER_TEST_TIMEOUT_S))
-    results = []
-    exit_code = 0
-    if plan["interface"] == "function":
-        namespace = {"__name__": "solution"}
-        try:
-            with open("solution.py", encoding="utf-8") as handle:
-                exec(compile(handle.read(), "solution.py", "exec"), namespace)
-        except BaseException:
-            traceback.print_exc()
-            exit_code = 1
-            namespace = None
-        for test in plan["tests"]:
-            if namespace is None:
-                outcome = {"passed": False, "error": "solution.py failed to load (see stderr)"}
-            else:
-                outcome = _run_function(namespace, test, timeout)
-            results.append({"name": test["name"], **outcome})
-    elif plan["interface"] == "stdio":
-        for test in plan["tests"]:
-            results.append({"name": test["name"], **_run_stdio(test, timeout)})
-    else:  # figure (or a plain program): run it once as a script
-        proc = subprocess.run(
-            [sys.executable, "solution.py"], timeout=plan.get("run_timeout_s", 60)
-        )
-        exit_code = proc.returncode
-    with open(results_file, "w", encoding="utf-8") as handle:
-        json.dump(results, handle)
-    for result in results:
-        print(("PASS " if result["passed"] else "FAIL ") + result["name"])
-    # Failing tests are reported per test; a non-zero exit means the program itself broke.
-    sys.exit(exit_code)
+    _make_non_dumpable()
+    plan = json.loads(sys.stdin.read())
+    nonce = plan.pop("nonce")
+    sys.stdin.close()
+    runner = {"function": run_function_tests, "stdio": run_stdio_tests}.get(
+        plan["interface"], run_figure
+    )
+    tests, program = runner(plan)
+    report = {"interface": plan["interface"], "tests": tests, "program": program}
+    sys.stdout.write(f"{FRAME_START} {nonce} {json.dumps(report)}{FRAME_END}\n")
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":

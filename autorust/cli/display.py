@@ -16,6 +16,7 @@ STATUS_STYLE = {
     "passed": "bold green",
     "failed": "bold red",
     "error": "bold red",
+    "unverified": "bold yellow",
     "running": "yellow",
 }
 
@@ -72,7 +73,7 @@ def attempt_panel(attempt: Attempt) -> Panel:
 
 
 def show_item(console: Console, result: ItemResult) -> None:
-    style = STATUS_STYLE.get(result.status, "")
+    style = STATUS_STYLE.get(result.status, "white")
     note = (
         " (already finished: skipped)" if result.skipped else " (resumed)" if result.resumed else ""
     )
@@ -92,7 +93,7 @@ def summary_table(summary: BatchSummary) -> Table:
     counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.counts.items()))
     table = Table("image", "status", "iterations", "score", "time", "tokens", title=counts)
     for item in summary.items:
-        style = STATUS_STYLE.get(item.status, "")
+        style = STATUS_STYLE.get(item.status, "white")
         note = " (skipped: done earlier)" if item.skipped else ""
         table.add_row(
             item.image.rsplit("/", 1)[-1],

@@ -34,6 +34,17 @@ from autorust.storage.claims import PostgresClaims, in_shard, parse_shard
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
 
+# How each demo image ends: five pass after the loop; word_stats gives nothing executable to
+# judge code by, so it ends "unverified" (never reported as passed).
+DEMO_OUTCOMES = {
+    "leap_year": "passed",
+    "palindrome": "passed",
+    "reverse_words": "passed",
+    "sales_chart": "passed",
+    "sum_even": "passed",
+    "word_stats": "unverified",
+}
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 console = Console()
 
@@ -167,7 +178,10 @@ def execute(
     details: bool | None = None,
     worker: WorkerOptions | None = None,
     server: str | None = None,
+    expected_statuses: dict[str, str] | None = None,
 ) -> None:
+    """``expected_statuses`` (image stem -> status): the run succeeds when every image ended
+    as expected (the demo); otherwise only when every image passed."""
     check_models(config)
     worker = worker or WorkerOptions()
     images = find_images(path)
@@ -212,7 +226,12 @@ def execute(
     if mode is not OutputMode.jsonl:
         console.print(summary_table(summary))
         console.print(f"report: {output_dir / 'report.html'}")
-    if not summary.all_passed:
+    if expected_statuses is not None:
+        outcome = {Path(item.image).stem: item.status for item in summary.items}
+        if outcome != expected_statuses:
+            console.print(f"[red]the demo did not end as designed: {outcome}[/red]")
+            raise typer.Exit(1)
+    elif not summary.all_passed:
         raise typer.Exit(1)
 
 
@@ -341,6 +360,7 @@ def demo(
         checkpoint=None,
         options=BatchOptions(force=force),
         details=True,
+        expected_statuses=DEMO_OUTCOMES,
     )
 
 

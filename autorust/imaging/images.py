@@ -15,6 +15,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 MAX_MODEL_SIDE = 2048
@@ -126,3 +127,28 @@ def load_image(path: str | Path, cache_dir: str | Path | None = None) -> LoadedI
         temporary.write_bytes(png)
         temporary.replace(cached)
     return LoadedImage(path, sha256, normalised.width, normalised.height, png, tuple(notes))
+
+
+def _longest_dark_run(mask: np.ndarray) -> int:
+    """Per row of ``mask``, the longest run of True; the maximum over rows."""
+    best = 0
+    for row in mask:
+        padded = np.concatenate(([0], row.astype(np.int8), [0]))
+        edges = np.flatnonzero(np.diff(padded))
+        if len(edges):
+            best = max(best, int((edges[1::2] - edges[::2]).max()))
+    return best
+
+
+def has_chart_axes(png: bytes, min_share: float = 0.4) -> bool:
+    """A horizontal and a vertical straight dark line each spanning ``min_share`` of the
+    picture: the axes of a chart (task screenshots of text have neither)."""
+    with Image.open(io.BytesIO(png)) as img:
+        grey = img.convert("L")
+        grey.thumbnail((800, 800))
+        dark = np.asarray(grey) < 110
+    height, width = dark.shape
+    return (
+        _longest_dark_run(dark) >= min_share * width
+        and _longest_dark_run(dark.T) >= min_share * height
+    )

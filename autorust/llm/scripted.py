@@ -5,6 +5,9 @@ Replies live in ``<replies_dir>/<image-stem>.yaml``::
     vision:  [ {spec fields} ]                  # one entry per iteration (the last one repeats)
     coding:  [ {code attempt 1}, {code attempt 2} ]
     checker: [ {review 1}, {review 2} ]
+    vision_confirm: [ {confirmation} ]          # the vision agent re-reading disputed tests
+
+A call whose metadata names an ``autorust_task`` gets the ``<agent>_<task>`` list.
 
 An optional ``<replies_dir>/_delays.yaml`` (``{coding: 0.5, vision: 0.1}``) makes each agent's
 replies take that many seconds, to simulate model latency in demos, tests and benchmarks.
@@ -82,9 +85,11 @@ class ScriptedChatModel(BaseChatModel):
         image = metadata.get("autorust_image")
         if not image:
             raise ScriptMissingError("scripted model called without autorust_image metadata")
-        replies = _script_for(self.replies_dir, image).get(self.agent)
+        task = metadata.get("autorust_task")
+        key = f"{self.agent}_{task}" if task else self.agent  # e.g. vision_confirm
+        replies = _script_for(self.replies_dir, image).get(key)
         if not replies:
-            raise ScriptMissingError(f"scripted replies for {image!r} have no {self.agent!r} list")
+            raise ScriptMissingError(f"scripted replies for {image!r} have no {key!r} list")
         entry = replies[min(int(metadata.get("autorust_iteration", 0)), len(replies) - 1)]
         if isinstance(entry, dict) and set(entry) == {"tries"}:
             tries = entry["tries"]

@@ -168,7 +168,7 @@ async def fork(
     updates: dict[str, Any] = {}
     if feedback:
         updates["feedback"] = feedback
-        if values.status in ("passed", "failed") and as_node == "checker":
+        if values.status in ("passed", "failed") and as_node == "judge":
             updates["status"] = "running"
             limit = values.max_iterations or config.max_iterations
             updates["max_iterations"] = max(limit, values.iteration + 1)

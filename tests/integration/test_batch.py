@@ -128,4 +128,4 @@ async def test_reports_are_written_and_escaped(
     assert "<script>" not in page and "&lt;script&gt;.png" in page
     assert page.count("data:image/png;base64,") == 4  # a thumbnail per readable image
     assert "SCRIPTED MODEL" in page
-    assert "| palindrome__000.png | passed | 2 |" in (tmp_path / "out" / "summary.md").read_text()
+    assert "| palindrome__001.png | passed | 2 |" in (tmp_path / "out" / "summary.md").read_text()

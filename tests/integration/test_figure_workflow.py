@@ -25,8 +25,8 @@ async def test_wrong_colour_fails_then_exact_code_passes(
         rendered = Path(attempt.execution.artifacts["output.png"])
         assert rendered.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
-    # the scripted reviewer said "passed" on attempt 1: the comparison overruled it
-    assert first.verdict.review is not None and first.verdict.review.passed
+    # the scripted reviewer found attempt 1 fine: only the comparison's evidence counts
+    assert first.verdict.review is not None and first.verdict.review.concerns == []
     assert not first.verdict.passed and not first.verdict.hard_evidence_ok
     figure = first.verdict.figure
     assert figure is not None and figure.score < scripted_config.figure_threshold

@@ -38,9 +38,10 @@ async def test_list_and_show(finished_run: str, scripted_config: AutorustConfig)
     listing = await asyncio.to_thread(cli, "runs", "list", "--db", db)
     assert finished_run in listing and "palindrome.png" in listing and "passed" in listing
     shown = await asyncio.to_thread(cli, "runs", "show", finished_run, "--db", db)
-    for node in ("vision", "coding", "interpreter", "checker"):
+    for node in ("vision", "coding", "interpreter", "checker", "judge"):
         assert node in shown
-    assert "fail 0.45" in shown and "pass 0.98" in shown and "Palindrome check" in shown
+    # attempt 1 passed 3 of 5 tests; attempt 2 all of them
+    assert "fail 0.60" in shown and "pass 1.00" in shown and "Palindrome check" in shown
 
 
 async def test_fork_with_feedback_reaches_the_coder(
@@ -49,7 +50,7 @@ async def test_fork_with_feedback_reaches_the_coder(
     async with open_checkpointer(scripted_config.checkpoint_path) as saver:
         graph = compile_graph(saver)
         steps = await history(graph, finished_run)
-        after_first_check = next(s for s in steps if s.node == "checker")
+        after_first_check = next(s for s in steps if s.node == "judge")
         forked = await fork(
             saver, finished_run, after_first_check.checkpoint_id, feedback="use a two-pointer scan"
         )

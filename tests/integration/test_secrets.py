@@ -70,13 +70,13 @@ async def test_rejected_key_error_does_not_echo_it(tmp_path: Path) -> None:
 
 async def test_generated_code_cannot_read_the_key(tmp_path: Path) -> None:
     from autorust.graph.state import Spec
-    from autorust.nodes.interpreter import build_job
+    from autorust.nodes.test_runs import build_job
     from autorust.sandbox.factory import make_executor
 
     spec = Spec(title="env", interface="stdio", description="print the environment",
                 tests=[{"name": "t", "stdin": "", "expected_stdout": "x"}])  # fmt: skip
     config = AutorustConfig()
-    job, _ = build_job(spec, "import os; print(dict(os.environ))", config)
+    job, _ = build_job(spec, spec.tests, "import os; print(dict(os.environ))", config)
     result = await make_executor(config.executor).execute(job)
     assert KEY not in result.stdout + result.stderr
     assert "OPENAI_API_KEY" not in result.stdout

@@ -47,7 +47,7 @@ def test_batch_through_langgraph_dev(tmp_path: Path) -> None:
         assert again.returncode == 0, again.stderr[-2000:]
         summary = json.loads((tmp_path / "out" / "summary.json").read_text())
         assert all(item["skipped"] for item in summary["items"])
-    palindrome = next((tmp_path / "out").glob("palindrome__000-*"))
+    palindrome = next((tmp_path / "out").glob("palindrome__001-*"))
     assert (palindrome / "attempts" / "02" / "verdict.json").is_file()
     assert "isalnum" in (palindrome / "solution.py").read_text()
     assert {Path(i["image"]).name for i in summary["items"]} == {p.name for p in images}

@@ -8,14 +8,15 @@ from langgraph.graph import END
 
 from autorust.graph.context import AutorustConfig
 from autorust.graph.state import RunState
-from autorust.graph.workflow import (
-    build_graph,
-    graph,
+from autorust.graph.routing import (
     route_after_approval,
     route_after_checker,
     route_after_final_review,
+    route_after_judge,
     route_after_vision,
 )
+from autorust.graph.state import PendingReview, ProposedTest, Review, Spec, Verdict
+from autorust.graph.workflow import build_graph, graph
 from autorust.runtime.runner import run_image
 from autorust.storage.checkpoints import open_checkpointer
 
@@ -24,10 +25,12 @@ def test_routing_decisions() -> None:
     base = RunState(image_path="x.png")
     assert route_after_vision(base) == "coding"
     assert route_after_vision(base.model_copy(update={"status": "error"})) == END
-    assert route_after_checker(base.model_copy(update={"status": "running"})) == "coding"
-    assert route_after_checker(base.model_copy(update={"status": "passed"})) == END
+    assert route_after_vision(base.model_copy(update={"status": "unverified"})) == END
+    assert route_after_judge(base.model_copy(update={"status": "running"})) == "coding"
+    assert route_after_judge(base.model_copy(update={"status": "passed"})) == END
+    assert route_after_judge(base.model_copy(update={"recheck": True})) == "interpreter"
     failed = base.model_copy(update={"status": "failed"})
-    assert route_after_checker(failed) == "final_review"
+    assert route_after_judge(failed) == "final_review"
     assert route_after_final_review(failed) == END  # max iterations: the run ends failed
     assert route_after_final_review(base) == "coding"  # a reviewer granted more attempts
     assert route_after_approval(base) == "interpreter"
@@ -35,9 +38,26 @@ def test_routing_decisions() -> None:
     assert route_after_approval(base.model_copy(update={"approval": "rejected"})) == END
 
 
+def test_checker_routes_counterexamples_only_for_passing_code() -> None:
+    spec = Spec(title="t", description="d", function_name="f")
+    review = Review(counterexamples=[ProposedTest(name="c", call="f(1)", expected="2")])
+    passing = RunState(
+        image_path="x.png", spec=spec, review=review, verdict=Verdict(passed=True, score=1.0)
+    )
+    assert route_after_checker(passing) == "probe"
+    failing = passing.model_copy(update={"verdict": Verdict(passed=False, score=0.5)})
+    assert route_after_checker(failing) == "judge"
+    disputed = failing.model_copy(
+        update={"pending_review": PendingReview(disputes=[{"name": "t1", "reason": "r"}])}
+    )
+    assert route_after_checker(disputed) == "confirm"
+
+
 def test_graph_shape_and_studio_export() -> None:
     edges = {(e.source, e.target) for e in build_graph().compile().get_graph().edges}
-    assert ("checker", "coding") in edges and ("checker", "__end__") in edges
+    assert ("checker", "judge") in edges and ("judge", "coding") in edges
+    assert ("checker", "probe") in edges and ("probe", "confirm") in edges
+    assert ("confirm", "judge") in edges and ("judge", "interpreter") in edges
     assert ("vision", "coding") in edges and ("coding", "approve_execution") in edges
     assert ("approve_execution", "interpreter") in edges and ("interpreter", "checker") in edges
     assert graph.checkpointer is None  # langgraph dev supplies its own
@@ -65,7 +85,9 @@ async def test_fail_then_pass_with_feedback(
     assert not first.verdict.passed and second.verdict.passed
     assert not first.verdict.hard_evidence_ok
     # feedback names the failing tests with expected vs actual
-    assert "test 'mixed_case' failed: expected True, got False" in first.verdict.feedback
+    assert "test 'mixed_case': is_palindrome('Racecar'): expected True, got False" in (
+        first.verdict.feedback
+    )
     assert "punctuation" in first.verdict.feedback
 
 

@@ -1,0 +1,143 @@
+"""Run a program and tests in the configured sandbox through the in-sandbox harness.
+
+Shared by the interpreter (the spec's tests) and the review probe (reviewer counterexamples).
+The harness gets its plan, including a fresh nonce, on stdin and answers with one framed line
+on its stdout; nothing else the job prints or writes is taken as a test result (see
+``sandbox/harness.py`` for why the generated code cannot forge it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import secrets
+from pathlib import Path
+
+from autorust.graph.context import AutorustConfig
+from autorust.graph.state import Execution, Spec, TestCase, TestResult
+from autorust.sandbox import harness
+from autorust.sandbox.base import Job, JobResult
+from autorust.sandbox.factory import make_executor
+
+HARNESS_SOURCE = Path(harness.__file__).read_text(encoding="utf-8")
+FIGURE_FILE = "output.png"
+SECOND_RENDER = "_render2/output.png"
+# figure code that may draw random data is rendered twice: differing renders mean unseeded
+# randomness, which no comparison with the target image can ever accept
+RANDOMNESS = re.compile(r"\brandom\b|\brandn?\b|default_rng|\bnormal\(|\buniform\(|shuffle")
+
+
+class SandboxFailure(RuntimeError):
+    """The sandbox could not run the job at all: infrastructure, not the code's fault."""
+
+
+def build_job(
+    spec: Spec, tests: list[TestCase], source: str, config: AutorustConfig
+) -> tuple[Job, str]:
+    """The job and its nonce; the plan travels on stdin, never as a file the code could read."""
+    nonce = secrets.token_hex(16)
+    plan = {
+        "nonce": nonce,
+        "interface": spec.interface,
+        "function_name": spec.function_name,
+        "tests": [t.model_dump(exclude_none=True) for t in tests],
+        "per_test_timeout_s": min(5.0, config.executor.limits.timeout_s),
+        "run_timeout_s": config.executor.limits.timeout_s,
+        "second_render": spec.interface == "figure" and bool(RANDOMNESS.search(source)),
+    }
+    job = Job(
+        files={"solution.py": source, "_harness.py": HARNESS_SOURCE},
+        argv=["python", "_harness.py"],
+        stdin=json.dumps(plan),
+        limits=config.executor.limits,
+        collect=["*.png", "_render2/*.png"],
+    )
+    return job, nonce
+
+
+def harness_report(result: JobResult, nonce: str) -> dict | None:
+    """The harness's framed report, if it got one out (checked against the nonce)."""
+    prefix = f"{harness.FRAME_START} {nonce} "
+    start = result.stdout.rfind(prefix)
+    if start < 0:
+        return None
+    end = result.stdout.find(harness.FRAME_END, start + len(prefix))
+    if end < 0:
+        return None
+    try:
+        report = json.loads(result.stdout[start + len(prefix) : end])
+    except ValueError:
+        return None
+    return report if isinstance(report, dict) else None
+
+
+def _no_report_reason(result: JobResult) -> str:
+    if result.timed_out:
+        return f"the run timed out after {result.duration_s:.1f}s before the tests finished"
+    if result.truncated:
+        return "the run's output exceeded the sandbox's output limit before the tests finished"
+    return (
+        f"the test harness was stopped before reporting (exit code {result.exit_code}): "
+        "the program killed it or exhausted a sandbox limit"
+    )
+
+
+def _results(report: dict | None, result: JobResult, tests: list[TestCase]) -> list[TestResult]:
+    if report is None:
+        reason = _no_report_reason(result)
+        return [
+            TestResult(
+                name=t.name, passed=False, call=t.call, stdin=t.stdin, source=t.source,
+                expected=t.expected if t.call is not None else repr(t.expected_stdout),
+                error=reason,
+            )
+            for t in tests
+        ]  # fmt: skip
+    reported = [TestResult.model_validate(item) for item in report.get("tests", [])]
+    if [r.name for r in reported] != [t.name for t in tests]:  # never trust a partial report
+        return _results(None, result.model_copy(update={"exit_code": None}), tests)
+    return reported
+
+
+def save_artifacts(result: JobResult, folder: Path) -> dict[str, str]:
+    saved: dict[str, str] = {}
+    for name, content in result.files.items():
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / name.replace("/", "__")
+        target.write_bytes(content)
+        saved[name] = str(target)
+    return saved
+
+
+async def run_tests(
+    spec: Spec,
+    tests: list[TestCase],
+    source: str,
+    config: AutorustConfig,
+    artifact_dir: Path,
+) -> Execution:
+    """Execute ``source`` against ``tests`` in the sandbox; raises ``SandboxFailure`` when the
+    sandbox itself failed (so no attempt is charged to the code)."""
+    job, nonce = build_job(spec, tests, source, config)
+    executor = await asyncio.to_thread(make_executor, config.executor)  # may probe bwrap
+    result = await executor.execute(job)
+    sandbox_error = getattr(result, "sandbox_error", None)
+    if sandbox_error:
+        raise SandboxFailure(sandbox_error)
+    report = harness_report(result, nonce)
+    program = (report or {}).get("program") or {}
+    exit_code = program.get("exit_code", result.exit_code) if report else result.exit_code
+    return Execution(
+        backend=result.backend or executor.name,
+        exit_code=exit_code,
+        stdout=program.get("stdout") or ("" if report else result.stdout[-4000:]),
+        stderr=program.get("stderr") or ("" if report else result.stderr[-4000:]),
+        duration_s=result.duration_s,
+        timed_out=result.timed_out or bool(program.get("timed_out")),
+        truncated=result.truncated,
+        tests=_results(report, result, tests),
+        artifacts=await asyncio.to_thread(save_artifacts, result, artifact_dir),
+        warnings=[*result.warnings, *getattr(result, "limits_hit", [])],
+        harness_ok=report is not None,
+    )
