@@ -7,7 +7,6 @@ from pathlib import Path
 from langgraph.graph import END
 
 from autorust.graph.context import AutorustConfig
-from autorust.graph.state import RunState
 from autorust.graph.routing import (
     route_after_approval,
     route_after_checker,
@@ -15,7 +14,7 @@ from autorust.graph.routing import (
     route_after_judge,
     route_after_vision,
 )
-from autorust.graph.state import PendingReview, ProposedTest, Review, Spec, Verdict
+from autorust.graph.state import PendingReview, ProposedTest, Review, RunState, Spec, Verdict
 from autorust.graph.workflow import build_graph, graph
 from autorust.runtime.runner import run_image
 from autorust.storage.checkpoints import open_checkpointer
