@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import cache
 from pathlib import Path
 from typing import Literal
 
@@ -23,8 +24,13 @@ from pydantic_settings import (
 )
 
 from autorust.graph.state import MODEL_AGENTS
-from autorust.prompts.loader import resolve_version
+from autorust.prompts.loader import resolve_version, template_hash
 from autorust.sandbox.base import ExecutorSettings
+
+# the prompt templates a run uses: one per model agent, plus the vision agent's confirmation
+PROMPT_FAMILIES = (*MODEL_AGENTS, "vision_confirm")
+# model settings that change what a model answers (timeouts and retry counts do not)
+RESULT_MODEL_FIELDS = {"model", "base_url", "temperature", "structured_output"}
 
 
 class ModelSettings(BaseModel):
@@ -111,24 +117,53 @@ class AutorustConfig(BaseSettings):
         return resolve_version(agent, self.prompt_versions.get(agent))
 
     def resolved_prompt_versions(self) -> dict[str, str]:
-        return {agent: self.prompt_version(agent) for agent in MODEL_AGENTS}
+        return {family: self.prompt_version(family) for family in PROMPT_FAMILIES}
 
     @property
     def checkpoint_path(self) -> Path:
         return Path(self.home) / "checkpoints.sqlite"
 
     def fingerprint(self) -> str:
-        """Hash of the settings that change a run's result; part of every thread id."""
+        """Hash of every setting that changes a run's result; part of every thread id, so a
+        run with different settings never reuses (or skips as finished) another's threads."""
         relevant = {
             "provider": self.provider,
+            "scripted_replies": (
+                replies_hash(self.scripted_replies)
+                if self.provider == "scripted" and self.scripted_replies
+                else None
+            ),
             "models": {
-                agent: self.model_for(agent).model_dump(
-                    include={"model", "base_url", "temperature"}
-                )
+                agent: self.model_for(agent).model_dump(include=RESULT_MODEL_FIELDS)
                 for agent in MODEL_AGENTS
             },
-            "prompts": self.resolved_prompt_versions(),
+            "prompts": {
+                family: [version, template_hash(family, version)]
+                for family, version in self.resolved_prompt_versions().items()
+            },
+            "executor": self.executor.model_dump(
+                mode="json", include={"kind", "cloud_function_url", "limits"}
+            ),
+            "ocr": self.ocr,
+            "figure_threshold": self.figure_threshold,
             "max_iterations": self.max_iterations,
+            "max_regenerations": self.max_regenerations,
         }
         blob = json.dumps(relevant, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:8]
+
+
+def replies_hash(folder: str) -> str:
+    """Content hash of a scripted-replies folder (its YAML files, names and bytes)."""
+    path = Path(folder)
+    files = sorted(path.glob("*.yaml")) if path.is_dir() else []
+    stamp = tuple((f.name, f.stat().st_mtime_ns, f.stat().st_size) for f in files)
+    return _replies_hash(str(path.resolve()), stamp)
+
+
+@cache
+def _replies_hash(folder: str, stamp: tuple[tuple[str, int, int], ...]) -> str:
+    digest = hashlib.sha256()
+    for name, _, _ in stamp:
+        digest.update(name.encode() + b"\0" + (Path(folder) / name).read_bytes() + b"\0")
+    return digest.hexdigest()[:16]

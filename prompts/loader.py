@@ -6,6 +6,7 @@ free-text ``notes`` field describing what changed in that version.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from functools import cache
 from pathlib import Path
@@ -55,3 +56,9 @@ def load_prompt(agent: str, version: str | None = None) -> tuple[ChatPromptTempl
     """Return the template and the concrete version string used (to record in state)."""
     resolved = resolve_version(agent, version)
     return _load(agent, resolved), resolved
+
+
+@cache
+def template_hash(agent: str, version: str) -> str:
+    """Content hash of one template file: editing a prompt changes the runs it makes."""
+    return hashlib.sha256((PROMPTS_DIR / agent / f"{version}.yaml").read_bytes()).hexdigest()[:16]

@@ -340,8 +340,8 @@ class Worker:
             if not ready:
                 return None
             chunk = os.read(self.responses, 65536)
-            if not chunk:
-                return None
+            if not chunk:  # the child closed the channel: it is exiting or gone
+                return {"gone": True}
             self.buffer += chunk
             if len(self.buffer) > 4_000_000:
                 return {"protocol_error": "the program flooded the answer channel"}
@@ -357,17 +357,20 @@ class Worker:
             self.proc.stdin.write((json.dumps({"id": request_id, "call": call}) + "\n").encode())
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError):
-            return None
+            return {"gone": True}
         while True:
             message = self.receive(timeout)
-            if message is None or "protocol_error" in message:
+            if message is None or "protocol_error" in message or "gone" in message:
                 return message
             if message.get("id") == request_id:
                 return message
             # a message with another id was not asked for: the program forged it; ignore it
 
-    def exit_code(self):
-        return self.proc.poll()
+    def exit_code(self, wait=0.0):
+        try:
+            return self.proc.wait(timeout=wait) if wait else self.proc.poll()
+        except subprocess.TimeoutExpired:
+            return None
 
     def close(self):
         _kill(self.proc)
@@ -390,7 +393,7 @@ def _base(test):
 
 
 def _dead_worker_reason(worker):
-    code = worker.exit_code()
+    code = worker.exit_code(wait=2.0)
     if code is None:
         return "the program stopped answering"
     return f"the program exited during the test (exit code {code})"
@@ -422,11 +425,11 @@ def _start_worker(name, timeout, program):
 
 def _answer_result(answer, worker, timeout):
     """(passed-or-None, fields) for one answer; None answer means the worker must go."""
-    if answer is None or "protocol_error" in answer:
-        if answer is not None:
-            return None, {"error": answer["protocol_error"]}
-        if worker.exit_code() is None:
-            return None, {"error": f"timed out after {timeout:g}s"}
+    if answer is None:
+        return None, {"error": f"timed out after {timeout:g}s"}
+    if "protocol_error" in answer:
+        return None, {"error": answer["protocol_error"]}
+    if "gone" in answer:
         return None, {"error": _dead_worker_reason(worker)}
     return True, {"stdout": _short(answer.get("stdout") or None)}
 

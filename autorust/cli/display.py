@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console, Group
+from rich.markup import escape
 from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.table import Table
@@ -10,6 +11,7 @@ from rich.table import Table
 from autorust.graph.state import Attempt, Spec
 from autorust.llm.scripted import SCRIPTED_MODEL_NAME
 from autorust.reporting.report import BatchSummary
+from autorust.reporting.review import review_lines
 from autorust.runtime.runner import ItemResult
 
 STATUS_STYLE = {
@@ -34,10 +36,11 @@ def scripted_banner() -> Panel:
 def spec_panel(spec: Spec) -> Panel:
     tests = Table("test", "input", "expected", box=None, show_header=True)
     for t in spec.tests:
-        tests.add_row(t.name, t.call or repr(t.stdin), t.expected or repr(t.expected_stdout))
+        shown = (t.call or repr(t.stdin), t.expected or repr(t.expected_stdout))
+        tests.add_row(escape(t.name), *(escape(s) for s in shown))
     body = Group(
-        f"[bold]{spec.title}[/bold] ({spec.kind}, {spec.interface})",
-        spec.description,
+        f"[bold]{escape(spec.title)}[/bold] ({spec.kind}, {spec.interface})",
+        escape(spec.description),
         tests,
     )
     return Panel(body, title="spec (vision)", border_style="cyan")
@@ -45,12 +48,14 @@ def spec_panel(spec: Spec) -> Panel:
 
 def attempt_panel(attempt: Attempt) -> Panel:
     execution, verdict = attempt.execution, attempt.verdict
-    tests = Table("test", "result", "expected", "actual", box=None)
+    tests = Table("test", "result", "input", "expected", "actual", box=None)
     for t in execution.tests:
         mark = "[green]PASS[/green]" if t.passed else "[red]FAIL[/red]"
-        tests.add_row(
-            t.name, mark, str(t.expected), str(t.actual if t.error is None else t.error)[:80]
-        )
+        name = t.name + (" (reviewer)" if t.source == "reviewer" else "")
+        actual = t.exception or t.error or t.actual
+        shown_input = t.call if t.call is not None else repr(t.stdin)
+        tests.add_row(name, mark, escape(shown_input[:60]), escape(str(t.expected)[:40]),
+                      escape(str(actual)[:80]))  # fmt: skip
     verdict_style = "green" if verdict.passed else "red"
     run_line = (
         f"exit {execution.exit_code} · {execution.duration_s:.2f}s · {execution.backend}"
@@ -62,11 +67,12 @@ def attempt_panel(attempt: Attempt) -> Panel:
         f"[dim]interpreter:[/dim] {run_line}",
         tests,
         f"[{verdict_style}]checker: {'PASS' if verdict.passed else 'FAIL'}[/{verdict_style}] "
-        f"score {verdict.score:.2f}",
+        f"score {verdict.score:.2f} · {escape(verdict.evidence)}",
     ]
+    parts.extend(f"[yellow]tests changed:[/yellow] {escape(c)}" for c in verdict.tests_changed)
     parts.extend(f"[yellow]warning:[/yellow] {w}" for w in execution.warnings)
     if verdict.feedback and not verdict.passed:
-        parts.append(f"[dim]feedback to coding:[/dim]\n{verdict.feedback}")
+        parts.append(f"[dim]feedback to coding:[/dim]\n{escape(verdict.feedback)}")
     return Panel(
         Group(*parts), title=f"iteration {attempt.iteration + 1}", border_style=verdict_style
     )
@@ -79,7 +85,7 @@ def show_item(console: Console, result: ItemResult) -> None:
     )
     console.rule(f"{result.image_path} -> [{style}]{result.status}[/{style}]{note}")
     if result.error:
-        console.print(f"[red]error:[/red] {result.error}")
+        console.print(f"[red]error:[/red] {escape(result.error)}")
     state = result.state
     if state is None:
         return
@@ -87,6 +93,9 @@ def show_item(console: Console, result: ItemResult) -> None:
         console.print(spec_panel(state.spec))
     for attempt in state.attempts:
         console.print(attempt_panel(attempt))
+    if review := review_lines(state):
+        console.print(Panel("\n".join(escape(line) for line in review), title="review",
+                            border_style="magenta"))  # fmt: skip
 
 
 def summary_table(summary: BatchSummary) -> Table:

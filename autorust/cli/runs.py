@@ -10,15 +10,17 @@ from typing import Annotated, Any, TypeVar
 import typer
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from autorust.cli.display import show_item
 from autorust.cli.options import parse_pairs
 from autorust.graph.context import AutorustConfig
 from autorust.reporting.item_files import write_item
+from autorust.reporting.review import review_lines
 from autorust.runtime.history import RunNotFoundError, fork, history, list_threads, resume
 from autorust.runtime.items import ItemResult
-from autorust.runtime.runner import compile_graph
+from autorust.runtime.runner import compile_graph, state_of
 from autorust.storage.checkpoints import open_checkpointer
 
 runs_app = typer.Typer(no_args_is_help=True, help="Inspect, resume and fork checkpointed runs.")
@@ -88,9 +90,10 @@ def show(thread: str, db: DbOpt = None) -> None:
     """Each checkpoint of a run: the node that produced it and spec/code/verdict at that step."""
 
     async def work(saver: BaseCheckpointSaver) -> Any:
-        return await history(compile_graph(saver), thread)
+        graph = compile_graph(saver)
+        return await history(graph, thread), await state_of(graph, thread)
 
-    rows = _with_saver(db, work)
+    rows, state = _with_saver(db, work)
     table = Table(
         "checkpoint", "step", "after node", "next", "iter", "status", "spec", "code", "verdict"
     )
@@ -107,6 +110,12 @@ def show(thread: str, db: DbOpt = None) -> None:
             row.verdict or "",
         )
     console.print(table)
+    if state is not None and state.verdict is not None and state.verdict.evidence:
+        console.print(f"evidence: {escape(state.verdict.evidence)}")
+    for line in review_lines(state):
+        console.print(f"review: {escape(line)}")
+    if state is not None and state.status == "unverified":
+        console.print(f"[yellow]unverified:[/yellow] {escape(state.error or '')}")
 
 
 @runs_app.command("resume")

@@ -12,6 +12,7 @@ from pathlib import Path
 from PIL import Image
 from pydantic import BaseModel, Field
 
+from autorust.reporting.review import review_lines
 from autorust.reporting.usage import PriceTable, UsageSummary, summarize_usage
 from autorust.runtime.runner import ItemResult
 
@@ -108,6 +109,7 @@ td,th{border:1px solid #ddd;padding:.5rem;vertical-align:top}
 th{background:#f4f4f4;text-align:left}
 pre{background:#f7f7f7;padding:.5rem;max-height:24rem;overflow:auto}
 .passed{color:#137333;font-weight:bold}.failed,.error{color:#b3261e;font-weight:bold}
+.unverified{color:#8a6100;font-weight:bold}
 .nothumb{width:120px;height:80px;background:#eee;color:#777;text-align:center;line-height:80px}
 .banner{background:#fff4ce;border:1px solid #e0c45c;padding:.5rem 1rem;margin-bottom:1rem}
 """
@@ -131,6 +133,12 @@ def _row(result: ItemResult, item: ItemSummary) -> str:
         else (f"score {verdict.score:.2f}" if verdict else "")
     )
     error = f"<pre>{esc(item.error)}</pre>" if item.error else ""
+    review = review_lines(state)
+    if review:
+        verdict_html += "<p>review:</p><ul>" + "".join(f"<li>{esc(r)}</li>" for r in review)
+        verdict_html += "</ul>"
+    if verdict and verdict.evidence:
+        verdict_html = f"<small>{esc(verdict.evidence)}</small><br>" + verdict_html
     return (
         f"<tr><td>{_thumbnail(result.image_path)}<br>{esc(Path(result.image_path).name)}</td>"
         f"<td>{spec_html}</td><td>{code}</td>"

@@ -102,6 +102,37 @@ async def test_without_a_vision_reply_ocr_builds_the_spec(tmp_path: Path) -> Non
     assert result.status == "passed"  # the OCR-derived tests judged the scripted coder
 
 
+@pytest.mark.parametrize(
+    ("coding", "status"),
+    [
+        # case 1 of issue #12: a one-line URL "program" became `passed`, score 1.00
+        ([{"source": "https://github.com/some/project"}], "error"),
+        ([{"source": "print('here is your chart')"}], "failed"),
+    ],
+)
+async def test_an_ocr_only_chart_is_a_figure_task_judged_by_rendering(
+    tmp_path: Path, coding: list, status: str
+) -> None:
+    replies = tmp_path / "replies"
+    replies.mkdir()
+    (replies / "sales_chart.yaml").write_text(yaml.safe_dump({
+        "coding": coding, "checker": [{"passed": True, "score": 1.0, "summary": "great"}]
+    }))  # fmt: skip
+    shutil.copy(ROOT / "examples/images/sales_chart.png", tmp_path / "sales_chart.png")
+    config = AutorustConfig(
+        provider="scripted", scripted_replies=str(replies), home=str(tmp_path), max_iterations=1
+    )
+    async with open_checkpointer(config.checkpoint_path) as saver:
+        result = await run_image(tmp_path / "sales_chart.png", config, saver)
+    state = result.state
+    assert state is not None and state.spec is not None
+    assert (state.spec.kind, state.spec.interface) == ("figure", "figure")
+    assert state.spec.tests == [] and "Monthly sales" in state.spec.description
+    assert result.status == status != "passed"
+    if status == "failed":
+        assert "no output.png was produced" in state.verdict.feedback
+
+
 async def test_forced_ocr_without_tesseract_fails_clearly(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
