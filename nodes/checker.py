@@ -18,8 +18,7 @@ from autorust.graph.state import (
     Verdict,
 )
 from autorust.imaging.figure_compare import compare_figures
-from autorust.llm.structured import InvalidModelOutputError
-from autorust.nodes.shared import agent_tools, ask_model, run_config
+from autorust.nodes.shared import ModelCallError, agent_tools, ask_model, run_config
 
 AGENT = AgentName.CHECKER
 TAIL_CHARS = 2_000
@@ -128,7 +127,7 @@ async def checker_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dic
     )
     try:
         review, call = await ask_model(AGENT, tools, messages, Review, state, config)
-    except InvalidModelOutputError as exc:
+    except ModelCallError as exc:
         return exc.state_update()
     verdict = combine(state.execution, failures, review, figure)
     next_iteration = state.iteration + 1

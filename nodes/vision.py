@@ -17,8 +17,7 @@ from autorust.imaging.images import ImageInputError, LoadedImage, load_image
 from autorust.imaging.ocr import OcrResult, ocr_available, read_text
 from autorust.llm.models import ModelNotConfiguredError
 from autorust.llm.scripted import ScriptMissingError
-from autorust.llm.structured import InvalidModelOutputError
-from autorust.nodes.shared import agent_tools, ask_model, run_config
+from autorust.nodes.shared import ModelCallError, agent_tools, ask_model, run_config
 from autorust.nodes.spec_from_text import spec_from_text
 
 AGENT = AgentName.VISION
@@ -68,7 +67,7 @@ async def vision_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dict
         spec, call = await ask_model(
             AGENT, tools, messages, Spec, state, config, autorust_image_sha256=image.sha256
         )
-    except InvalidModelOutputError as exc:
+    except ModelCallError as exc:
         return {**base, **exc.state_update()}
     except (ModelNotConfiguredError, ScriptMissingError):
         if ocr is None or not ocr.text:
