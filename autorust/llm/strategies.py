@@ -155,19 +155,22 @@ class ReplyProblem(ValueError):
         self.empty = empty
 
 
+TRUNCATED = (
+    "the reply was cut off at the token limit (finish_reason=length): write a shorter, "
+    "complete object"
+)
+FILTERED = "the endpoint's content filter blocked the reply (finish_reason=content_filter)"
+
+
 def reply_json(message: AIMessage) -> Any:
     """The candidate object in a reply (tool-call arguments or the text's JSON)."""
     metadata = message.response_metadata or {}
     if refusal := (message.additional_kwargs or {}).get("refusal"):
         raise ReplyProblem(f"the model refused: {refusal}")
     if metadata.get("finish_reason") == "content_filter":
-        raise ReplyProblem("the endpoint's content filter blocked the reply")
-    truncated = metadata.get("finish_reason") == "length"
-    if truncated:
-        raise ReplyProblem(
-            "the reply was cut off at the token limit (finish_reason=length): "
-            "write a shorter, complete object"
-        )
+        raise ReplyProblem(FILTERED)
+    if metadata.get("finish_reason") == "length":
+        raise ReplyProblem(TRUNCATED)
     if message.tool_calls:
         return message.tool_calls[0]["args"]
     if message.invalid_tool_calls:

@@ -25,6 +25,7 @@ import random
 import time
 from typing import Any, TypeVar
 
+import openai
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
@@ -47,6 +48,8 @@ from autorust.llm.errors import (
 from autorust.llm.http_trace import HttpTrace, start_trace, stop_trace
 from autorust.llm.models import ModelEndpoint
 from autorust.llm.strategies import (
+    FILTERED,
+    TRUNCATED,
     ReplyProblem,
     Strategy,
     candidates,
@@ -85,6 +88,16 @@ def backoff_s(retry: int, retry_after: float | None) -> float:
     if retry_after is not None:
         return retry_after
     return min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**retry) * random.uniform(0.5, 1.0)
+
+
+def finished_early(exc: BaseException | None) -> ReplyProblem | None:
+    """The SDK's own complaints about a complete reply (it raises them for ``response_format``
+    requests): truncated at the token limit, or blocked by a content filter."""
+    if isinstance(exc, openai.LengthFinishReasonError):
+        return ReplyProblem(TRUNCATED)
+    if isinstance(exc, openai.ContentFilterFinishReasonError):
+        return ReplyProblem(FILTERED)
+    return None
 
 
 def validation_problem(exc: ValidationError) -> str:
@@ -243,7 +256,8 @@ async def invoke_structured(
         }
         message, trace, exc = await current.send(strategy, conversation, run_config)
         last = trace.last
-        if exc is not None:
+        cut_off = finished_early(exc)
+        if exc is not None and cut_off is None:
             status, body = status_of(exc), body_text(exc)
             if is_rejection(strategy, status, body):
                 what = f"structured output '{strategy}' (HTTP {status}: {server_text(body)})"
@@ -280,11 +294,13 @@ async def invoke_structured(
             await current.wait_before_retry(reason, last.retry_after_s if last else None)
             continue
 
-        assert message is not None
         await current.remember(strategy)
         try:
+            if cut_off is not None:
+                raise cut_off
             if last is not None and last.problem:
                 raise ReplyProblem(last.problem, empty=True)
+            assert message is not None
             candidate = reply_json(message)
             parsed = schema.model_validate(candidate)
         except ReplyProblem as problem_exc:
