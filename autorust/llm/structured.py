@@ -126,6 +126,7 @@ class _Call:
         self.started = time.monotonic()
         self.deadline = self.started + endpoint.call_budget_s
         self.http = isinstance(model, ChatOpenAI)
+        self.server_said = ""  # the last error status and excerpt, for the final message
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
@@ -196,10 +197,11 @@ class _Call:
                 else f"a {self.endpoint.call_budget_s:.0f} s call budget "
                 f"(AUTORUST_{self.endpoint.agent.upper()}__CALL_BUDGET_S)"
             )
+            said = f"; last error {self.server_said}" if self.server_said else ""
             raise self.error(
                 ModelUnavailableError,
                 f"the endpoint kept failing ({', '.join(self.call.transient_errors[-3:])}); "
-                f"gave up after {limit}, {spent:.0f} s in; a rerun retries this item",
+                f"gave up after {limit}, {spent:.0f} s in{said}; a rerun retries this item",
             )
         self.call.retries += 1
         log.warning(
@@ -282,6 +284,8 @@ async def invoke_structured(
                     "the endpoint URL",
                 )
             reason = transient_reason(exc)
+            if status is not None:
+                current.server_said = f"HTTP {status}: {server_text(body)}"
             if reason is None and last is not None and last.status == 200 and last.problem:
                 reason = last.problem  # e.g. empty choices: the client library chokes on it
             if reason is None:
