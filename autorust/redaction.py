@@ -2,7 +2,9 @@
 result files or an exception message passes ``redact``.
 
 Removed: the values of secret-looking environment variables (API keys, tokens, passwords),
-``Authorization`` header values, bearer tokens and ``sk-...`` shaped keys.
+the values of ``Authorization`` / ``Proxy-Authorization`` / ``api-key`` / ``x-api-key``
+headers however they are quoted (an error body may echo the request's headers), bearer tokens
+and ``sk-...`` shaped keys.
 """
 
 from __future__ import annotations
@@ -11,12 +13,14 @@ import os
 import re
 
 SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL)", re.IGNORECASE)
-SECRET_SHAPES = re.compile(
-    r"(sk-[A-Za-z0-9_\-]{6,}"
-    r"|Bearer\s+[A-Za-z0-9._~+/=\-]+"
-    r"|(?<=[Aa]uthorization)(['\"]?\s*[:=]\s*['\"]?)[^'\"\s,}]+(?:\s+[^'\"\s,}]+)?)"
-)
 PLACEHOLDER = "[REDACTED]"
+HEADER_VALUE = re.compile(
+    r"(?P<name>\b(?:proxy-)?authorization|\bx-api-key|\bapi[-_]key)"
+    r"(?P<sep>\\?['\"]?\s*[:=]\s*\\?['\"]?)"
+    r"(?:(?:bearer|basic|token)\s+)?[^'\"\s,;}\\]+",
+    re.IGNORECASE,
+)
+SECRET_SHAPES = re.compile(r"sk-[A-Za-z0-9_\-]{6,}|\b(?i:bearer)\s+[A-Za-z0-9._~+/=\-]{4,}")
 
 
 def secret_values() -> list[str]:
@@ -28,12 +32,8 @@ def secret_values() -> list[str]:
     )
 
 
-def _shape(match: re.Match[str]) -> str:
-    separator = match.group(2)
-    return f"{separator}{PLACEHOLDER}" if separator is not None else PLACEHOLDER
-
-
 def redact(text: str) -> str:
     for value in secret_values():
         text = text.replace(value, PLACEHOLDER)
-    return SECRET_SHAPES.sub(_shape, text)
+    text = HEADER_VALUE.sub(lambda m: f"{m['name']}{m['sep']}{PLACEHOLDER}", text)
+    return SECRET_SHAPES.sub(PLACEHOLDER, text)

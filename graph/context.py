@@ -4,7 +4,7 @@ Loaded from (highest priority first) explicit overrides, ``AUTORUST_*`` environm
 (nested with ``__``, e.g. ``AUTORUST_CODING__MODEL``) and an optional ``autorust.toml`` in the
 working directory. The same model is the graph's context schema, so LangGraph Studio shows
 and edits these fields. Secrets are deliberately *not* fields: API keys are read from the
-environment only when a client is built (see ``nodes/models.py``).
+environment only when a client is built (see ``autorust/llm/models.py``).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from autorust.sandbox.base import ExecutorSettings
 PROMPT_FAMILIES = (*MODEL_AGENTS, "vision_confirm")
 # model settings that change what a model answers (timeouts and retry counts do not)
 RESULT_MODEL_FIELDS = {"model", "base_url", "temperature", "structured_output"}
+StructuredOutput = Literal["auto", "json_schema", "json_object", "tools", "prompt"]
 
 
 class ModelSettings(BaseModel):
@@ -41,8 +42,23 @@ class ModelSettings(BaseModel):
         None, description="OpenAI-compatible endpoint (Azure, Ollama, vLLM, llama.cpp ...)"
     )
     temperature: float | None = Field(None, ge=0.0, le=2.0)
+    structured_output: StructuredOutput | None = Field(
+        None,
+        description="how replies are constrained to the schema: 'json_schema' (OpenAI, Azure, "
+        "vLLM, llama.cpp's llama-server, Ollama), 'json_object' (JSON mode with the schema "
+        "attached: llama-cpp-python), 'tools' (function calling), 'prompt' (schema in the "
+        "prompt only); 'auto' (default) falls back in that order when the endpoint rejects one",
+    )
+    max_tokens: int | None = Field(None, gt=0, description="cap on tokens per reply")
     timeout_s: float | None = Field(None, gt=0, description="per-request timeout")
-    max_retries: int | None = Field(None, ge=0, description="client retries on 429/5xx/timeouts")
+    max_retries: int | None = Field(
+        None, ge=0, description="retries after transient errors (429, 5xx, timeouts) per call"
+    )
+    call_budget_s: float | None = Field(
+        None,
+        gt=0,
+        description="wall-clock bound on one agent call, retries and regenerations included",
+    )
     requests_per_minute: float | None = Field(
         None, gt=0, description="rate limit shared by every agent and run using this endpoint"
     )

@@ -308,6 +308,9 @@ class ModelCall(BaseModel):
     transient_errors: list[str] = Field(
         default_factory=list, description="e.g. 'HTTP 429', 'HTTP 500', 'timeout'"
     )
+    structured_output: str = Field(
+        "", description="the structured-output strategy of the last request (json_schema ...)"
+    )
 
 
 def merge_dicts(left: dict[str, str], right: dict[str, str]) -> dict[str, str]:

@@ -34,12 +34,21 @@ from autorust.nodes.confirm import confirm_node
 from autorust.nodes.interpreter import interpreter_node
 from autorust.nodes.judge import judge_node
 from autorust.nodes.probe import probe_node
+from autorust.nodes.shared import retry_transient
 from autorust.nodes.vision import vision_node
 
 NodeFn = Callable[[RunState, Runtime[AutorustConfig]], Awaitable[dict[str, Any]]]
 NodeWrapper = Callable[[AgentName, NodeFn], NodeFn]
 
-NODE_RETRY = RetryPolicy(max_attempts=3, initial_interval=1.0, backoff_factor=2.0, jitter=True)
+# The model layer retries transient endpoint errors within each call's budget and turns every
+# final model failure into state; the node retries only what escaped it and may pass.
+NODE_RETRY = RetryPolicy(
+    max_attempts=3,
+    initial_interval=1.0,
+    backoff_factor=2.0,
+    jitter=True,
+    retry_on=retry_transient,
+)
 
 # node name -> (the agent whose slot it takes, the node); the review probe runs code like the
 # interpreter, the confirmation asks the vision model

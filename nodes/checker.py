@@ -25,8 +25,7 @@ from autorust.graph.state import (
     Verdict,
 )
 from autorust.imaging.figure_compare import compare_figures
-from autorust.llm.structured import InvalidModelOutputError
-from autorust.nodes.shared import agent_tools, ask_model, run_config
+from autorust.nodes.shared import ModelCallError, agent_tools, ask_model, run_config
 from autorust.nodes.test_runs import FIGURE_FILE
 
 AGENT = AgentName.CHECKER
@@ -167,7 +166,7 @@ async def checker_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dic
     )
     try:
         review, call = await ask_model(AGENT, tools, messages, Review, state, config)
-    except InvalidModelOutputError as exc:
+    except ModelCallError as exc:
         return exc.state_update()
     suspects = [s for s in review.suspect_tests if s.name in disputable]
     draft = draft_verdict(state.execution, failures, figure).model_copy(update={"review": review})

@@ -8,8 +8,7 @@ from langgraph.runtime import Runtime
 
 from autorust.graph.context import AutorustConfig
 from autorust.graph.state import AgentName, CodeArtifact, RunState
-from autorust.llm.structured import InvalidModelOutputError
-from autorust.nodes.shared import agent_tools, ask_model, run_config
+from autorust.nodes.shared import ModelCallError, agent_tools, ask_model, run_config
 
 AGENT = AgentName.CODING
 MAX_HISTORY_CHARS = 12_000
@@ -42,6 +41,6 @@ async def coding_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dict
     )
     try:
         code, call = await ask_model(AGENT, tools, messages, CodeArtifact, state, config)
-    except InvalidModelOutputError as exc:
+    except ModelCallError as exc:
         return exc.state_update()
     return {"code": code, "prompt_versions": {AGENT: version}, "model_calls": [call]}

@@ -27,9 +27,8 @@ from autorust.graph.state import (
     TestCase,
 )
 from autorust.imaging.images import ImageInputError, load_image
-from autorust.llm.structured import InvalidModelOutputError
 from autorust.nodes.evidence import evidence_problems
-from autorust.nodes.shared import agent_tools, ask_model, run_config
+from autorust.nodes.shared import ModelCallError, agent_tools, ask_model, run_config
 
 AGENT = AgentName.VISION
 PROMPT = "vision_confirm"
@@ -178,7 +177,7 @@ async def confirm_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dic
         confirmation, call = await ask_model(
             AGENT, tools, messages, Confirmation, state, config, autorust_task="confirm"
         )
-    except InvalidModelOutputError as exc:
+    except ModelCallError as exc:
         return exc.state_update()
     spec, disputes = apply_disputes(state, {r.name: r for r in confirmation.disputes})
     spec, counterexamples = apply_counterexamples(

@@ -14,7 +14,9 @@ from pydantic import BaseModel
 
 from autorust.graph.context import AutorustConfig
 from autorust.graph.state import ModelCall, RunState
-from autorust.llm.models import make_chat_model
+from autorust.llm.errors import ModelCallError, is_transient
+from autorust.llm.models import ModelEndpoint, endpoint_for, make_chat_model
+from autorust.llm.strategy_memory import StrategyMemory
 from autorust.llm.structured import invoke_structured
 from autorust.prompts.loader import load_prompt
 
@@ -41,10 +43,20 @@ def call_metadata(state: RunState) -> dict[str, Any]:
 T = TypeVar("T", bound=BaseModel)
 
 
+__all__ = ["AgentTools", "ModelCallError", "agent_tools", "ask_model", "retry_transient"]
+
+
+def retry_transient(exc: BaseException) -> bool:
+    """The model nodes' RetryPolicy predicate: only transient failures the model layer did not
+    retry already (it retries within each call's budget); never 400/401/403/404/422."""
+    return is_transient(exc)
+
+
 class AgentTools(NamedTuple):
     prompt: ChatPromptTemplate
     prompt_version: str
     model: BaseChatModel
+    endpoint: ModelEndpoint | None = None
 
 
 async def agent_tools(
@@ -54,10 +66,12 @@ async def agent_tools(
     ``vision_confirm``) and chat model, built off the event loop (they read files and set up
     TLS, which would block every other run in the process)."""
     family = prompt_family or agent
+    loop_id = id(asyncio.get_running_loop())
 
     def build() -> AgentTools:
         prompt, version = load_prompt(family, config.prompt_versions.get(family))
-        return AgentTools(prompt, version, make_chat_model(agent, config))
+        model = make_chat_model(agent, config, loop_id=loop_id)
+        return AgentTools(prompt, version, model, endpoint_for(agent, config))
 
     return await asyncio.to_thread(build)
 
@@ -71,7 +85,10 @@ async def ask_model(
     config: AutorustConfig,
     **metadata: Any,
 ) -> tuple[T, ModelCall]:
-    """One structured exchange for ``agent`` on this run (regenerations bounded by config)."""
+    """One structured exchange for ``agent`` on this run (regenerations bounded by config).
+
+    Raises ``ModelCallError`` (naming agent, endpoint and model, carrying the usage) when the
+    call ends without a valid reply: return ``exc.state_update()`` from the node."""
     return await invoke_structured(
         tools.model,
         messages,
@@ -80,4 +97,6 @@ async def ask_model(
         iteration=state.iteration,
         metadata={**call_metadata(state), **metadata},
         max_regenerations=config.max_regenerations,
+        endpoint=tools.endpoint,
+        memory=StrategyMemory(config.home),
     )

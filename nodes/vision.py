@@ -17,9 +17,8 @@ from autorust.imaging.images import ImageInputError, LoadedImage, has_chart_axes
 from autorust.imaging.ocr import OcrResult, ocr_available, read_text
 from autorust.llm.models import ModelNotConfiguredError
 from autorust.llm.scripted import ScriptMissingError
-from autorust.llm.structured import InvalidModelOutputError
 from autorust.nodes.evidence import evidence_problems
-from autorust.nodes.shared import agent_tools, ask_model, run_config
+from autorust.nodes.shared import ModelCallError, agent_tools, ask_model, run_config
 from autorust.nodes.spec_from_text import figure_spec_from_text, spec_from_text
 
 AGENT = AgentName.VISION
@@ -109,7 +108,7 @@ async def vision_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dict
                 AIMessage(spec.model_dump_json()),
                 evidence_request(problems),
             ]
-    except InvalidModelOutputError as exc:
+    except ModelCallError as exc:
         update = exc.state_update()
         return {**base, **update, "model_calls": [*calls, *update["model_calls"]]}
     except (ModelNotConfiguredError, ScriptMissingError):

@@ -91,7 +91,7 @@ def build_config(
     return config.model_copy(update={"executor": settings})
 
 
-def check_models(config: AutorustConfig) -> None:
+def check_models(config: AutorustConfig, console: Console = console) -> None:
     """Fail before any image is touched when the configuration cannot work."""
     if config.ocr == "on":
         try:
@@ -182,7 +182,9 @@ def execute(
 ) -> None:
     """``expected_statuses`` (image stem -> status): the run succeeds when every image ended
     as expected (the demo); otherwise only when every image passed."""
-    check_models(config)
+    # with --output jsonl, stdout carries the JSON events only: messages go to stderr
+    messages = Console(stderr=True) if mode is OutputMode.jsonl else console
+    check_models(config, messages)
     worker = worker or WorkerOptions()
     images = find_images(path)
     if worker.shard is not None:
@@ -215,7 +217,7 @@ def execute(
                 )
             )
     except KeyboardInterrupt:
-        console.print(
+        messages.print(
             "[yellow]interrupted: progress is checkpointed; run the same command again "
             "to resume[/yellow]"
         )

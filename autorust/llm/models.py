@@ -5,17 +5,61 @@ from __future__ import annotations
 import os
 from functools import cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.rate_limiters import InMemoryRateLimiter
 from langchain_openai import ChatOpenAI
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 
 from autorust.graph.context import AutorustConfig, ModelSettings
-from autorust.llm.scripted import ScriptedChatModel
+from autorust.llm.http_trace import traced_async_client
+from autorust.llm.scripted import SCRIPTED_MODEL_NAME, ScriptedChatModel
+from autorust.llm.strategy_memory import OPENAI_BASE_URL
 
 DEFAULT_TIMEOUT_S = 120.0
-DEFAULT_MAX_RETRIES = 4
+DEFAULT_MAX_RETRIES = 6
+DEFAULT_CALL_BUDGET_S = 180.0
+
+
+class ModelEndpoint(BaseModel):
+    """Where an agent's calls go and how hard to try: what every model error message names."""
+
+    agent: str
+    model: str
+    base_url: str | None = None
+    structured_output: str = "auto"
+    max_retries: int = DEFAULT_MAX_RETRIES
+    call_budget_s: float = DEFAULT_CALL_BUDGET_S
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    offline: bool = False
+
+    @property
+    def host(self) -> str:
+        if self.offline:
+            return "offline replay"
+        url = self.base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_BASE_URL
+        parts = urlsplit(url)
+        return parts.hostname + (f":{parts.port}" if parts.port else "") if parts.hostname else url
+
+    def describe(self) -> str:
+        """``coding agent (model qwen2.5-coder at localhost:11434)``"""
+        return f"{self.agent} agent (model {self.model} at {self.host})"
+
+
+def endpoint_for(agent: str, config: AutorustConfig) -> ModelEndpoint:
+    if config.provider == "scripted":
+        return ModelEndpoint(agent=agent, model=SCRIPTED_MODEL_NAME, offline=True)
+    settings = config.model_for(agent)
+    return ModelEndpoint(
+        agent=agent,
+        model=settings.model or "?",
+        base_url=settings.base_url,
+        structured_output=settings.structured_output or "auto",
+        max_retries=DEFAULT_MAX_RETRIES if settings.max_retries is None else settings.max_retries,
+        call_budget_s=settings.call_budget_s or DEFAULT_CALL_BUDGET_S,
+        timeout_s=settings.timeout_s or DEFAULT_TIMEOUT_S,
+    )
 
 
 class ModelNotConfiguredError(RuntimeError):
@@ -42,7 +86,9 @@ def not_configured_message(agent: str) -> str:
     )
 
 
-def make_chat_model(agent: str, config: AutorustConfig) -> BaseChatModel:
+def make_chat_model(agent: str, config: AutorustConfig, *, loop_id: int = 0) -> BaseChatModel:
+    """The agent's chat model. Clients are cached per event loop (``loop_id``): an async HTTP
+    connection pool must not outlive the loop it was opened on."""
     if config.provider == "scripted":
         if not config.scripted_replies:
             raise ModelNotConfiguredError(
@@ -55,7 +101,7 @@ def make_chat_model(agent: str, config: AutorustConfig) -> BaseChatModel:
         key is None and not settings.base_url and not os.environ.get("OPENAI_BASE_URL")
     ):
         raise ModelNotConfiguredError(not_configured_message(agent))
-    return _openai(agent, settings, key.get_secret_value() if key else None)
+    return _openai(settings, key.get_secret_value() if key else None, loop_id)
 
 
 @cache
@@ -63,16 +109,17 @@ def _scripted(agent: str, replies_dir: str) -> BaseChatModel:
     return ScriptedChatModel(replies_dir=Path(replies_dir), agent=agent)
 
 
-def _openai(agent: str, settings: ModelSettings, api_key: str | None) -> BaseChatModel:
+def _openai(settings: ModelSettings, api_key: str | None, loop_id: int) -> BaseChatModel:
     # Local OpenAI-compatible servers usually accept any key; the client insists on one.
     return _cached_openai(
         settings.model,
         settings.base_url,
         settings.temperature,
         settings.timeout_s or DEFAULT_TIMEOUT_S,
-        DEFAULT_MAX_RETRIES if settings.max_retries is None else settings.max_retries,
+        settings.max_tokens,
         api_key or "not-needed",
         settings.requests_per_minute,
+        loop_id,
     )
 
 
@@ -93,18 +140,23 @@ def _cached_openai(
     base_url: str | None,
     temperature: float | None,
     timeout_s: float,
-    max_retries: int,
+    max_tokens: int | None,
     api_key: str,
     requests_per_minute: float | None,
+    loop_id: int,
 ) -> BaseChatModel:
     limiter = endpoint_rate_limiter(base_url, requests_per_minute) if requests_per_minute else None
+    # Retries are ours (autorust/llm/structured.py): one budget per call, strategy rejections
+    # recognised before any retry, every reply's usage counted from the hook on the client.
     return ChatOpenAI(
         model=model,
         base_url=base_url,
         temperature=temperature,
+        max_tokens=max_tokens,
         timeout=timeout_s,
-        max_retries=max_retries,
+        max_retries=0,
         api_key=SecretStr(api_key),
-        stream_usage=True,
+        http_async_client=traced_async_client(timeout_s),
+        disable_streaming=True,
         rate_limiter=limiter,
     )

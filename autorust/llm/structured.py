@@ -1,21 +1,28 @@
-"""Ask a chat model for a pydantic object.
+"""Ask a chat model for a pydantic object: one bounded call, whatever the endpoint supports.
 
-- Transient HTTP failures (429 with ``retry-after``, 5xx, timeouts, connection errors) are
-  retried by the OpenAI client itself (``max_retries``, exponential backoff with jitter); each
-  retry is traced into the call's ``ModelCall`` and the log.
-- An invalid reply (schema violation, truncated JSON, empty reply, refusal) is re-asked with
-  the validation error in the prompt, at most ``max_regenerations`` times; then
-  ``InvalidModelOutputError`` names the agent and what was wrong, carrying the ``ModelCall`` so
-  the failure is recorded in state.
-- Rejected credentials become ``ModelAuthError`` without the provider's text (which may echo a
-  part of the key).
+- The request asks for JSON by the agent's structured-output strategy (``strategies.py``); with
+  ``auto`` a strategy the endpoint rejects (400/422/500 naming ``response_format``,
+  ``json_schema`` or ``tools``) is replaced at once by the next one, and the one that works is
+  remembered per endpoint + model in the run home (``strategy_memory.py``).
+- Transient failures (429 honouring ``retry-after``, other 5xx, timeouts, dropped connections,
+  a 200 whose body is not JSON, has no ``choices`` or no content) are retried here with
+  exponential backoff and jitter: at most ``max_retries`` times and never past the call's
+  budget (``call_budget_s``, default 180 s, which bounds every request's timeout too).
+  Deterministic failures (400, 404, 422, rejected credentials) end the call at once.
+- Every reply is validated on our side; an invalid one (schema violation, truncated JSON,
+  ``finish_reason=length``, a refusal) is re-asked with the problem, at most
+  ``max_regenerations`` times.
+- Every reply's usage counts, read by an httpx hook from what the server reported (rejected
+  and regenerated replies, and those of a call that finally failed: the error carries the
+  ``ModelCall``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 import time
-from contextvars import ContextVar
 from typing import Any, TypeVar
 
 import openai
@@ -27,87 +34,46 @@ from langgraph.config import get_config
 from pydantic import BaseModel, ValidationError
 
 from autorust.graph.state import ModelCall
+from autorust.llm.errors import (
+    InvalidModelOutputError,
+    ModelAuthError,
+    ModelCallError,
+    ModelRequestError,
+    ModelUnavailableError,
+    body_text,
+    server_text,
+    status_of,
+    transient_reason,
+)
+from autorust.llm.http_trace import HttpTrace, start_trace, stop_trace
+from autorust.llm.models import ModelEndpoint
+from autorust.llm.strategies import (
+    FILTERED,
+    TRUNCATED,
+    ReplyProblem,
+    Strategy,
+    candidates,
+    is_rejection,
+    prepare,
+    reply_json,
+)
+from autorust.llm.strategy_memory import StrategyMemory
+from autorust.redaction import redact
+
+__all__ = [
+    "InvalidModelOutputError",
+    "ModelAuthError",
+    "ModelCallError",
+    "ModelRequestError",
+    "ModelUnavailableError",
+    "invoke_structured",
+]
 
 T = TypeVar("T", bound=BaseModel)
 log = logging.getLogger("autorust.model")
-_TRACE: ContextVar[list[str] | None] = ContextVar("autorust_http_trace", default=None)
-
-
-class InvalidModelOutputError(ValueError):
-    """The model kept replying with output that does not fit the schema."""
-
-    def __init__(self, agent: str, schema: str, call: ModelCall) -> None:
-        self.agent, self.schema, self.call = agent, schema, call
-        detail = "; ".join(call.regenerations[-2:])
-        super().__init__(
-            f"{agent} agent: no valid {schema} after {len(call.regenerations)} replies ({detail})"
-        )
-
-    def state_update(self) -> dict[str, Any]:
-        """End the run as an error, keeping the exchange (and its usage) in state."""
-        return {"status": "error", "error": str(self), "model_calls": [self.call]}
-
-
-class ModelAuthError(RuntimeError):
-    pass
-
-
-class _HttpTrace(logging.Handler):
-    """Notes the OpenAI client's retries and failed HTTP statuses for the current call."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        trace = _TRACE.get()
-        if trace is None:
-            return
-        message = record.getMessage()
-        if record.name.startswith("openai") and message.startswith("Retrying request"):
-            trace.append("retry")
-        elif record.name.startswith("httpx") and "HTTP Request" in message:
-            status = message.rsplit('"', 2)[-2].split()
-            if len(status) >= 2 and status[1].isdigit() and int(status[1]) >= 400:
-                trace.append(f"HTTP {status[1]}")
-
-
-def _install_trace() -> None:
-    for name in ("openai._base_client", "httpx", "httpx2"):
-        logger = logging.getLogger(name)
-        if not any(isinstance(h, _HttpTrace) for h in logger.handlers):
-            logger.addHandler(_HttpTrace())
-        logger.setLevel(min(logger.getEffectiveLevel(), logging.INFO))
-
-
-_install_trace()
-
-
-def _problem(raw: Any, error: BaseException | None) -> str:
-    if isinstance(raw, AIMessage) and getattr(raw, "additional_kwargs", {}).get("refusal"):
-        return f"the model refused: {raw.additional_kwargs['refusal']}"
-    if error is None:
-        return "empty reply"
-    return f"{type(error).__name__}: {str(error)[:600]}"
-
-
-def _usage(raw: Any) -> tuple[int, int, str]:
-    if not isinstance(raw, AIMessage):
-        return 0, 0, ""
-    usage = raw.usage_metadata or {}
-    name = (raw.response_metadata or {}).get("model_name", "")
-    return usage.get("input_tokens", 0), usage.get("output_tokens", 0), name
-
-
-def _structured(model: BaseChatModel, schema: type[BaseModel]) -> Any:
-    """The model asked for JSON of ``schema``; parsing stays on our side.
-
-    For ChatOpenAI we pass the JSON schema as a dict (``response_format`` json_schema, not
-    strict: OpenAI-compatible servers differ in what strict schemas they accept) so the SDK does
-    not parse the reply itself: a reply that fails validation then still arrives with its token
-    usage, and is re-asked like any other invalid reply.
-    """
-    if isinstance(model, ChatOpenAI):
-        return model.with_structured_output(
-            schema.model_json_schema(), method="json_schema", include_raw=True
-        )
-    return model.with_structured_output(schema, include_raw=True)
+BACKOFF_BASE_S = 0.5
+BACKOFF_CAP_S = 30.0
+PROBLEM_CHARS = 600
 
 
 def _thread_id() -> str | None:
@@ -117,13 +83,132 @@ def _thread_id() -> str | None:
         return None
 
 
-def _record_trace(call: ModelCall, trace: list[str]) -> None:
-    retries = trace.count("retry")
-    statuses = [item for item in trace if item.startswith("HTTP")]
-    call.retries += retries
-    call.transient_errors += statuses + ["timeout or connection error"] * max(
-        0, retries - len(statuses)
-    )
+def backoff_s(retry: int, retry_after: float | None) -> float:
+    """The server's ``retry-after`` if it gave one, else 0.5 s x 2^n with jitter (cap 30 s)."""
+    if retry_after is not None:
+        return retry_after
+    return min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**retry) * random.uniform(0.5, 1.0)
+
+
+def finished_early(exc: BaseException | None) -> ReplyProblem | None:
+    """The SDK's own complaints about a complete reply (it raises them for ``response_format``
+    requests): truncated at the token limit, or blocked by a content filter."""
+    if isinstance(exc, openai.LengthFinishReasonError):
+        return ReplyProblem(TRUNCATED)
+    if isinstance(exc, openai.ContentFilterFinishReasonError):
+        return ReplyProblem(FILTERED)
+    return None
+
+
+def validation_problem(exc: ValidationError) -> str:
+    """``schema violation: tests.0.expected: Field required; score: ...`` (no echoed input)."""
+    parts = [
+        f"{'.'.join(str(p) for p in error['loc']) or 'object'}: {error['msg']}"
+        for error in exc.errors(include_url=False, include_input=False)
+    ]
+    return f"schema violation ({exc.error_count()} errors): " + "; ".join(parts)
+
+
+class _Call:
+    """One structured call in progress: its budget, strategy, ledger and log context."""
+
+    def __init__(
+        self,
+        model: BaseChatModel,
+        schema: type[BaseModel],
+        endpoint: ModelEndpoint,
+        memory: StrategyMemory | None,
+        call: ModelCall,
+        context: dict[str, Any],
+    ) -> None:
+        self.model, self.schema, self.endpoint, self.memory = model, schema, endpoint, memory
+        self.call, self.context = call, context
+        self.started = time.monotonic()
+        self.deadline = self.started + endpoint.call_budget_s
+        self.http = isinstance(model, ChatOpenAI)
+        self.server_said = ""  # the last error status and excerpt, for the final message
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def finish(self) -> None:
+        self.call.latency_s = round(time.monotonic() - self.started, 4)
+
+    def strategies(self) -> list[Strategy]:
+        remembered = None
+        if self.memory is not None and self.endpoint.structured_output == "auto":
+            remembered = self.memory.get(self.endpoint.base_url, self.endpoint.model)
+        return candidates(self.endpoint.structured_output, remembered)
+
+    async def remember(self, strategy: Strategy) -> None:
+        if self.memory is None or self.endpoint.structured_output != "auto" or not self.http:
+            return
+        await asyncio.to_thread(
+            self.memory.remember, self.endpoint.base_url, self.endpoint.model, strategy
+        )
+
+    def _account(self, trace: HttpTrace, message: Any) -> None:
+        if trace.exchanges:  # what the server reported, reply by reply
+            self.call.input_tokens += sum(e.input_tokens for e in trace.exchanges)
+            self.call.output_tokens += sum(e.output_tokens for e in trace.exchanges)
+        elif isinstance(message, AIMessage) and message.usage_metadata:
+            self.call.input_tokens += message.usage_metadata.get("input_tokens", 0)
+            self.call.output_tokens += message.usage_metadata.get("output_tokens", 0)
+        if isinstance(message, AIMessage):
+            self.call.model = (message.response_metadata or {}).get("model_name") or self.call.model
+
+    async def send(
+        self, strategy: Strategy, conversation: list[BaseMessage], config: RunnableConfig
+    ) -> tuple[AIMessage | None, HttpTrace, BaseException | None]:
+        runnable, to_send = prepare(self.model, strategy, self.schema, conversation)
+        remaining = self.remaining()
+        if self.http:
+            runnable = runnable.bind(timeout=max(0.1, min(self.endpoint.timeout_s, remaining)))
+        trace, token = start_trace()
+        message: Any = None
+        try:
+            async with asyncio.timeout(remaining + 1.0):
+                message = await runnable.ainvoke(to_send, config=config)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            return None, trace, exc
+        finally:
+            stop_trace(token)
+            self._account(trace, message)
+        return message, trace, None
+
+    def error(self, cls: type[ModelCallError], what: str) -> ModelCallError:
+        self.finish()
+        error = cls(f"{self.endpoint.describe()}: {what}", self.call)
+        log.error(str(error), extra={**self.context, "status": "error"})
+        return error
+
+    async def wait_before_retry(self, reason: str, retry_after: float | None) -> None:
+        """Sleep before the next try, or raise when retries or the budget are used up."""
+        self.call.transient_errors.append(reason)
+        retries = self.call.retries
+        delay = backoff_s(retries, retry_after)
+        spent = time.monotonic() - self.started
+        if retries >= self.endpoint.max_retries or delay >= self.remaining() - 0.5:
+            limit = (
+                f"{retries} retries"
+                if retries >= self.endpoint.max_retries
+                else f"a {self.endpoint.call_budget_s:.0f} s call budget "
+                f"(AUTORUST_{self.endpoint.agent.upper()}__CALL_BUDGET_S)"
+            )
+            said = f"; last error {self.server_said}" if self.server_said else ""
+            raise self.error(
+                ModelUnavailableError,
+                f"the endpoint kept failing ({', '.join(self.call.transient_errors[-3:])}); "
+                f"gave up after {limit}, {spent:.0f} s in{said}; a rerun retries this item",
+            )
+        self.call.retries += 1
+        log.warning(
+            f"{self.endpoint.describe()}: {reason}, retry {retries + 1} in {delay:.1f}s",
+            extra={**self.context, "retries": self.call.retries},
+        )
+        await asyncio.sleep(delay)
 
 
 async def invoke_structured(
@@ -136,54 +221,120 @@ async def invoke_structured(
     metadata: dict[str, Any],
     max_regenerations: int = 2,
     config: RunnableConfig | None = None,
+    endpoint: ModelEndpoint | None = None,
+    memory: StrategyMemory | None = None,
 ) -> tuple[T, ModelCall]:
-    runnable = _structured(model, schema)
-    call = ModelCall(agent=agent, iteration=iteration)
-    conversation = list(messages)
-    started = time.perf_counter()
+    endpoint = endpoint or ModelEndpoint(
+        agent=agent,
+        model=str(getattr(model, "model_name", None) or type(model).__name__),
+        offline=not isinstance(model, ChatOpenAI),
+    )
     context = {"thread_id": _thread_id(), "agent": agent, "iteration": iteration}
-    for attempt in range(max_regenerations + 1):
+    current = _Call(
+        model, schema, endpoint, memory, ModelCall(agent=agent, iteration=iteration), context
+    )
+    call = current.call
+    strategies = current.strategies()
+    index = 0
+    conversation = list(messages)
+    while True:
+        if current.remaining() <= 0:
+            raise current.error(
+                ModelUnavailableError,
+                f"the {endpoint.call_budget_s:.0f} s call budget is spent "
+                f"(AUTORUST_{agent.upper()}__CALL_BUDGET_S); a rerun retries this item",
+            )
+        strategy = strategies[index]
+        call.structured_output = strategy.value
         run_config: RunnableConfig = {
             **(config or {}),
-            "metadata": {**metadata, "autorust_agent": agent, "autorust_try": attempt},
+            "metadata": {
+                **metadata,
+                "autorust_agent": agent,
+                "autorust_try": len(call.regenerations),
+                "autorust_structured_output": strategy.value,
+            },
             "run_name": f"{agent}-structured",
         }
-        trace: list[str] = []
-        token = _TRACE.set(trace)
+        message, trace, exc = await current.send(strategy, conversation, run_config)
+        last = trace.last
+        cut_off = finished_early(exc)
+        if exc is not None and cut_off is None:
+            status, body = status_of(exc), body_text(exc)
+            if is_rejection(strategy, status, body):
+                what = f"structured output '{strategy}' (HTTP {status}: {server_text(body)})"
+                if index + 1 < len(strategies):
+                    index += 1
+                    log.warning(
+                        f"{endpoint.describe()}: the endpoint rejected {what}; "
+                        f"trying '{strategies[index]}'",
+                        extra=context,
+                    )
+                    continue
+                raise current.error(
+                    ModelRequestError,
+                    f"the endpoint rejected {what}; set AUTORUST_{agent.upper()}"
+                    "__STRUCTURED_OUTPUT to auto or to a strategy it supports",
+                )
+            if status in (401, 403):
+                raise current.error(
+                    ModelAuthError,
+                    f"the endpoint rejected the credentials (HTTP {status}); check "
+                    f"OPENAI_API_KEY / AUTORUST_API_KEY / AUTORUST_{agent.upper()}_API_KEY and "
+                    "the endpoint URL",
+                )
+            reason = transient_reason(exc)
+            if status is not None:
+                current.server_said = f"HTTP {status}: {server_text(body)}"
+            if reason is None and last is not None and last.status == 200 and last.problem:
+                reason = last.problem  # e.g. empty choices: the client library chokes on it
+            if reason is None:
+                if status is not None:
+                    raise current.error(
+                        ModelRequestError,
+                        f"the endpoint rejected the request (HTTP {status}: {server_text(body)})",
+                    )
+                raise exc  # not an endpoint failure (e.g. no scripted reply): the caller's
+            await current.wait_before_retry(reason, last.retry_after_s if last else None)
+            continue
+
+        await current.remember(strategy)
         try:
-            out = await runnable.ainvoke(conversation, config=run_config)
-        except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
-            raise ModelAuthError(
-                f"{agent} agent: the model endpoint rejected the credentials (HTTP "
-                f"{exc.status_code}); check OPENAI_API_KEY / AUTORUST_API_KEY / "
-                f"AUTORUST_{agent.upper()}_API_KEY and the endpoint URL"
-            ) from None
-        finally:
-            _TRACE.reset(token)
-            _record_trace(call, trace)
-        tokens_in, tokens_out, name = _usage(out.get("raw"))
-        call.input_tokens += tokens_in
-        call.output_tokens += tokens_out
-        call.model = name or call.model
-        parsed, error = out.get("parsed"), out.get("parsing_error")
-        if isinstance(parsed, dict):
-            try:
-                parsed = schema.model_validate(parsed)
-            except ValidationError as exc:
-                parsed, error = None, exc
-        if parsed is not None and error is None:
-            call.latency_s = round(time.perf_counter() - started, 4)
+            if cut_off is not None:
+                raise cut_off
+            if last is not None and last.problem:
+                raise ReplyProblem(last.problem, empty=True)
+            assert message is not None
+            candidate = reply_json(message)
+            parsed = schema.model_validate(candidate)
+        except ReplyProblem as problem_exc:
+            if problem_exc.empty:
+                await current.wait_before_retry(str(problem_exc), None)
+                continue
+            problem = str(problem_exc)
+        except ValidationError as validation_exc:
+            problem = validation_problem(validation_exc)
+        else:
+            current.finish()
             log.info(
                 "model call ok",
-                extra={**context, "attempt": attempt, "latency_s": call.latency_s,
+                extra={**context, "attempt": len(call.regenerations), "latency_s": call.latency_s,
                        "input_tokens": call.input_tokens, "output_tokens": call.output_tokens,
                        "retries": call.retries, "regenerations": len(call.regenerations)},
             )  # fmt: skip
-            return parsed, call
-        problem = _problem(out.get("raw"), error)
+            return parsed, call  # type: ignore[return-value]
+
+        problem = redact(problem[:PROBLEM_CHARS])
         call.regenerations.append(problem)
+        if len(call.regenerations) > max_regenerations:
+            detail = "; ".join(call.regenerations[-2:])
+            raise current.error(
+                InvalidModelOutputError,
+                f"no valid {schema.__name__} after {len(call.regenerations)} replies ({detail})",
+            )
         log.warning(
-            f"invalid reply, regenerating: {problem}", extra={**context, "attempt": attempt}
+            f"invalid reply, regenerating: {problem}",
+            extra={**context, "attempt": len(call.regenerations)},
         )
         conversation = [
             *messages,
@@ -192,7 +343,3 @@ async def invoke_structured(
                 f"Reply again with a complete, valid {schema.__name__} object."
             ),
         ]
-    call.latency_s = round(time.perf_counter() - started, 4)
-    error = InvalidModelOutputError(agent, schema.__name__, call)
-    log.error(str(error), extra={**context, "status": "error"})
-    raise error

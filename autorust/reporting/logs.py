@@ -1,4 +1,6 @@
-"""Logging: JSON lines to a file per batch, readable lines on the console, secrets scrubbed.
+"""Logging: JSON lines to a file per batch, readable lines on stderr, secrets scrubbed.
+
+Log records never go to stdout: with ``--output jsonl`` stdout carries the JSON events alone.
 
 Every record passes a redaction filter (``autorust.redaction.redact``).
 Records may carry ``run_id``, ``thread_id``, ``agent``, ``attempt``, ``latency_s`` and token
@@ -13,6 +15,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 
+from rich.console import Console
 from rich.logging import RichHandler
 
 from autorust.redaction import redact
@@ -73,7 +76,12 @@ def setup_logging(
             root.removeHandler(handler)
             handler.close()
     root.setLevel(logging.INFO)
-    console = RichHandler(level=console_level, show_path=False, rich_tracebacks=False)
+    console = RichHandler(
+        level=console_level,
+        console=Console(stderr=True),
+        show_path=False,
+        rich_tracebacks=False,
+    )
     console.addFilter(RedactingFilter())
     console.addFilter(_QuietLibraries())
     handlers: list[logging.Handler] = [console]

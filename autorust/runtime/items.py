@@ -10,7 +10,11 @@ from pydantic import BaseModel
 from autorust.graph.state import RunState, RunStatus
 from autorust.redaction import redact
 
-FINISHED: tuple[RunStatus, ...] = ("passed", "failed", "error")
+FINISHED: tuple[str, ...] = ("passed", "failed", "unverified", "error")
+"""A run in one of these states has ended (a worker may mark its claim done)."""
+SETTLED: tuple[str, ...] = ("passed", "failed", "unverified")
+"""Ended with a verdict: a plain rerun skips these. An ``error`` (model, endpoint or
+infrastructure failure) is retried by a plain rerun; ``--force`` reruns everything."""
 log = logging.getLogger("autorust.batch")
 
 

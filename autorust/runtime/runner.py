@@ -13,7 +13,7 @@ from autorust.graph.context import AutorustConfig
 from autorust.graph.state import InputState, RunState
 from autorust.graph.workflow import NodeWrapper, build_graph
 from autorust.runtime.identity import run_config_for, thread_config, thread_id_for
-from autorust.runtime.items import FINISHED, ItemResult, failed_item
+from autorust.runtime.items import FINISHED, SETTLED, ItemResult, failed_item
 
 
 def compile_graph(
@@ -43,8 +43,12 @@ async def run_image(
         await checkpointer.adelete_thread(thread_id)
     snapshot = await graph.aget_state(run_config)
     existing = RunState.model_validate(snapshot.values) if snapshot.values else None
-    if existing is not None and not snapshot.next and existing.status in FINISHED:
-        return _result(image_path, thread_id, existing, started, skipped=True)
+    if existing is not None and not snapshot.next:
+        if existing.status in SETTLED:
+            return _result(image_path, thread_id, existing, started, skipped=True)
+        if existing.status == "error":  # a failure, not a verdict: start this item afresh
+            await checkpointer.adelete_thread(thread_id)
+            existing = None
     resumed = existing is not None
     graph_input = (
         None if resumed else InputState(image_path=image_path, max_iterations=config.max_iterations)

@@ -90,7 +90,10 @@ async def test_persistently_invalid_output_fails_the_item_clearly(tmp_path: Path
         async with open_checkpointer(config.checkpoint_path) as saver:
             (result,) = await BatchRun([ROOT / "examples/images/sum_even.png"], config, saver).run()
     assert result.status == "error"
-    assert result.error and result.error.startswith("coding agent: no valid CodeArtifact after 4")
+    assert result.error and result.error.startswith(
+        f"coding agent (model gpt-4o-mini at {server.base_url.split('/')[2]}): "
+        "no valid CodeArtifact after 4"
+    )
     coding = [c for c in result.state.model_calls if c.agent == "coding"]  # type: ignore[union-attr]
     assert len(coding) == 1 and len(coding[0].regenerations) == 4
 

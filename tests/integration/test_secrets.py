@@ -80,3 +80,27 @@ async def test_generated_code_cannot_read_the_key(tmp_path: Path) -> None:
     result = await make_executor(config.executor).execute(job)
     assert KEY not in result.stdout + result.stderr
     assert "OPENAI_API_KEY" not in result.stdout
+
+
+@pytest.mark.parametrize("status", [429, 500, 503])
+async def test_an_error_body_echoing_the_authorization_header_leaks_nowhere(
+    status: int, tmp_path: Path
+) -> None:
+    """Observed on 3f763c6: the shown error was redacted but the full bearer key was stored in
+    plain text in .autorust/checkpoints.sqlite (3 of 3 cases)."""
+    headers = "{'Authorization': '{authorization}', 'x-request-id': '42'}"
+    echo = {"error": {"message": f"upstream refused request with headers {headers}"}}
+
+    def echoing(request: dict[str, Any]) -> Fault:
+        return Fault(status, body=echo, headers={"retry-after": "0"})
+
+    with FakeOpenAI(echoing) as server:
+        (result,) = await run_batch(server, tmp_path)
+        assert all(h["authorization"] == f"Bearer {KEY}" for h in server.headers)
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert {"checkpoints.sqlite", "autorust.log.jsonl", "result.json"} <= {p.name for p in written}
+    assert leaks(tmp_path) == []
+    assert KEY[-10:].encode() not in b"".join(p.read_bytes() for p in written)
+    assert result.status == "error"
+    assert f"HTTP {status}" in (result.error or "") and "x-request-id" in (result.error or "")
+    assert "[REDACTED]" in (result.error or "")

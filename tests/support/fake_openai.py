@@ -1,13 +1,22 @@
 """A real HTTP server on 127.0.0.1 that speaks the OpenAI chat-completions protocol.
 
 It stands in for the model endpoint only: the client, retries, and parsing under test are real.
-``responder(request_json) -> reply`` decides each answer; a reply is either a dict (sent as the
-assistant's JSON content), a string (sent verbatim as content), or a ``Fault``.
+``responder(request_json) -> reply`` decides each answer; a reply is a dict (the assistant's
+JSON: sent as content, or as the forced tool call's arguments), a string (sent verbatim as
+content), a ``Completion`` (content with a chosen ``finish_reason``), a ``RawReply`` (any
+status and body bytes) or a ``Fault``.
+
+A ``ServerProfile`` emulates the documented differences of real servers: which structured-output
+strategies each accepts, how it rejects the others (status, error-body shape, a traceback in the
+text), and what it adds around the completion (Azure's content-filter annotations and the
+underlying model name, llama.cpp's ``timings``). ``usage`` is where all of them report it: in
+the body of a non-streamed completion.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 import uuid
@@ -25,29 +34,155 @@ class Fault:
     delay_s: float = 0.0
 
 
-Reply = dict[str, Any] | str | Fault
+@dataclass
+class Completion:
+    content: str | None
+    finish_reason: str = "stop"
+
+
+@dataclass
+class RawReply:
+    """Bytes as they are (a proxy's HTML page, a body without choices...); ``usage`` is what
+    the fake counts as billed for it."""
+
+    body: bytes
+    status: int = 200
+    content_type: str = "application/json"
+    usage: tuple[int, int] = (0, 0)
+
+
+Reply = dict[str, Any] | str | Completion | RawReply | Fault
 Responder = Callable[[dict[str, Any]], Reply]
+AGENT_OF_SCHEMA = {"Spec": "vision", "CodeArtifact": "coding", "Review": "checker"}
+
+
+def strategy_of(request: dict[str, Any]) -> str:
+    response_format = request.get("response_format") or {}
+    if response_format.get("type") in ("json_schema", "json_object"):
+        return response_format["type"]
+    return "tools" if request.get("tools") else "prompt"
+
+
+_SCHEMA_IN_PROMPT = re.compile(r"matching the JSON schema (\w+)")
+
+
+def schema_name(request: dict[str, Any]) -> str | None:
+    """The pydantic model name the client asked for, whatever the strategy."""
+    response_format = request.get("response_format") or {}
+    if response_format.get("type") == "json_schema":
+        return response_format["json_schema"]["name"]
+    if isinstance(response_format.get("schema"), dict):
+        return response_format["schema"].get("title")
+    tools = request.get("tools") or []
+    if tools:
+        return tools[0]["function"]["name"]
+    for message in request.get("messages", []):
+        content = message.get("content")
+        if isinstance(content, str) and (match := _SCHEMA_IN_PROMPT.search(content)):
+            return match[1]
+    return None
 
 
 def replies_by_schema(script: dict[str, list[Any]], attempt: int = 0) -> Responder:
     """Answer each request from a scripted-replies file (examples/replies/*.yaml) by the schema
     the client asked for: Spec -> vision, CodeArtifact -> coding, Review -> checker."""
-    agents = {"Spec": "vision", "CodeArtifact": "coding", "Review": "checker"}
 
     def respond(request: dict[str, Any]) -> Reply:
-        replies = script[agents[schema_name(request) or ""]]
+        replies = script[AGENT_OF_SCHEMA[schema_name(request) or ""]]
         return replies[min(attempt, len(replies) - 1)]
 
     return respond
 
 
-def schema_name(request: dict[str, Any]) -> str | None:
-    """The pydantic model name the client asked for via response_format or tools."""
-    response_format = request.get("response_format") or {}
-    if response_format.get("type") == "json_schema":
-        return response_format["json_schema"]["name"]
-    tools = request.get("tools") or []
-    return tools[0]["function"]["name"] if tools else None
+# ---- server profiles -------------------------------------------------------------------------
+
+ALL_STRATEGIES = frozenset({"json_schema", "json_object", "tools", "prompt"})
+LLAMA_CPP_PYTHON_500 = (
+    "1 validation error:\n  {'type': 'literal_error', 'loc': ('body', 'response_format', "
+    "'type'), 'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema', "
+    "'ctx': {'expected': \"'text' or 'json_object'\"}}\n\n  File \"/srv/venv/lib/python3.11/"
+    'site-packages/llama_cpp/server/app.py", line 376, in create_chat_completion\n'
+    "    POST /v1/chat/completions"
+)
+
+
+@dataclass(frozen=True)
+class ServerProfile:
+    name: str
+    accepts: frozenset[str] = ALL_STRATEGIES
+    rejection_status: int = 400
+    error_shape: str = "openai"  # "openai": {"error": {...}}; "vllm": {"object": "error", ...}
+    tool_choice_honoured: bool = True
+    reply_model: str | None = None  # Azure names the underlying model, not the deployment
+    extra_body: Callable[[], dict[str, Any]] | None = None
+    extra_choice: Callable[[], dict[str, Any]] | None = None
+
+    def rejection(self, strategy: str) -> Fault:
+        if self.name == "llama-cpp-python":
+            message = LLAMA_CPP_PYTHON_500
+        elif self.name == "azure-openai-2024-06-01":
+            message = (
+                "response_format value as json_schema is enabled only for api versions "
+                "2024-08-01-preview and later"
+            )
+        else:
+            message = (
+                f"unsupported value for {'tools' if strategy == 'tools' else 'response_format'}"
+            )
+        if self.error_shape == "vllm":
+            body: dict[str, Any] = {
+                "object": "error", "message": message, "type": "BadRequestError",
+                "param": None, "code": self.rejection_status,
+            }  # fmt: skip
+        else:
+            body = {"error": {"message": message, "type": "invalid_request_error", "param": None,
+                              "code": None}}  # fmt: skip
+        return Fault(self.rejection_status, body=body)
+
+
+def _azure_filters() -> dict[str, Any]:
+    safe = {"filtered": False, "severity": "safe"}
+    return {"hate": safe, "self_harm": safe, "sexual": safe, "violence": safe}
+
+
+PROFILES: dict[str, ServerProfile] = {
+    "openai": ServerProfile("openai"),
+    # Azure OpenAI before api-version 2024-08-01-preview: no json_schema; annotations around
+    # the completion; "model" is the underlying model, whatever the deployment is called
+    "azure-openai-2024-06-01": ServerProfile(
+        "azure-openai-2024-06-01",
+        accepts=frozenset({"json_object", "tools", "prompt"}),
+        reply_model="gpt-4o-2024-05-13",
+        extra_body=lambda: {
+            "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": {}}]
+        },
+        extra_choice=lambda: {"content_filter_results": _azure_filters()},
+    ),
+    "azure-openai": ServerProfile(
+        "azure-openai",
+        reply_model="gpt-4o-2024-08-06",
+        extra_choice=lambda: {"content_filter_results": _azure_filters()},
+    ),
+    # vLLM (guided decoding): every strategy; errors are {"object": "error", ...}
+    "vllm": ServerProfile("vllm", error_shape="vllm"),
+    # Ollama >= 0.5: json_schema and json_object; tools work but tool_choice is ignored
+    "ollama": ServerProfile("ollama", tool_choice_honoured=False),
+    # llama-cpp-python 0.3.x: json_schema is a 500 with the validation text and a traceback
+    "llama-cpp-python": ServerProfile(
+        "llama-cpp-python",
+        accepts=frozenset({"json_object", "tools", "prompt"}),
+        rejection_status=500,
+    ),
+    # llama.cpp's llama-server: json_schema (and json_object with a schema); adds timings
+    "llama-server": ServerProfile(
+        "llama-server",
+        extra_body=lambda: {"timings": {"prompt_n": 1, "predicted_n": 1}},
+    ),
+    # a server without function calling
+    "no-tools": ServerProfile(
+        "no-tools", accepts=frozenset({"prompt"}), rejection_status=422, error_shape="vllm"
+    ),
+}
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -56,10 +191,12 @@ class _QuietServer(ThreadingHTTPServer):
 
 
 class FakeOpenAI:
-    def __init__(self, responder: Responder) -> None:
+    def __init__(self, responder: Responder, profile: str | ServerProfile = "openai") -> None:
         self.responder = responder
+        self.profile = PROFILES[profile] if isinstance(profile, str) else profile
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
+        self.statuses: list[int] = []
         self.usage = {"prompt_tokens": 0, "completion_tokens": 0}
         self._lock = threading.Lock()
         self._server = _QuietServer(("127.0.0.1", 0), self._handler())
@@ -69,6 +206,10 @@ class FakeOpenAI:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
 
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self._server.server_address[1]}"
+
     def __enter__(self) -> FakeOpenAI:
         self._thread.start()
         return self
@@ -77,31 +218,61 @@ class FakeOpenAI:
         self._server.shutdown()
         self._server.server_close()
 
-    def _completion(self, request: dict[str, Any], content: str) -> dict[str, Any]:
-        prompt_tokens = max(1, len(json.dumps(request.get("messages", []))) // 4)
-        completion_tokens = max(1, len(content) // 4)
+    def strategies(self) -> list[str]:
+        return [strategy_of(r) for r in self.requests]
+
+    def _bill(self, prompt_tokens: int, completion_tokens: int) -> None:
         with self._lock:
             self.usage["prompt_tokens"] += prompt_tokens
             self.usage["completion_tokens"] += completion_tokens
-        return {
+
+    def _completion(
+        self, request: dict[str, Any], content: str | None, finish_reason: str = "stop"
+    ) -> dict[str, Any]:
+        prompt_tokens = max(1, len(json.dumps(request.get("messages", []))) // 4)
+        completion_tokens = max(1, len(content or "") // 4)
+        self._bill(prompt_tokens, completion_tokens)
+        message: dict[str, Any] = {"role": "assistant", "content": content}
+        forced = isinstance(request.get("tool_choice"), dict)
+        if (
+            strategy_of(request) == "tools"
+            and content is not None
+            and finish_reason == "stop"
+            and (forced or not self.profile.tool_choice_honoured)
+        ):
+            name = request["tools"][0]["function"]["name"]
+            message = {
+                "role": "assistant",
+                "content": "" if self.profile.name == "ollama" else None,
+                "tool_calls": [
+                    {
+                        "id": f"call_{uuid.uuid4().hex[:8]}",
+                        "type": "function",
+                        "function": {"name": name, "arguments": content},
+                    }
+                ],
+            }
+            finish_reason = "tool_calls"
+        choice: dict[str, Any] = {
+            "index": 0, "message": message, "finish_reason": finish_reason, "logprobs": None,
+        }  # fmt: skip
+        if self.profile.extra_choice:
+            choice |= self.profile.extra_choice()
+        body = {
             "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
             "object": "chat.completion",
             "created": int(time.time()),
-            "model": request.get("model", "fake"),
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": content},
-                    "finish_reason": "stop",
-                    "logprobs": None,
-                }
-            ],
+            "model": self.profile.reply_model or request.get("model", "fake"),
+            "choices": [choice],
             "usage": {
                 "prompt_tokens": prompt_tokens,
                 "completion_tokens": completion_tokens,
                 "total_tokens": prompt_tokens + completion_tokens,
             },
         }
+        if self.profile.extra_body:
+            body |= self.profile.extra_body()
+        return body
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
@@ -110,29 +281,53 @@ class FakeOpenAI:
             def log_message(self, *args: object) -> None:
                 pass
 
-            def _send(self, status: int, body: dict[str, Any], headers: dict[str, str]) -> None:
-                data = json.dumps(body).encode()
+            def _send_bytes(
+                self, status: int, data: bytes, headers: dict[str, str], content_type: str
+            ) -> None:
+                with fake._lock:
+                    fake.statuses.append(status)
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
                 for key, value in headers.items():
                     self.send_header(key, value)
                 self.end_headers()
                 self.wfile.write(data)
 
+            def _send(self, status: int, body: dict[str, Any], headers: dict[str, str]) -> None:
+                self._send_bytes(status, json.dumps(body).encode(), headers, "application/json")
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
                 request = json.loads(self.rfile.read(length) or b"{}")
+                headers = {k.lower(): v for k, v in self.headers.items()}
                 with fake._lock:
                     fake.requests.append(request)
-                    fake.headers.append({k.lower(): v for k, v in self.headers.items()})
+                    fake.headers.append(headers)
+                strategy = strategy_of(request)
+                if strategy not in fake.profile.accepts:
+                    fault = fake.profile.rejection(strategy)
+                    self._send(fault.status, fault.body, fault.headers)
+                    return
                 reply = fake.responder(request)
                 if isinstance(reply, Fault):
                     time.sleep(reply.delay_s)
-                    self._send(reply.status, reply.body, reply.headers)
+                    body = json.loads(
+                        json.dumps(reply.body).replace("{authorization}", headers.get(
+                            "authorization", ""))
+                    )  # fmt: skip
+                    self._send(reply.status, body, reply.headers)
                     return
-                content = reply if isinstance(reply, str) else json.dumps(reply)
-                self._send(200, fake._completion(request, content), {})
+                if isinstance(reply, RawReply):
+                    fake._bill(*reply.usage)
+                    self._send_bytes(reply.status, reply.body, {}, reply.content_type)
+                    return
+                if isinstance(reply, Completion):
+                    completion = fake._completion(request, reply.content, reply.finish_reason)
+                else:
+                    content = reply if isinstance(reply, str) else json.dumps(reply)
+                    completion = fake._completion(request, content)
+                self._send(200, completion, {})
 
         return Handler
 
@@ -142,10 +337,13 @@ class FaultPlan:
 
     Kinds: 429 with ``retry-after: 0``, 500, a reply slower than the client's timeout (then
     503, so a late reply is never counted as delivered usage), truncated JSON, a reply that
-    violates the schema, and an empty reply.
+    violates the schema, an empty reply, a 200 that is not JSON, a 200 without choices (but
+    with usage), a reply cut at the token limit.
     """
 
-    KINDS = ("429", "500", "slow", "truncated", "schema", "empty")
+    KINDS = (
+        "429", "500", "slow", "truncated", "schema", "empty", "non_json", "no_choices", "length",
+    )  # fmt: skip
 
     def __init__(self, responder: Responder, rate: float, seed: int, slow_s: float) -> None:
         import random
@@ -175,4 +373,20 @@ class FaultPlan:
                 return {"unexpected": "shape"}
             case "empty":
                 return ""
+            case "non_json":
+                return RawReply(b"<html>upstream hiccup</html>", content_type="text/html")
+            case "no_choices":
+                return no_choices(usage=(17, 0))
+            case "length":
+                return Completion(json.dumps(self.responder(request))[:60], "length")
         return self.responder(request)
+
+
+def no_choices(usage: tuple[int, int] = (0, 0)) -> RawReply:
+    body = {
+        "id": "chatcmpl-empty", "object": "chat.completion", "created": int(time.time()),
+        "model": "fake", "choices": [],
+        "usage": {"prompt_tokens": usage[0], "completion_tokens": usage[1],
+                  "total_tokens": sum(usage)},
+    }  # fmt: skip
+    return RawReply(json.dumps(body).encode(), usage=usage)

@@ -60,7 +60,8 @@ async def test_invalid_reply_is_regenerated_with_the_error(tmp_path: Path) -> No
 async def test_persistently_invalid_reply_fails_clearly(tmp_path: Path) -> None:
     model = _write_script(tmp_path, {"tries": [{"notes": "no source"}]})
     with pytest.raises(
-        InvalidModelOutputError, match=r"coding agent: no valid CodeArtifact after 3"
+        InvalidModelOutputError,
+        match=r"coding agent \(model .+ at .+\): no valid CodeArtifact after 3",
     ):
         await _ask(model, CodeArtifact, "task", regen=2)
 
