@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from langchain_core.callbacks import BaseCallbackHandler
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -42,13 +43,21 @@ async def run_image(
     if force:
         await checkpointer.adelete_thread(thread_id)
     snapshot = await graph.aget_state(run_config)
+    if snapshot.values and "image_path" not in snapshot.values:
+        # killed while the thread was being created: no step ran, start it afresh
+        await checkpointer.adelete_thread(thread_id)
+        snapshot = await graph.aget_state(run_config)
     existing = RunState.model_validate(snapshot.values) if snapshot.values else None
     if existing is not None and not snapshot.next:
         if existing.status in SETTLED:
             return _result(image_path, thread_id, existing, started, skipped=True)
-        if existing.status == "error":  # a failure, not a verdict: start this item afresh
-            await checkpointer.adelete_thread(thread_id)
-            existing = None
+        if existing.status == "error":  # a failure, not a verdict: retry the failed step
+            retry_from = await retry_point(graph, thread_id, existing)
+            if retry_from is None:
+                await checkpointer.adelete_thread(thread_id)
+                existing = None
+            else:  # continue from the last good checkpoint: finished steps are not redone
+                run_config["configurable"].update(retry_from["configurable"])
     resumed = existing is not None
     graph_input = (
         None if resumed else InputState(image_path=image_path, max_iterations=config.max_iterations)
@@ -57,10 +66,32 @@ async def run_image(
     return await collect(graph, thread_id, image_path, started, resumed=resumed)
 
 
+async def retry_point(
+    graph: CompiledStateGraph, thread_id: str, failed: RunState
+) -> dict[str, Any] | None:
+    """Where a rerun of an ``error`` item starts: the newest checkpoint that still had work to
+    do and no error. The model calls of the failed steps (their usage was billed) are carried
+    onto it, so the item's ledger keeps them."""
+    history = [s async for s in graph.aget_state_history(thread_config(thread_id))]
+    for index, snapshot in enumerate(history):
+        values = snapshot.values or {}
+        if snapshot.next and "image_path" in values and values.get("status") != "error":
+            good = RunState.model_validate(values)
+            lost = failed.model_calls[len(good.model_calls) :]
+            parent = history[index + 1] if index + 1 < len(history) else None
+            if not lost or parent is None or not parent.next:
+                return snapshot.config
+            return await graph.aupdate_state(
+                snapshot.config, {"model_calls": lost}, as_node=parent.next[0]
+            )
+    return None
+
+
 async def state_of(graph: CompiledStateGraph, thread_id: str) -> RunState | None:
     """The thread's latest state, or None when it has none."""
     snapshot = await graph.aget_state(thread_config(thread_id))
-    return RunState.model_validate(snapshot.values) if snapshot.values else None
+    values = snapshot.values or {}
+    return RunState.model_validate(values) if "image_path" in values else None
 
 
 async def collect(

@@ -111,3 +111,39 @@ async def test_a_plain_rerun_retries_error_items_only(tmp_path: Path) -> None:
 
         forced = await batch(force=True)
         assert not any(r.skipped for r in forced.values())
+
+
+async def test_a_rerun_retries_the_failed_step_without_redoing_finished_ones(
+    tmp_path: Path,
+) -> None:
+    """An endpoint failure in coding must not cost the vision call again on the rerun."""
+    script = replies_by_schema(REPLIES)
+    outage = {"on": True}
+    asked: list[str] = []
+
+    def responder(request: dict[str, Any]) -> Reply:
+        asked.append(str(schema_name(request)))
+        if outage["on"] and schema_name(request) == "CodeArtifact":
+            return "{not json"  # billed, invalid: the call finally fails
+        return script(request)
+
+    (image,) = copy_examples(tmp_path / "images", 1)
+    with FakeOpenAI(responder) as server:
+        config = AutorustConfig(
+            default={"model": "m", "base_url": server.base_url, "max_retries": 0},
+            home=str(tmp_path / ".autorust"),
+        )
+        async with open_checkpointer(config.checkpoint_path) as saver:
+            (first,) = await BatchRun([image], config, saver, BatchOptions()).run()
+            assert first.status == "error" and asked.count("Spec") == 1
+            failed_calls = first.state.model_calls
+            outage["on"] = False
+            asked.clear()
+            (second,) = await BatchRun([image], config, saver, BatchOptions()).run()
+    assert second.status == "passed" and second.resumed
+    assert "Spec" not in asked and asked.count("CodeArtifact") == 1
+    state = second.state
+    assert state is not None and [c.agent for c in state.model_calls].count("vision") == 1
+    # the failed coding call's usage is still in the item's ledger
+    assert all(call in state.model_calls for call in failed_calls)
+    assert sum(c.input_tokens for c in state.model_calls) == server.usage["prompt_tokens"]

@@ -12,7 +12,7 @@ import yaml
 from langchain_core.callbacks import BaseCallbackHandler
 
 from autorust.graph.context import AutorustConfig
-from autorust.llm.scripted import ScriptMissingError
+from autorust.llm.scripted import ScriptedChatModel, ScriptMissingError
 from autorust.runtime.runner import run_image
 from autorust.storage.checkpoints import open_checkpointer
 
@@ -29,14 +29,23 @@ class NodeCallCounter(BaseCallbackHandler):
         self.calls[(kwargs.get("metadata") or {}).get("langgraph_node", "?")] += 1
 
 
-async def test_crashed_run_resumes_from_checkpoint(tmp_path: Path) -> None:
+async def test_crashed_run_resumes_from_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     replies = tmp_path / "replies"
     replies.mkdir()
     full = yaml.safe_load((EXAMPLES / "replies" / "palindrome.yaml").read_text())
-    # The checker's model is "down": its replies are missing, so the first run crashes there.
-    (replies / "palindrome.yaml").write_text(
-        yaml.safe_dump({k: full[k] for k in ("vision", "coding")})
-    )
+    (replies / "palindrome.yaml").write_text(yaml.safe_dump(full))
+    # The checker's model is "down" (the process crashes there); the replies stay the same, so
+    # the rerun is the same run (same thread id) and resumes it.
+    pick = ScriptedChatModel._pick_reply
+
+    def checker_down(self: ScriptedChatModel, metadata: dict) -> object:
+        if self.agent == "checker":
+            raise ScriptMissingError("the checker's model is down")
+        return pick(self, metadata)
+
+    monkeypatch.setattr(ScriptedChatModel, "_pick_reply", checker_down)
     image = tmp_path / "palindrome.png"
     shutil.copy(EXAMPLES / "images" / "palindrome.png", image)
     config = AutorustConfig(
@@ -49,7 +58,7 @@ async def test_crashed_run_resumes_from_checkpoint(tmp_path: Path) -> None:
             await run_image(image, config, saver, callbacks=[first])
     assert first.calls["vision"] == 1 and first.calls["coding"] == 1
 
-    (replies / "palindrome.yaml").write_text(yaml.safe_dump(full))  # the model is back
+    monkeypatch.setattr(ScriptedChatModel, "_pick_reply", pick)  # the model is back
     second = NodeCallCounter()
     async with open_checkpointer(config.checkpoint_path) as saver:  # a new connection, same file
         result = await run_image(image, config, saver, callbacks=[second])
@@ -70,3 +79,28 @@ async def test_sqlite_checkpointer_uses_wal_and_normal_sync(tmp_path: Path) -> N
             assert (await cursor.fetchone())[0] == "wal"
         async with saver.conn.execute("PRAGMA synchronous") as cursor:
             assert (await cursor.fetchone())[0] == 1  # NORMAL
+
+
+async def test_a_thread_killed_before_its_input_was_saved_starts_afresh(
+    scripted_config: AutorustConfig, example_images: Path
+) -> None:
+    """kill -9 while a thread was being created left a checkpoint without the input; the
+    rerun crashed on it (RunState: image_path missing) instead of starting the item."""
+    from langgraph.checkpoint.base import empty_checkpoint
+
+    from autorust.runtime.identity import thread_config, thread_id_for
+    from autorust.runtime.runner import compile_graph
+
+    image = example_images / "sum_even.png"
+    async with open_checkpointer(scripted_config.checkpoint_path) as saver:
+        graph = compile_graph(saver)
+        thread = thread_id_for(image, scripted_config)
+        bare = empty_checkpoint()
+        bare["channel_values"], bare["channel_versions"] = {"attempts": []}, {"attempts": 1}
+        await saver.aput(
+            {"configurable": {"thread_id": thread, "checkpoint_ns": ""}},
+            bare, {"source": "input", "step": -1}, {"attempts": 1},
+        )  # fmt: skip
+        assert "image_path" not in (await graph.aget_state(thread_config(thread))).values
+        result = await run_image(image, scripted_config, saver)
+    assert result.status == "passed" and not result.resumed

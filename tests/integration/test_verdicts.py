@@ -292,3 +292,55 @@ def test_runs_show_and_the_report_show_counterexamples(tmp_path: Path) -> None:
     assert "confirmed against the image" in shown and "rejected by the image" in shown
     page = (out / "report.html").read_text()
     assert "reviewer_3_year_zero" in page and "rejected by the image" in page
+
+
+def _against(config, base_url: str):
+    """The same settings with a real ChatOpenAI client against ``base_url``."""
+    return type(config)(
+        **{**config.model_dump(), "provider": "openai",
+           "default": {"model": "m", "base_url": base_url}}
+    )  # fmt: skip
+
+
+def _cut(spec: dict) -> str:
+    """The spec as JSON, cut off in the middle of a constraint (as a server sent it)."""
+    fields = {k: v for k, v in spec.items() if k != "tests"}
+    fields["constraints"] = ["the input list may be very long and unsorted"]
+    text = json.dumps({**fields, "tests": spec["tests"]})  # the tests come after the cut
+    return text[: text.index("very lo") + 7]
+
+
+async def test_cut_off_spec_json_is_never_accepted(tmp_path: Path) -> None:
+    """Case 3: a vision reply cut mid-way (finish_reason stop) became a Spec with tests: [] and
+    a constraint cut mid-word, and the item passed."""
+    from tests.support.fake_openai import Completion, FakeOpenAI, replies_by_schema, schema_name
+
+    script = replies_by_schema({"vision": [DOUBLE], "coding": [GOOD_DOUBLE], "checker": [{}]})
+    specs_sent: list[int] = []
+
+    def responder(request: dict):
+        if schema_name(request) == "Spec":
+            specs_sent.append(1)
+            if len(specs_sent) == 1:
+                return Completion(_cut(DOUBLE), finish_reason="stop")
+        return script(request)
+
+    image, config = scripted_task(tmp_path, "double", {})
+    with FakeOpenAI(responder) as server:
+        config = _against(config, server.base_url)
+        state = await _run(image, config)
+    vision = next(c for c in state.model_calls if c.agent == "vision")
+    assert vision.regenerations and "JSON" in vision.regenerations[0]
+    assert state.status == "passed" and len(state.spec.tests) == 2  # the re-asked, whole spec
+    assert all("very lo" not in c for c in state.spec.constraints)
+
+
+async def test_a_spec_that_stays_cut_off_ends_in_an_error(tmp_path: Path) -> None:
+    from tests.support.fake_openai import Completion, FakeOpenAI
+
+    image, config = scripted_task(tmp_path, "double", {})
+    with FakeOpenAI(lambda request: Completion(_cut(DOUBLE))) as server:
+        config = _against(config, server.base_url)
+        state = await _run(image, config)
+    assert state.status == "error" and state.spec is None and not state.attempts
+    assert "vision" in (state.error or "")
