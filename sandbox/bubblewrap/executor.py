@@ -27,8 +27,14 @@ from autorust.sandbox.leases import Lease, UidLeases
 from autorust.sandbox.pool import WarmPool
 
 log = logging.getLogger(__name__)
+# The job uid itself must be able to start the interpreter again (the test harness runs each
+# test in a child process of sys.executable), not only the supervisor that is already running.
 PROBE = Job(
-    files={"probe.py": "import sys\nprint('autorust-probe', sys.executable)"},
+    files={
+        "probe.py": "import subprocess, sys\n"
+        "subprocess.run([sys.executable, '-c', "
+        "'import sys; print(\"autorust-probe\", sys.executable)'], check=True)\n"
+    },
     argv=["python", "probe.py"],
     limits=Limits(timeout_s=30),
 )
@@ -93,7 +99,7 @@ class BubblewrapExecutor:
                 "packages must be readable by an unprivileged user (check the permissions of "
                 f"{', '.join(map(str, self.roots))})"
             )
-        if self._fontlist is None and fontcache.cache_dir(self.python) is not None:
+        if self._fontlist is None and fontcache.visible_matplotlib(self.roots):
             await self._build_fontlist()
 
     async def _build_fontlist(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import importlib.util
 import json
 import os
 import sys
@@ -42,6 +43,15 @@ def cache_dir(python: str = sys.executable) -> Path | None:
             fonts.append(f"{folder}:-")
     key = hashlib.sha256(json.dumps([python, version, fonts]).encode()).hexdigest()[:16]
     return cache_root() / key
+
+
+def visible_matplotlib(roots: list[Path]) -> bool:
+    """matplotlib is installed where the sandbox can see it (the interpreter's own folders)."""
+    spec = importlib.util.find_spec("matplotlib")
+    if spec is None or not spec.origin:
+        return False
+    origin = Path(spec.origin).resolve()
+    return cache_dir() is not None and any(root in origin.parents for root in roots)
 
 
 def cached_fontlist(python: str = sys.executable) -> Path | None:
