@@ -124,8 +124,12 @@ class JobDirs:
     a lock file so a start-up sweep removes the ones whose owner died."""
 
     def __init__(self, root: Path | None = None) -> None:
-        self.root = root or runtime_dir() / "jobs"
-        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        runtime = runtime_dir()
+        self.root = root or runtime / "jobs"
+        self.root.mkdir(mode=0o711, parents=True, exist_ok=True)
+        # a job's uid must reach its own dir (0700, its own) but list nothing on the way
+        for folder in {runtime, self.root}:
+            folder.chmod(0o711)
 
     def make(self) -> tuple[Path, Lease]:
         name = f"job-{secrets.token_hex(8)}"
@@ -133,7 +137,8 @@ class JobDirs:
         fd = _try_lock(lock)
         assert fd is not None, "a fresh lock file cannot be held by anyone else"
         path = self.root / name
-        path.mkdir(mode=0o700)
+        path.mkdir(mode=0o711)
+        path.chmod(0o711)  # traversable for the job's uid, its own subdirs are 0700
         return path, Lease(lock, fd)
 
     def remove(self, path: Path, lease: Lease) -> None:

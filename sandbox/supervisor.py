@@ -26,6 +26,7 @@ them with ``read_frames`` below.
 """
 
 import contextlib
+import ctypes
 import gc
 import glob
 import json
@@ -37,6 +38,7 @@ import stat
 import struct
 import sys
 import time
+import traceback
 
 MB = 1024 * 1024
 HEADER = struct.Struct(">I")
@@ -84,8 +86,6 @@ def _read_frame(fd):
 
 
 def _prctl(option, value):
-    import ctypes
-
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(option, value, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), f"prctl({option}) failed")
@@ -427,6 +427,11 @@ def _remove_owned(path, uid):
             pass
 
 
+def remove_owned_files(uid):
+    for shared in SHARED_WRITABLE:
+        _remove_owned(shared, uid)
+
+
 def _safe_open(root, relative, root_dev, uid):
     """An fd on root/relative if it is a regular, singly linked file of the work dir reached
     without following any symlink; else None."""
@@ -542,12 +547,11 @@ def supervise(config, child, ctl_in, ctl_out):
         "warnings": warnings,
         "files": [[name, len(data)] for name, data in files],
     }
+    if config["mode"] == "bare":
+        remove_owned_files(config["uid"])
     _write_all(ctl_out, encode_frame(json.dumps(result).encode()))
     for _, data in files:
         _write_all(ctl_out, encode_frame(data))
-    if config["mode"] == "bare":
-        for shared in SHARED_WRITABLE:
-            _remove_owned(shared, config["uid"])
 
 
 def main(config):
@@ -596,8 +600,6 @@ def _entry():
     except SystemExit:
         raise
     except BaseException as exc:
-        import traceback
-
         message = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         if os.getpid() == config.get("supervisor_pid", os.getpid()):
             frame = json.dumps({"error": message, "trace": traceback.format_exc()[-2000:]})
