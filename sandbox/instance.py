@@ -52,6 +52,8 @@ class Launch:
     cwd: str | None = None
     # the job shares the supervisor's uid, so it can kill the supervisor (no root: userns)
     job_can_kill_supervisor: bool = False
+    # fds the sandbox command reads at start (bwrap --seccomp); closed here once it started
+    pass_fds: list[int] = field(default_factory=list)
     cleanup: list[Callable[[], None]] = field(default_factory=list)
 
 
@@ -89,7 +91,7 @@ class SandboxInstance:
                 stdin=stdin_r,
                 stdout=stdout_w,
                 stderr=stderr_w,
-                pass_fds=(ctl_in_r, ctl_out_w, job_r),
+                pass_fds=(ctl_in_r, ctl_out_w, job_r, *launch.pass_fds),
                 env=launch.env if launch.env is not None else {},
                 cwd=launch.cwd,
                 start_new_session=True,
@@ -99,7 +101,7 @@ class SandboxInstance:
             self._run_cleanup()
             raise SandboxStartError(f"could not start {argv[0]}: {exc}") from None
         finally:
-            close_quietly(ctl_in_r, ctl_out_w, job_r, stdin_r, stdout_w, stderr_w)
+            close_quietly(ctl_in_r, ctl_out_w, job_r, stdin_r, stdout_w, stderr_w, *launch.pass_fds)
         for fd in self._open:
             os.set_blocking(fd, False)
         self.frames = FrameSource(self.ctl_r, max_frame=64 * 1024 * 1024)

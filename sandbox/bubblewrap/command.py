@@ -68,6 +68,7 @@ def bwrap_prefix(
     roots: list[Path],
     disk_mb: int,
     fontlist: Path | None,
+    seccomp_fd: int | None = None,
 ) -> list[str]:
     """``bwrap ... --`` for one sandbox; the supervisor's command follows."""
     disk = str(disk_mb * MB)
@@ -112,6 +113,8 @@ def bwrap_prefix(
         argv += ["--ro-bind", str(root), str(root)]
     if fontlist is not None:  # built once; read-only so no job can poison the next one's
         argv += ["--ro-bind", str(fontlist), f"{MPL_DIR}/{fontlist.name}"]
+    if seccomp_fd is not None:
+        argv += ["--seccomp", str(seccomp_fd)]
     argv += ["--chdir", JOB_DIR]
     for key, value in sandbox_env(python).items():
         argv += ["--setenv", key, value]

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 
 from autorust.sandbox.base import Job, JobResult, Limits, SandboxUnavailableError
-from autorust.sandbox.bubblewrap import fontcache
+from autorust.sandbox.bubblewrap import fontcache, seccomp
 from autorust.sandbox.bubblewrap.command import JOB_DIR, bwrap_prefix, find_bwrap, python_roots
 from autorust.sandbox.instance import Launch, SandboxInstance, SandboxStartError
 from autorust.sandbox.leases import Lease, UidLeases
@@ -99,6 +99,8 @@ class BubblewrapExecutor:
                 "packages must be readable by an unprivileged user (check the permissions of "
                 f"{', '.join(map(str, self.roots))})"
             )
+        if seccomp.filter_program() is None:
+            log.warning("libseccomp not found: sandboxes run without their seccomp filter")
         if self._fontlist is None and fontcache.visible_matplotlib(self.roots):
             await self._build_fontlist()
 
@@ -150,6 +152,8 @@ class BubblewrapExecutor:
                 raise SandboxStartError(str(exc)) from None
             uid = lease.value
             cleanup.append(lambda: _release_when_gone(lease))
+        program = seccomp.filter_program()
+        seccomp_fd = seccomp.program_fd(program) if program else None
         launch = Launch(
             prefix=bwrap_prefix(
                 self.bwrap,
@@ -158,7 +162,9 @@ class BubblewrapExecutor:
                 roots=self.roots,
                 disk_mb=disk_mb,
                 fontlist=self._fontlist,
+                seccomp_fd=seccomp_fd,
             ),
+            pass_fds=[seccomp_fd] if seccomp_fd is not None else [],
             python=self.python,
             config={
                 "mode": "bwrap",

@@ -264,3 +264,57 @@ async def test_start_failure_is_a_sandbox_error(monkeypatch: pytest.MonkeyPatch)
     result = await executor.execute(Job(files={"main.py": "print(1)"}))
     assert result.sandbox_error and result.exit_code is None
     await executor.aclose()
+
+
+KERNEL_SURFACE = textwrap.dedent(
+    """
+    import ctypes, os
+    libc = ctypes.CDLL(None, use_errno=True)
+    for name, call in [
+        ("user namespace", lambda: libc.unshare(0x10000000)),
+        ("mount namespace", lambda: libc.unshare(0x00020000)),
+        ("mount", lambda: libc.mount(b"none", b"/tmp", b"tmpfs", 0, None)),
+        ("keyring", lambda: libc.syscall(250, 0, 0, 0, 0, 0)),  # keyctl
+        ("bpf", lambda: libc.syscall(321, 0, 0, 0)),
+    ]:
+        print(name, "ALLOWED" if call() == 0 else os.strerror(ctypes.get_errno()))
+    """
+)
+
+
+async def test_seccomp_closes_kernel_surface_the_job_has_no_use_for(sandbox) -> None:
+    """Not in the issue: as an unprivileged uid the job could still create a user namespace
+    (full capabilities over new mounts), use keyrings or load eBPF."""
+    from autorust.sandbox.bubblewrap.seccomp import filter_program
+
+    if filter_program() is None:
+        pytest.skip("libseccomp is not installed")
+    result = await run(sandbox, KERNEL_SURFACE)
+    assert result.exit_code == 0, result.stderr
+    assert "ALLOWED" not in result.stdout, result.stdout
+    assert result.stdout.count("Operation not permitted") == 5
+
+
+ORDINARY_PROGRAM = textwrap.dedent(
+    """
+    import multiprocessing, subprocess, sys, threading
+    import numpy
+    def square(x):
+        return x * x
+    if __name__ == "__main__":
+        threads = [threading.Thread(target=square, args=(i,)) for i in range(4)]
+        [t.start() for t in threads]
+        [t.join() for t in threads]
+        with multiprocessing.Pool(2) as pool:
+            print(pool.map(square, range(4)))
+        print(subprocess.run([sys.executable, "-c", "print('child')"], capture_output=True,
+                             text=True).stdout.strip())
+        print(int(numpy.arange(10).sum()))
+    """
+)
+
+
+async def test_ordinary_programs_still_run_under_the_filter(sandbox) -> None:
+    result = await run(sandbox, ORDINARY_PROGRAM, timeout_s=30)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.split() == ["[0,", "1,", "4,", "9]", "child", "45"]
