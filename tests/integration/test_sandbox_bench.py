@@ -39,6 +39,7 @@ async def test_a_backend_whose_jobs_fail_can_never_look_fast() -> None:
     spec = importlib.util.spec_from_file_location("bench_sandbox", ROOT / "bench/bench_sandbox.py")
     assert spec and spec.loader
     bench = importlib.util.module_from_spec(spec)
+    sys.modules["bench_sandbox"] = bench  # dataclasses look their module up
     spec.loader.exec_module(bench)
 
     async def hidden_interpreter(code: str) -> tuple[int | None, str]:
