@@ -166,7 +166,7 @@ class SandboxInstance:
             try:
                 header = await self.frames.next(job.limits.timeout_s + BACKSTOP_GRACE_S)
             except TimeoutError:
-                self.discard_now()
+                self._kill()  # fds stay open until discard: their numbers must not be reused
                 return self._finish(
                     JobResult(
                         timed_out=True,
@@ -251,8 +251,7 @@ class SandboxInstance:
             if self._discarded:
                 return
             self._discarded = True
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
+        self._kill()
         self.frames.stop()  # the loop's reader goes before the fd number can be reused
         self._close(*self._open)
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -263,6 +262,10 @@ class SandboxInstance:
     async def discard(self) -> None:
         self.frames.stop()  # on the loop's own thread
         await asyncio.get_running_loop().run_in_executor(None, self.discard_now)
+
+    def _kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
 
     def _close(self, *fds: int) -> None:
         with self._lock:
