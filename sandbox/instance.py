@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import concurrent.futures
 import contextlib
 import json
 import os
@@ -58,6 +59,25 @@ class Launch:
 
 
 _LIVE: weakref.WeakSet[SandboxInstance] = weakref.WeakSet()
+# Every sandbox is started from this one thread, never from the event loop (starting blocks on
+# files and pipes) nor from a short-lived worker: bwrap --die-with-parent ends a sandbox when
+# the *thread* that started it ends, so this one lives as long as the process.
+_SPAWNER = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-start")
+
+
+async def start_sandbox(start: Callable[[], SandboxInstance]) -> SandboxInstance:
+    """Run ``start`` (which spawns one sandbox) on the sandbox-start thread."""
+    future = _SPAWNER.submit(start)
+    try:
+        return await asyncio.wrap_future(future)
+    except asyncio.CancelledError:  # e.g. the loop ends: nobody will take what gets started
+        future.add_done_callback(_discard_started)
+        raise
+
+
+def _discard_started(future: concurrent.futures.Future[SandboxInstance]) -> None:
+    if not future.cancelled() and future.exception() is None:
+        future.result().discard_now()
 
 
 @atexit.register
@@ -121,14 +141,14 @@ class SandboxInstance:
         if frame == b'{"ready": true}':
             self._ready = True
             return
-        detail = _error_text(frame) or self._startup_stderr()
+        detail = _error_text(frame) or await self._startup_stderr()
         raise SandboxStartError(f"the sandbox could not start: {detail or 'no message'}")
 
-    def _startup_stderr(self) -> str:
+    async def _startup_stderr(self) -> str:
         sink = BoundedSink(self.stderr_r, 2000)
         deadline = time.monotonic() + 0.5
         while self.proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.01)
+            await asyncio.sleep(0.01)
         sink.drain_now()
         code = self.proc.poll()
         text = " ".join(sink.text().split())

@@ -15,7 +15,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 
-from autorust.sandbox.instance import SandboxInstance, SandboxStartError
+from autorust.sandbox.instance import SandboxInstance, SandboxStartError, start_sandbox
 
 log = logging.getLogger(__name__)
 START_ATTEMPTS = 3
@@ -28,16 +28,38 @@ class WarmPool:
         self.disk_mb = disk_mb
         self._idle: collections.deque[SandboxInstance] = collections.deque()
         self._closed = False
+        self._starting = 0
+        self._adding: set[asyncio.Future[None]] = set()
         self._background: set[asyncio.Future[None]] = set()
 
     def fill(self) -> None:
-        """Start sandboxes until ``size`` are waiting (spawning is quick; they warm up alone)."""
-        while not self._closed and len(self._idle) < self.size:
-            try:
-                self._idle.append(self._start(self.disk_mb))
-            except SandboxStartError as exc:
-                log.warning("warm pool: %s", exc)
-                return
+        """Start sandboxes in the background until ``size`` are waiting or starting."""
+        if self._closed:
+            return
+        while len(self._idle) + self._starting < self.size:
+            self._starting += 1
+            task = asyncio.ensure_future(self._add_one())
+            self._track(task)
+            self._adding.add(task)
+            task.add_done_callback(self._adding.discard)
+
+    async def warm(self) -> None:
+        """Fill the pool and wait until its sandboxes are started (not necessarily ready)."""
+        self.fill()
+        await asyncio.gather(*self._adding, return_exceptions=True)
+
+    async def _add_one(self) -> None:
+        try:
+            instance = await start_sandbox(lambda: self._start(self.disk_mb))
+        except SandboxStartError as exc:
+            log.warning("warm pool: %s", exc)
+            return
+        finally:
+            self._starting -= 1
+        if self._closed:
+            await instance.discard()
+        else:
+            self._idle.append(instance)
 
     async def take(self, disk_mb: int) -> SandboxInstance:
         """A ready sandbox for one job (started now if none waits, or if the job needs another
@@ -46,13 +68,13 @@ class WarmPool:
         for _ in range(START_ATTEMPTS):
             instance = self._pop() if disk_mb == self.disk_mb else None
             if instance is None:
-                instance = self._start(disk_mb)
+                instance = await start_sandbox(lambda: self._start(disk_mb))
             try:
                 await instance.ready()
                 return instance
             except SandboxStartError as exc:
                 failures.append(str(exc))
-                self.discard(instance)
+                self.discard(instance, refill=False)
         raise SandboxStartError(failures[-1])
 
     def _pop(self) -> SandboxInstance | None:
@@ -65,20 +87,21 @@ class WarmPool:
 
     def discard(self, instance: SandboxInstance, refill: bool = True) -> None:
         """Throw a used (or broken) sandbox away and start its replacement."""
-        loop = asyncio.get_running_loop()
-        task = asyncio.ensure_future(instance.discard())
+        self._track(asyncio.ensure_future(instance.discard()))
+        if refill:
+            self.fill()
+
+    def _track(self, task: asyncio.Future[None]) -> None:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
-        if refill:
-            loop.call_soon(self.fill)
 
     async def aclose(self) -> None:
         self._closed = True
-        idle, self._idle = list(self._idle), collections.deque()
-        await asyncio.gather(*(instance.discard() for instance in idle), return_exceptions=True)
         pending = [task for task in self._background if not task.done()]
         with contextlib.suppress(Exception):
             await asyncio.gather(*pending, return_exceptions=True)
+        idle, self._idle = list(self._idle), collections.deque()
+        await asyncio.gather(*(instance.discard() for instance in idle), return_exceptions=True)
 
     def close_now(self) -> None:
         self._closed = True

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from autorust.sandbox.base import Job, JobResult, Limits, SandboxUnavailableError
 from autorust.sandbox.bubblewrap import fontcache, seccomp
 from autorust.sandbox.bubblewrap.command import JOB_DIR, bwrap_prefix, find_bwrap, python_roots
-from autorust.sandbox.instance import Launch, SandboxInstance, SandboxStartError
+from autorust.sandbox.instance import Launch, SandboxInstance, SandboxStartError, start_sandbox
 from autorust.sandbox.leases import Lease, UidLeases
 from autorust.sandbox.pool import WarmPool
 
@@ -80,11 +80,11 @@ class BubblewrapExecutor:
                 self._checked.exception()  # retrieved: no "never retrieved" warning
                 raise
             self._checked.set_result(None)
-            self.pool.fill()
+            await self.pool.warm()
         await asyncio.shield(self._checked)
 
     async def _probe(self) -> None:
-        instance = self._spawn_or_raise(PROBE.limits.disk_mb)
+        instance = await self._start_or_raise(PROBE.limits.disk_mb)
         try:
             result = await instance.run(PROBE)
         finally:
@@ -99,13 +99,15 @@ class BubblewrapExecutor:
                 "packages must be readable by an unprivileged user (check the permissions of "
                 f"{', '.join(map(str, self.roots))})"
             )
-        if seccomp.filter_program() is None:
+        if await asyncio.to_thread(seccomp.filter_program) is None:
             log.warning("libseccomp not found: sandboxes run without their seccomp filter")
-        if self._fontlist is None and fontcache.visible_matplotlib(self.roots):
+        if self._fontlist is None and await asyncio.to_thread(
+            fontcache.visible_matplotlib, self.roots
+        ):
             await self._build_fontlist()
 
     async def _build_fontlist(self) -> None:
-        instance = self._spawn_or_raise(64)
+        instance = await self._start_or_raise(64)
         try:
             result = await instance.run(fontcache.build_job())
         finally:
@@ -136,9 +138,9 @@ class BubblewrapExecutor:
 
     # -- one sandbox ------------------------------------------------------------------------
 
-    def _spawn_or_raise(self, disk_mb: int) -> SandboxInstance:
+    async def _start_or_raise(self, disk_mb: int) -> SandboxInstance:
         try:
-            return self._spawn(disk_mb)
+            return await start_sandbox(lambda: self._spawn(disk_mb))
         except SandboxStartError as exc:
             raise SandboxUnavailableError(str(exc)) from None
 

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from autorust.sandbox.base import Job, JobResult, Limits, SandboxUnavailableError
-from autorust.sandbox.instance import Launch, SandboxInstance, SandboxStartError
+from autorust.sandbox.instance import Launch, SandboxInstance, SandboxStartError, start_sandbox
 from autorust.sandbox.leases import JobDirs, Lease, UidLeases
 from autorust.sandbox.pool import WarmPool
 from autorust.sandbox.supervisor import kill_uid, remove_owned_files
@@ -70,7 +70,10 @@ class UidExecutor:
     async def check(self) -> None:
         if self._checked:
             return
-        instance = self._spawn(Limits().disk_mb)
+        try:
+            instance = await start_sandbox(lambda: self._spawn(Limits().disk_mb))
+        except SandboxStartError as exc:
+            raise SandboxUnavailableError(str(exc)) from None
         try:
             result = await instance.run(
                 Job(
@@ -85,7 +88,7 @@ class UidExecutor:
                 f"{result.sandbox_error or result.stderr.strip()[-300:]}"
             )
         self._checked = True
-        self.pool.fill()
+        await self.pool.warm()
 
     async def execute(self, job: Job) -> JobResult:
         try:
