@@ -171,13 +171,16 @@ def execute(request: flask.Request) -> flask.Response:
     except ValidationError as exc:
         return _error(400, f"invalid job: {exc.errors(include_url=False, include_input=False)}")
     job = job.model_copy(update={"limits": _clamp(job.limits)})
+    isolation = "unknown"
     try:
-        result = runtime().run(job)
+        current = runtime()
+        isolation = current.isolation
+        result = current.run(job)
     except Exception as exc:  # whatever broke here, the job's code did not: say so, don't 500
         log.exception("job failed inside the function")
         result = JobResult(sandbox_error=f"the function failed to run the job: {exc!r}"[:500])
     result.backend = "cloud_function"
     response = flask.make_response(result.model_dump_json(), 200)
     response.headers["Content-Type"] = "application/json"
-    response.headers["X-Autorust-Isolation"] = runtime().isolation
+    response.headers["X-Autorust-Isolation"] = isolation
     return response
