@@ -157,3 +157,28 @@ async def test_pool_serves_a_later_event_loop() -> None:
 
     assert await asyncio.to_thread(in_another_loop) == "other loop\n"
     await executor.aclose()
+
+
+def test_start_up_sweep_removes_job_dirs_of_a_killed_process() -> None:
+    """The no-namespace mode keeps job dirs on the host: a `kill -9` must not leave them."""
+    from autorust.sandbox.leases import JobDirs
+
+    code = textwrap.dedent(
+        """
+        import time
+        from autorust.sandbox.leases import JobDirs
+        path, lease = JobDirs().make()
+        (path / "leftover.bin").write_bytes(b"x" * 1000)
+        print(path, flush=True)
+        time.sleep(3600)
+        """
+    )
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None
+    path = Path(holder.stdout.readline().strip())
+    assert path.is_dir()
+    assert path not in JobDirs().sweep(), "a live owner's dir is kept"
+    os.kill(holder.pid, signal.SIGKILL)
+    holder.wait()
+    assert path in JobDirs().sweep()
+    assert not path.exists() and not path.with_suffix(".lock").exists()
