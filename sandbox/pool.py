@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import logging
 from collections.abc import Callable
 
@@ -28,7 +27,6 @@ class WarmPool:
         self.disk_mb = disk_mb
         self._idle: collections.deque[SandboxInstance] = collections.deque()
         self._closed = False
-        self._starting = 0
         self._adding: set[asyncio.Future[None]] = set()
         self._background: set[asyncio.Future[None]] = set()
 
@@ -36,17 +34,26 @@ class WarmPool:
         """Start sandboxes in the background until ``size`` are waiting or starting."""
         if self._closed:
             return
-        while len(self._idle) + self._starting < self.size:
-            self._starting += 1
+        while len(self._idle) + self._starting() < self.size:
             task = asyncio.ensure_future(self._add_one())
             self._track(task)
             self._adding.add(task)
             task.add_done_callback(self._adding.discard)
 
+    def _starting(self) -> int:
+        """Starts in flight (a loop that ended took its unfinished ones with it)."""
+        return sum(
+            1 for task in self._adding if not task.done() and not task.get_loop().is_closed()
+        )
+
+    def _of_this_loop(self, tasks: set[asyncio.Future[None]]) -> list[asyncio.Future[None]]:
+        loop = asyncio.get_running_loop()
+        return [task for task in tasks if task.get_loop() is loop and not task.done()]
+
     async def warm(self) -> None:
         """Fill the pool and wait until its sandboxes are started (not necessarily ready)."""
         self.fill()
-        await asyncio.gather(*self._adding, return_exceptions=True)
+        await asyncio.gather(*self._of_this_loop(self._adding), return_exceptions=True)
 
     async def _add_one(self) -> None:
         try:
@@ -54,8 +61,6 @@ class WarmPool:
         except SandboxStartError as exc:
             log.warning("warm pool: %s", exc)
             return
-        finally:
-            self._starting -= 1
         if self._closed:
             await instance.discard()
         else:
@@ -97,9 +102,7 @@ class WarmPool:
 
     async def aclose(self) -> None:
         self._closed = True
-        pending = [task for task in self._background if not task.done()]
-        with contextlib.suppress(Exception):
-            await asyncio.gather(*pending, return_exceptions=True)
+        await asyncio.gather(*self._of_this_loop(self._background), return_exceptions=True)
         idle, self._idle = list(self._idle), collections.deque()
         await asyncio.gather(*(instance.discard() for instance in idle), return_exceptions=True)
 
