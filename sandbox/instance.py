@@ -257,6 +257,9 @@ class SandboxInstance:
             result.limits_hit.append(f"memory limit ({job.limits.memory_mb} MB)")
         if any(sign in tail for sign in FORK_SIGNS):
             result.limits_hit.append(f"process limit ({job.limits.processes})")
+        size_hit = f"file size limit ({job.limits.file_size_mb} MB)"
+        if "File too large" in tail and size_hit not in result.limits_hit:
+            result.limits_hit.append(size_hit)
         return result
 
     @staticmethod

@@ -118,10 +118,12 @@ def _apply_limits(limits):
         (resource.RLIMIT_NPROC, limits["processes"]),
     ]
     for which, value in pairs:
-        _soft, hard = resource.getrlimit(which)
+        _, hard = resource.getrlimit(which)
+        # CPU: SIGXCPU at the limit (a clear outcome), SIGKILL a second later if it is ignored
+        new_hard = value + 1 if which == resource.RLIMIT_CPU else value
         if hard != resource.RLIM_INFINITY:
-            value = min(value, hard)
-        resource.setrlimit(which, (value, value))
+            value, new_hard = min(value, hard), min(new_hard, hard)
+        resource.setrlimit(which, (value, new_hard))
 
 
 def _write_job_files(workdir, files):
@@ -505,7 +507,8 @@ def _limits_hit(config, job, status, timed_out, stats):
         if sig == signal.SIGXFSZ:
             hit.append(f"file size limit ({limits['file_size_mb']} MB)")
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if usage.ru_utime + usage.ru_stime >= limits["cpu_s"] and not any("CPU" in h for h in hit):
+    used = usage.ru_utime + usage.ru_stime
+    if used >= 0.98 * limits["cpu_s"] and not any("CPU" in h for h in hit):
         hit.append(f"CPU time limit ({limits['cpu_s']} s)")
     return hit
 

@@ -318,3 +318,13 @@ async def test_ordinary_programs_still_run_under_the_filter(sandbox) -> None:
     result = await run(sandbox, ORDINARY_PROGRAM, timeout_s=30)
     assert result.exit_code == 0, result.stderr
     assert result.stdout.split() == ["[0,", "1,", "4,", "9]", "child", "45"]
+
+
+async def test_cpu_file_size_and_process_limits_are_named_for_the_coder(sandbox) -> None:
+    cpu = await run(sandbox, "while True: pass", cpu_s=1, timeout_s=8)
+    assert not cpu.timed_out and "CPU time limit (1 s)" in cpu.limits_hit
+    big = await run(sandbox, "open('big.bin', 'wb').write(b'x' * 3 * 1024 * 1024)", file_size_mb=1)
+    assert big.exit_code == 1 and "file size limit (1 MB)" in big.limits_hit
+    forks = "import os, time\nfor _ in range(50):\n    if os.fork() == 0:\n        time.sleep(5)\n"
+    forked = await run(sandbox, forks + "        os._exit(0)", processes=8)
+    assert "process limit (8)" in forked.limits_hit, forked.stderr
