@@ -42,7 +42,7 @@ import traceback
 
 MB = 1024 * 1024
 HEADER = struct.Struct(">I")
-SHARED_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm")
+SHARED_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/dev/mqueue")
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_DUMPABLE = 4
 
