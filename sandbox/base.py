@@ -18,6 +18,13 @@ class Limits(BaseModel):
     memory_mb: int = Field(512, ge=16, description="Address-space cap per process")
     cpu_s: int = Field(30, ge=1, description="CPU-time cap per process")
     file_size_mb: int = Field(64, ge=1, description="Largest file the code may write")
+    disk_mb: int = Field(
+        64,
+        ge=1,
+        le=4096,
+        description="Total space of the job's writable work dir; /tmp gets the same again and "
+        "/dev/shm a sixteenth (each a size-limited tmpfs, so writes past it fail with ENOSPC)",
+    )
     open_files: int = Field(256, ge=16)
     processes: int = Field(64, ge=1, description="Process/thread cap for the sandboxed uid")
     max_output_bytes: int = Field(
@@ -53,6 +60,16 @@ class JobResult(BaseModel):
     files: dict[str, bytes] = Field(default_factory=dict, description="collected files")
     backend: str = ""
     warnings: list[str] = Field(default_factory=list)
+    sandbox_error: str | None = Field(
+        None,
+        description="the sandbox itself could not run the job (never set because of what the "
+        "job's code did): an infrastructure error, not failing code",
+    )
+    limits_hit: list[str] = Field(
+        default_factory=list,
+        description='limits the job ran into, for the coder: "timed out after 10.0 s", '
+        '"disk quota exceeded (64 MB)", "output truncated at 256000 bytes", ...',
+    )
 
 
 class ExecutorSettings(BaseModel):
@@ -67,6 +84,13 @@ class ExecutorSettings(BaseModel):
         False, description="explicit opt-out: permit the weak 'subprocess' mode (logged loudly)"
     )
     cloud_function_url: str | None = None
+    warm_pool_size: int = Field(
+        2,
+        ge=0,
+        le=64,
+        description="sandboxes kept started ahead of demand (set it to the interpreter agent's "
+        "slots); each runs exactly one job and is discarded; 0 starts one per job",
+    )
     limits: Limits = Field(default_factory=Limits)
 
 
@@ -76,6 +100,13 @@ class SandboxUnavailableError(RuntimeError):
 
 @runtime_checkable
 class Executor(Protocol):
+    """Lifecycle: ``check()`` once at start (raises `SandboxUnavailableError` with the fix),
+    ``execute()`` per job, ``aclose()`` at the end (stops warm sandboxes, removes their dirs)."""
+
     name: str
 
+    async def check(self) -> None: ...
+
     async def execute(self, job: Job) -> JobResult: ...
+
+    async def aclose(self) -> None: ...

@@ -13,6 +13,7 @@ UNSAFE_HINT = (
 
 
 def make_executor(settings: ExecutorSettings) -> Executor:
+    """One executor per distinct settings (cached: a warm pool is shared by every caller)."""
     return _make(settings.model_dump_json())
 
 
@@ -39,4 +40,4 @@ def _make(settings_json: str) -> Executor:
         return CloudFunctionExecutor(settings.cloud_function_url)
     from autorust.sandbox.bubblewrap.executor import BubblewrapExecutor
 
-    return BubblewrapExecutor()
+    return BubblewrapExecutor(warm_pool_size=settings.warm_pool_size, limits=settings.limits)

@@ -18,9 +18,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from autorust.sandbox import supervisor
 from autorust.sandbox.base import Job, JobResult, Limits
+from autorust.sandbox.channel import BoundedSink, close_quietly, write_all
 
-READ_CHUNK = 65_536
 MB = 1024 * 1024
 
 
@@ -60,26 +61,6 @@ def rlimit_setter(limits: Limits, *, cap_processes: bool = True) -> Callable[[],
     return apply
 
 
-class BoundedReader:
-    """Keeps at most ``cap`` bytes of a stream and drains (discards) the rest."""
-
-    def __init__(self, cap: int) -> None:
-        self.cap = cap
-        self.kept = bytearray()
-        self.truncated = False
-
-    async def drain(self, stream: asyncio.StreamReader) -> None:
-        while chunk := await stream.read(READ_CHUNK):
-            room = self.cap - len(self.kept)
-            if room > 0:
-                self.kept += chunk[:room]
-            if len(chunk) > room:
-                self.truncated = True
-
-    def text(self) -> str:
-        return self.kept.decode("utf-8", errors="replace")
-
-
 def _kill_group(pid: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
@@ -94,39 +75,69 @@ async def run_process(
     env: dict[str, str],
     preexec: Callable[[], None] | None,
 ) -> JobResult:
-    """Run ``argv`` in its own session; kill the whole process group at the timeout."""
+    """Run ``argv`` in its own session; kill the whole process group at the timeout.
+
+    The pipes are plain fds read by never-pausing bounded readers, and only the process's exit
+    is awaited (not its pipes): whatever the job does with its output, it ends on time.
+    """
+    loop = asyncio.get_running_loop()
     started = time.perf_counter()
-    proc = await asyncio.create_subprocess_exec(
-        *argv,
-        cwd=cwd,
-        env=env,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        start_new_session=True,
-        preexec_fn=preexec,
+    stdin_r, stdin_w = os.pipe()
+    stdout_r, stdout_w = os.pipe()
+    stderr_r, stderr_w = os.pipe()
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            cwd=cwd,
+            env=env,
+            stdin=stdin_r,
+            stdout=stdout_w,
+            stderr=stderr_w,
+            start_new_session=True,
+            preexec_fn=preexec,
+        )
+    except BaseException:
+        close_quietly(stdin_w, stdout_r, stderr_r)
+        raise
+    finally:
+        close_quietly(stdin_r, stdout_w, stderr_w)
+    for fd in (stdin_w, stdout_r, stderr_r):
+        os.set_blocking(fd, False)
+    out, err = (
+        BoundedSink(stdout_r, limits.max_output_bytes),
+        BoundedSink(stderr_r, limits.max_output_bytes),
     )
-    out, err = BoundedReader(limits.max_output_bytes), BoundedReader(limits.max_output_bytes)
-    assert proc.stdin and proc.stdout and proc.stderr
+    out.start(loop)
+    err.start(loop)
 
     async def feed() -> None:
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            proc.stdin.write(stdin.encode())
-            await proc.stdin.drain()
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            proc.stdin.close()
+        try:
+            if stdin:
+                await write_all(stdin_w, stdin.encode())
+        except OSError:
+            pass
+        finally:
+            close_quietly(stdin_w)
 
+    feeder = asyncio.ensure_future(feed())
     timed_out = False
-    work = asyncio.gather(feed(), out.drain(proc.stdout), err.drain(proc.stderr), proc.wait())
     try:
-        await asyncio.wait_for(work, timeout=limits.timeout_s)
+        await asyncio.wait_for(proc.wait(), timeout=limits.timeout_s)
     except TimeoutError:
         timed_out = True
     finally:
         _kill_group(proc.pid)  # also ends children left behind in the group
         if proc.returncode is None:
             await proc.wait()
-    return JobResult(
+        feeder.cancel()
+        with contextlib.suppress(BaseException):
+            await feeder
+        # what the group wrote is in the pipes; a writer that escaped the group cannot hold us
+        await asyncio.sleep(0)
+        out.drain_now()
+        err.drain_now()
+        close_quietly(stdout_r, stderr_r)
+    result = JobResult(
         exit_code=proc.returncode,
         stdout=out.text(),
         stderr=err.text(),
@@ -134,6 +145,11 @@ async def run_process(
         timed_out=timed_out,
         truncated=out.truncated or err.truncated,
     )
+    if timed_out:
+        result.limits_hit.append(f"timed out after {limits.timeout_s:.1f} s")
+    if result.truncated:
+        result.limits_hit.append(f"output truncated at {limits.max_output_bytes} bytes")
+    return result
 
 
 def write_files(workdir: Path, files: dict[str, str]) -> None:
@@ -149,26 +165,10 @@ def write_files(workdir: Path, files: dict[str, str]) -> None:
 def collect_files(
     workdir: Path, patterns: list[str], max_bytes: int
 ) -> tuple[dict[str, bytes], list[str]]:
-    """Regular files matching ``patterns`` inside the work dir; never follows symlinks, which
-    generated code could point at host files."""
-    root = workdir.resolve()
-    collected: dict[str, bytes] = {}
-    warnings: list[str] = []
-    total = 0
-    for pattern in patterns:
-        for path in sorted(root.glob(pattern)):
-            name = str(path.relative_to(root))
-            if name in collected or path.is_symlink() or not path.is_file():
-                continue
-            if root not in path.resolve().parents:
-                continue
-            size = path.stat().st_size
-            if total + size > max_bytes:
-                warnings.append(f"file {name} not collected: over the {max_bytes} byte limit")
-                continue
-            collected[name] = path.read_bytes()
-            total += size
-    return collected, warnings
+    """Regular, singly linked files matching ``patterns`` inside the work dir, reached without
+    following any symlink (generated code could point one, or a hard link, at host files)."""
+    found, warnings = supervisor.collect(str(workdir), patterns, max_bytes)
+    return dict(found), warnings
 
 
 def prepare_workdir(files: dict[str, str], owner_uid: int | None = None) -> Path:

@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(bubblewrap tesseract-ocr tesseract-ocr-eng postgresql)
+APT_PACKAGES+=(libseccomp2)  # the sandbox's seccomp filter is compiled with libseccomp
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
@@ -29,3 +30,9 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[dev]'
 echo "autorust installed in .venv (run: .venv/bin/autorust --help)"
+# the sandbox benchmark's baselines (AutoGen, llm-sandbox) pin protobuf 5: a venv of their own
+if [ "${AUTORUST_BENCH:-0}" = 1 ]; then
+  [ -x .venv-bench/bin/python ] || "$PYTHON" -m venv .venv-bench
+  .venv-bench/bin/python -m pip install -q -e '.[bench]'
+  echo "benchmark venv in .venv-bench (run: .venv-bench/bin/python bench/bench_sandbox.py)"
+fi

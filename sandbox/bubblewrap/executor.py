@@ -1,169 +1,200 @@
-"""The default backend: generated code runs under bubblewrap.
+"""The default backend: generated code runs under bubblewrap, from a warm pool.
 
-Isolation: new pid/net/ipc/uts/cgroup namespaces (loopback of the host unreachable, every
-process gone when the sandbox's init dies), an empty environment, a root file system with only
-/usr, the Python prefixes (read-only) and a per-job work dir (read-write), tmpfs /tmp.
-When the caller is root, the code runs as a dedicated unprivileged uid (RLIMIT_NPROC is not
-enforced for root, so a fork bomb would otherwise be unbounded); each concurrent job gets its
-own uid so their process caps do not add up.
+Isolation per job (each sandbox runs exactly one job, then it is discarded): new pid, net, ipc,
+uts and cgroup namespaces (no network, not even the host's loopback; every process gone with
+the sandbox), an empty environment, a root file system with only /usr, /etc/fonts and the
+Python installation read-only, size-limited tmpfs for the work dir (/job), /tmp and /dev/shm
+(the disk quota). As root, the job runs as an unprivileged uid leased uniquely on this host
+(RLIMIT_NPROC is not enforced for root, and two autorust processes must not share a uid);
+without root, bubblewrap's user namespace maps the caller's uid and forbids nested ones.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import os
-import shutil
 import sys
-import threading
-from functools import cache
-from pathlib import Path
+import time
+from collections.abc import Callable
 
-from autorust.sandbox.base import Job, JobResult, SandboxUnavailableError
-from autorust.sandbox.process import interpreter_argv, rlimit_setter, run_job, sandbox_env
+from autorust.sandbox.base import Job, JobResult, Limits, SandboxUnavailableError
+from autorust.sandbox.bubblewrap import fontcache, seccomp
+from autorust.sandbox.bubblewrap.command import JOB_DIR, bwrap_prefix, find_bwrap, python_roots
+from autorust.sandbox.instance import Launch, SandboxInstance, SandboxStartError, start_sandbox
+from autorust.sandbox.leases import Lease, UidLeases
+from autorust.sandbox.pool import WarmPool
 
-JOB_DIR = "/job"
-SANDBOX_UIDS = range(61000, 61500)
-INSTALL_HINT = (
-    "bubblewrap is required to run generated code safely: install it with "
-    "`apt-get install bubblewrap` (or `bash scripts/setup.sh`), or explicitly opt out with "
-    "--unsafe-subprocess (AUTORUST_EXECUTOR__KIND=subprocess "
-    "AUTORUST_EXECUTOR__ALLOW_UNSANDBOXED=true)"
+log = logging.getLogger(__name__)
+# The job uid itself must be able to start the interpreter again (the test harness runs each
+# test in a child process of sys.executable), not only the supervisor that is already running.
+PROBE = Job(
+    files={
+        "probe.py": "import subprocess, sys\n"
+        "subprocess.run([sys.executable, '-c', "
+        "'import sys; print(\"autorust-probe\", sys.executable)'], check=True)\n"
+    },
+    argv=["python", "probe.py"],
+    limits=Limits(timeout_s=30),
 )
 
 
-class _UidPool:
-    def __init__(self) -> None:
-        self._free = list(SANDBOX_UIDS)
-        self._lock = threading.Lock()
-
-    def take(self) -> int:
-        with self._lock:
-            if not self._free:
-                raise SandboxUnavailableError("too many concurrent sandboxed jobs (no free uid)")
-            return self._free.pop()
-
-    def give(self, uid: int) -> None:
-        with self._lock:
-            self._free.append(uid)
-
-
-def _ancestors(path: Path) -> list[Path]:
-    return [p for p in reversed(path.parents) if str(p) != "/"]
-
-
-def _python_roots() -> list[Path]:
-    """Folders the interpreter and its packages live in (venv and base install)."""
-    roots = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()}
-    return sorted(roots)
-
-
-def bwrap_argv(
-    bwrap: str,
-    workdir: Path,
-    uid: int | None,
-    python_argv: list[str],
-    *,
-    python_roots: list[Path],
-    setpriv: str,
-) -> list[str]:
-    argv = [
-        bwrap,
-        "--unshare-ipc",
-        "--unshare-pid",
-        "--unshare-net",
-        "--unshare-uts",
-        "--unshare-cgroup-try",
-        "--die-with-parent",
-        "--new-session",
-        "--clearenv",
-        "--ro-bind", "/usr", "/usr",
-        "--symlink", "usr/lib", "/lib",
-        "--symlink", "usr/lib64", "/lib64",
-        "--symlink", "usr/bin", "/bin",
-        "--symlink", "usr/sbin", "/sbin",
-        "--ro-bind-try", "/etc/fonts", "/etc/fonts",
-        "--proc", "/proc",
-        "--dev", "/dev",
-        "--tmpfs", "/tmp",
-    ]  # fmt: skip
-    if uid is None:
-        argv.insert(1, "--unshare-user")
-    made: set[Path] = set()
-    for root in python_roots:
-        for parent in _ancestors(root):
-            if parent not in made:
-                argv += ["--perms", "0755", "--dir", str(parent)]
-                made.add(parent)
-        argv += ["--ro-bind", str(root), str(root)]
-    argv += ["--bind", str(workdir), JOB_DIR, "--chdir", JOB_DIR]
-    for key, value in sandbox_env(JOB_DIR).items():
-        argv += ["--setenv", key, value]
-    argv.append("--")
-    if uid is not None:
-        argv += [
-            setpriv,
-            f"--reuid={uid}",
-            f"--regid={uid}",
-            "--clear-groups",
-            "--inh-caps=-all",
-            "--bounding-set=-all",
-        ]
-    return argv + python_argv
-
-
-@cache
-def find_bwrap(path: str | None = None) -> str:
-    """The bwrap binary, checked once to actually work on this machine."""
-    import subprocess
-
-    binary = path or shutil.which("bwrap")
-    if not binary or not Path(binary).is_file():
-        raise SandboxUnavailableError(f"bwrap not found. {INSTALL_HINT}")
-    probe = subprocess.run(
-        [binary, "--unshare-net", "--unshare-pid", "--die-with-parent", "--ro-bind", "/usr", "/usr",
-         "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64", "--symlink",
-         "usr/bin", "/bin", "--", "/usr/bin/true"],
-        capture_output=True,
-        text=True,
-        timeout=10,
-    )  # fmt: skip
-    if probe.returncode != 0:
-        raise SandboxUnavailableError(
-            f"bwrap is installed but cannot create a sandbox here ({probe.stderr.strip()[:200]}). "
-            + INSTALL_HINT
-        )
-    return binary
+def python_executable() -> str:
+    """This interpreter (a venv's ``bin/python`` keeps its site-packages; never a pyenv shim)."""
+    return sys.executable
 
 
 class BubblewrapExecutor:
     name = "local-bwrap"
 
-    def __init__(self, bwrap_path: str | None = None) -> None:
+    def __init__(
+        self,
+        bwrap_path: str | None = None,
+        *,
+        warm_pool_size: int = 2,
+        limits: Limits | None = None,
+    ) -> None:
         self.bwrap = find_bwrap(bwrap_path)
-        # resolved once: path look-ups would otherwise block the event loop on every job
-        self.python_roots = _python_roots()
-        self.setpriv = shutil.which("setpriv") or "/usr/bin/setpriv"
-        self._uids = _UidPool()
+        self.python = python_executable()
+        self.roots = python_roots()  # resolved once: no path look-ups per job
+        self.as_root = os.geteuid() == 0
+        self._uids = UidLeases() if self.as_root else None
+        self._fontlist = fontcache.cached_fontlist(self.python)
+        default_disk = (limits or Limits()).disk_mb
+        self.pool = WarmPool(self._spawn, warm_pool_size, default_disk)
+        self._checked: asyncio.Future[None] | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def check(self) -> None:
+        """Start probe: the real interpreter in the real sandbox; then build the font cache
+        (once per host) and warm the pool. Raises SandboxUnavailableError with the reason."""
+        loop = asyncio.get_running_loop()
+        if self._checked is None or self._checked.get_loop() is not loop:
+            self._checked = loop.create_future()
+            try:
+                await self._probe()
+            except BaseException as exc:
+                self._checked.set_exception(exc)
+                self._checked.exception()  # retrieved: no "never retrieved" warning
+                raise
+            self._checked.set_result(None)
+            await self.pool.warm()
+        await asyncio.shield(self._checked)
+
+    async def _probe(self) -> None:
+        instance = await self._start_or_raise(PROBE.limits.disk_mb)
+        try:
+            result = await instance.run(PROBE)
+        finally:
+            await instance.discard()
+        expected = f"autorust-probe {self.python}"
+        if result.sandbox_error or result.exit_code != 0 or result.stdout.strip() != expected:
+            detail = result.sandbox_error or (
+                f"exit code {result.exit_code}: {result.stderr.strip()[-300:] or result.stdout}"
+            )
+            raise SandboxUnavailableError(
+                f"the sandbox cannot run {self.python} ({detail}); the interpreter and its "
+                "packages must be readable by an unprivileged user (check the permissions of "
+                f"{', '.join(map(str, self.roots))})"
+            )
+        if await asyncio.to_thread(seccomp.filter_program) is None:
+            log.warning("libseccomp not found: sandboxes run without their seccomp filter")
+        if self._fontlist is None and await asyncio.to_thread(
+            fontcache.visible_matplotlib, self.roots
+        ):
+            await self._build_fontlist()
+
+    async def _build_fontlist(self) -> None:
+        instance = await self._start_or_raise(64)
+        try:
+            result = await instance.run(fontcache.build_job())
+        finally:
+            await instance.discard()
+        if result.exit_code == 0 and result.files:
+            try:
+                self._fontlist = await asyncio.to_thread(fontcache.store, result.files)
+            except (OSError, ValueError) as exc:
+                log.warning("matplotlib font cache not stored: %s", exc)
+        else:
+            log.warning("matplotlib font cache not built: %s", result.stderr[-300:])
 
     async def execute(self, job: Job) -> JobResult:
-        as_root = os.geteuid() == 0
-        uid = self._uids.take() if as_root else None
         try:
-            result = await run_job(
-                job,
-                argv_for=lambda workdir: bwrap_argv(
-                    self.bwrap,
-                    workdir,
-                    uid,
-                    interpreter_argv(job.argv),
-                    python_roots=self.python_roots,
-                    setpriv=self.setpriv,
-                ),
-                env_for=lambda workdir: {},  # bwrap --clearenv/--setenv build the child's env
-                preexec=rlimit_setter(job.limits),
-                owner_uid=uid,
-            )
+            await self.check()
+            instance = await self.pool.take(job.limits.disk_mb)
+        except (SandboxUnavailableError, SandboxStartError) as exc:
+            return JobResult(sandbox_error=str(exc), backend=self.name)
+        try:
+            result = await instance.run(job)
         finally:
-            if uid is not None:
-                self._uids.give(uid)
+            self.pool.discard(instance)
         result.backend = self.name
         return result
+
+    async def aclose(self) -> None:
+        await self.pool.aclose()
+
+    # -- one sandbox ------------------------------------------------------------------------
+
+    async def _start_or_raise(self, disk_mb: int) -> SandboxInstance:
+        try:
+            return await start_sandbox(lambda: self._spawn(disk_mb))
+        except SandboxStartError as exc:
+            raise SandboxUnavailableError(str(exc)) from None
+
+    def _spawn(self, disk_mb: int) -> SandboxInstance:
+        cleanup: list[Callable[[], None]] = []
+        uid = None
+        if self._uids is not None:
+            try:
+                lease = self._uids.take()
+            except SandboxUnavailableError as exc:
+                raise SandboxStartError(str(exc)) from None
+            uid = lease.value
+            cleanup.append(lambda: _release_when_gone(lease))
+        program = seccomp.filter_program()
+        seccomp_fd = seccomp.program_fd(program) if program else None
+        launch = Launch(
+            prefix=bwrap_prefix(
+                self.bwrap,
+                as_root=self.as_root,
+                python=self.python,
+                roots=self.roots,
+                disk_mb=disk_mb,
+                fontlist=self._fontlist,
+                seccomp_fd=seccomp_fd,
+            ),
+            pass_fds=[seccomp_fd] if seccomp_fd is not None else [],
+            python=self.python,
+            config={
+                "mode": "bwrap",
+                "uid": uid,
+                "workdir": JOB_DIR,
+                "tmpdir": "/tmp",
+                "quota_paths": [JOB_DIR, "/tmp", "/dev/shm"],
+            },
+            disk_mb=disk_mb,
+            job_can_kill_supervisor=not self.as_root,
+            cleanup=cleanup,
+        )
+        return SandboxInstance(launch)
+
+
+def _release_when_gone(lease: Lease) -> None:
+    """Free a uid only once no process of it is left (the pid namespace dies asynchronously)."""
+    assert lease.value is not None
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and _has_processes(lease.value):
+        time.sleep(0.005)
+    lease.release()
+
+
+def _has_processes(uid: int) -> bool:
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    return True
+    return False

@@ -23,6 +23,8 @@ from autorust.sandbox.base import Job, JobResult
 TokenProvider = Callable[[str], str]
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 TOKEN_LIFETIME_S = 50 * 60  # Google ID tokens live one hour
+# answers that mean the request never reached the function's code (Google's front end)
+RETRYABLE_STATUS = {429, 502, 503, 504}
 
 
 class CloudFunctionError(RuntimeError):
@@ -86,7 +88,18 @@ class CloudFunctionExecutor:
         self._token = (token, time.monotonic() + TOKEN_LIFETIME_S)
         return token
 
+    async def check(self) -> None:
+        """The URL was validated at construction; obtain an ID token now (auth errors raise)."""
+        await self._bearer()
+
+    async def aclose(self) -> None:
+        self._token = None
+
     async def execute(self, job: Job) -> JobResult:
+        """The job's result. Only deliveries that surely did not run the job are retried
+        (connection refused, 429, 502-504 from Google's front end): a job is never run twice,
+        so a job that broke something cannot be retried into breaking it again. When the
+        function cannot be reached or fails itself, the result carries ``sandbox_error``."""
         payload = job.model_dump_json().encode()
         if len(payload) > self.max_payload_bytes:
             raise CloudFunctionError(
@@ -94,6 +107,7 @@ class CloudFunctionExecutor:
                 "limit of the Cloud Function; shrink the program or its test data"
             )
         timeout = job.limits.timeout_s + self.request_margin_s
+        problem = "no attempt"
         async with httpx.AsyncClient(timeout=timeout, transport=self.transport) as client:
             for attempt in range(self.max_retries + 1):
                 headers = {
@@ -102,10 +116,14 @@ class CloudFunctionExecutor:
                 }
                 try:
                     response = await client.post(self.url, content=payload, headers=headers)
+                except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                    problem = f"connection failed ({type(exc).__name__})"  # never delivered
                 except httpx.TimeoutException:
-                    problem = f"no answer within {timeout:.0f}s"
-                except httpx.TransportError as exc:
-                    problem = f"connection failed ({type(exc).__name__})"
+                    return self._failed(f"no answer within {timeout:.0f}s")
+                except httpx.TransportError as exc:  # delivered, then the connection broke
+                    return self._failed(
+                        f"the connection broke during the job ({type(exc).__name__})"
+                    )
                 else:
                     if response.status_code == 200:
                         return self._parse(response)
@@ -119,17 +137,23 @@ class CloudFunctionExecutor:
                         )
                     if response.status_code == 413:
                         raise CloudFunctionError("the Cloud Function rejected the job as too large")
-                    if response.status_code < 500 and response.status_code != 429:
-                        raise CloudFunctionError(
-                            f"the Cloud Function rejected the job (HTTP {response.status_code}): "
-                            f"{response.text[:300]}"
-                        )
+                    if response.status_code not in RETRYABLE_STATUS:
+                        if response.status_code < 500:
+                            raise CloudFunctionError(
+                                f"the Cloud Function rejected the job (HTTP "
+                                f"{response.status_code}): {response.text[:300]}"
+                            )
+                        return self._failed(f"HTTP {response.status_code}")
                     problem = f"HTTP {response.status_code}"
                 if attempt < self.max_retries:
                     await asyncio.sleep(self.backoff_s * 2**attempt * (0.5 + random.random()))
         attempts = self.max_retries + 1
-        raise CloudFunctionError(
-            f"the Cloud Function at {self.url} failed {attempts} times (last: {problem})"
+        return self._failed(f"failed {attempts} times (last: {problem})")
+
+    def _failed(self, problem: str) -> JobResult:
+        return JobResult(
+            sandbox_error=f"the Cloud Function at {self.url} could not run the job: {problem}",
+            backend=self.name,
         )
 
     def _parse(self, response: httpx.Response) -> JobResult:

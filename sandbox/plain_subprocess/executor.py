@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from autorust.sandbox.base import Job, JobResult
+from autorust.sandbox.base import Job, JobResult, SandboxUnavailableError
 from autorust.sandbox.process import interpreter_argv, rlimit_setter, run_job, sandbox_env
 
 log = logging.getLogger(__name__)
@@ -24,6 +24,19 @@ class SubprocessExecutor:
 
     def __init__(self, *, warning: str | None = UNSANDBOXED_WARNING) -> None:
         self.warning = warning
+
+    async def check(self) -> None:
+        result = await self.execute(
+            Job(files={"probe.py": "print('ok')"}, argv=["python", "probe.py"])
+        )
+        if result.exit_code != 0 or result.stdout != "ok\n":
+            raise SandboxUnavailableError(
+                f"cannot run {interpreter_argv(['python'])[0]}: exit code {result.exit_code}, "
+                f"{result.stderr.strip()[-300:]}"
+            )
+
+    async def aclose(self) -> None:
+        return None
 
     async def execute(self, job: Job) -> JobResult:
         if self.warning:

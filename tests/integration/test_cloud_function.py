@@ -148,10 +148,53 @@ async def test_server_errors_are_retried_then_reported() -> None:
         token_provider=lambda a: TOKEN,
         backoff_s=0.01,
         max_retries=2,
-        transport=httpx.MockTransport(lambda r: httpx.Response(500)),
+        transport=httpx.MockTransport(lambda r: httpx.Response(503)),
     )
-    with pytest.raises(CloudFunctionError, match="failed 3 times \\(last: HTTP 500\\)"):
-        await always_down.execute(PROGRAMS[0][1])
+    result = await always_down.execute(PROGRAMS[0][1])
+    assert result.sandbox_error and "failed 3 times (last: HTTP 503)" in result.sandbox_error
+    assert result.exit_code is None
+
+
+async def test_a_delivered_job_is_never_retried() -> None:
+    """The function answered 500 or the connection broke after delivery: the job may have run
+    (and may be what broke it), so it is reported as a sandbox error after ONE attempt."""
+    import httpx
+
+    for answer in (
+        lambda request: httpx.Response(500),
+        lambda request: (_ for _ in ()).throw(httpx.RemoteProtocolError("peer closed")),
+    ):
+        calls: list[int] = []
+
+        def handler(request: httpx.Request, answer=answer, calls=calls) -> httpx.Response:
+            calls.append(1)
+            return answer(request)
+
+        executor = CloudFunctionExecutor(
+            "http://127.0.0.1:9/",
+            token_provider=lambda a: TOKEN,
+            backoff_s=0.01,
+            transport=httpx.MockTransport(handler),
+        )
+        result = await executor.execute(PROGRAMS[0][1])
+        assert len(calls) == 1 and result.sandbox_error
+
+
+async def test_check_obtains_a_token_and_reports_missing_credentials(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[str] = []
+    executor = CloudFunctionExecutor(
+        "https://example.invalid/execute", token_provider=lambda a: seen.append(a) or TOKEN
+    )
+    await executor.check()
+    assert seen == ["https://example.invalid/execute"]
+    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+    monkeypatch.setenv("GCE_METADATA_HOST", "127.0.0.1:9")
+    monkeypatch.setenv("GCE_METADATA_IP", "127.0.0.1:9")
+    monkeypatch.setenv("CLOUDSDK_CONFIG", "/nonexistent")
+    with pytest.raises(CloudFunctionAuthError, match="gcloud auth application-default login"):
+        await CloudFunctionExecutor("https://example.invalid/execute").check()
 
 
 def test_plain_http_to_a_remote_host_is_refused() -> None:

@@ -131,11 +131,13 @@ async def test_memory_bomb_is_stopped(sandbox) -> None:
     result = await run(sandbox, "x = bytearray(4 * 1024**3)\nprint('allocated')", memory_mb=256)
     assert result.exit_code != 0 and "allocated" not in result.stdout
     assert "MemoryError" in result.stderr
+    assert "memory limit (256 MB)" in result.limits_hit
 
 
 async def test_infinite_loop_is_killed_at_the_timeout(sandbox) -> None:
     result = await run(sandbox, "while True: pass", timeout_s=1.5)
     assert result.timed_out and result.exit_code != 0
+    assert result.limits_hit == ["timed out after 1.5 s"]
     assert 1.4 < result.duration_s < 4
 
 

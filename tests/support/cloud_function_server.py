@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -27,18 +29,51 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+SERVE = """
+import runpy, site, sys
+for folder in {site_dirs!r}:
+    site.addsitedir(folder)
+sys.argv = ["functions-framework", *sys.argv[1:]]
+runpy.run_module("functions_framework", run_name="__main__")
+"""
+
+
+def world_readable_python() -> str | None:
+    """An interpreter an unprivileged uid can run (this venv's may live under root's 0700 home),
+    for serving the function in its no-namespace ``uid`` mode; None if there is none."""
+    for candidate in (sys.executable, "/usr/bin/python3.11"):
+        path = Path(candidate).resolve()
+        if path.exists() and all(p.stat().st_mode & 0o005 for p in [path, *path.parents]):
+            return candidate
+    return None
+
+
 @contextmanager
-def cloud_function(token: str | None = None) -> Iterator[str]:
-    """The function served by functions-framework on 127.0.0.1; yields its URL."""
+def cloud_function(
+    token: str | None = None, *, env: dict[str, str] | None = None, python: str | None = None
+) -> Iterator[str]:
+    """The function served by functions-framework on 127.0.0.1; yields its URL.
+
+    ``python`` serves it with another interpreter of the same version, given this venv's
+    packages (the job's interpreter is the server's)."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI", "AUTORUST"))}
+    server_env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("OPENAI", "AUTORUST", "K_"))
+    }
+    server_env.update(env or {})
     if token:
-        env["AUTORUST_CF_TOKEN"] = token
+        server_env["AUTORUST_CF_TOKEN"] = token
+    import site
+
+    log = tempfile.TemporaryFile()  # noqa: SIM115  (a pipe nobody reads would block the server)
+    launcher = [sys.executable, "-m", "functions_framework"]
+    if python is not None:
+        launcher = [python, "-c", SERVE.format(site_dirs=site.getsitepackages())]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "functions_framework", "--target", "execute",
+        [*launcher, "--target", "execute",
          "--source", str(ROOT / "cloud_function" / "main.py"),
          "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        cwd=ROOT, env=server_env, stdout=subprocess.DEVNULL, stderr=log,
         start_new_session=True,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}/"
@@ -50,14 +85,17 @@ def cloud_function(token: str | None = None) -> Iterator[str]:
                 break
             except httpx.TransportError:
                 if proc.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
                     raise RuntimeError(
-                        f"functions-framework did not start: {proc.stderr.read()}"
+                        f"functions-framework did not start: {log.read().decode()[-3000:]}"
                     ) from None
                 time.sleep(0.1)
         yield url
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(10)
+        log.close()
 
 
 def fake_id_token(audience: str) -> str:

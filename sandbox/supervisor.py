@@ -1,0 +1,618 @@
+"""Runs INSIDE a sandbox, started before any job is known: a warm interpreter for one job.
+
+Standard library only: the host passes this file's source with ``python -c``. Life of one
+sandbox:
+
+1. Start-up (ahead of demand): fork the *job process*, which drops to the job's uid (as root:
+   ``setresuid``; capabilities vanish with it) and waits for the job; the supervisor keeps
+   uid 0 with only CAP_SETUID/SETGID/KILL, so the job can neither signal nor trace it.
+   Then write the ``ready`` frame to the host.
+2. The host sends the job frame straight to the job process and a control frame (limits,
+   collect globs) to the supervisor, which starts the wall clock. The job process applies the
+   rlimits, writes the job's files into the work dir
+   and runs ``python script.py`` / ``-c`` / ``-m`` *in-process* (no new interpreter start:
+   the job costs the exec of its code), anything else via ``execv``.
+3. When the job process exits or the timeout passes, every other process of the job is killed
+   (``kill(-1)``), the ``collect`` globs are read (regular files of the work dir only: no
+   symlinks, no hard links, nothing from another file system) and the result frame plus one
+   raw frame per file go back to the host. The sandbox is then discarded by the host.
+
+The ``bare`` mode (no bubblewrap: the Cloud Function fallback) runs this same file directly on
+the host as root: the job gets a leased unprivileged uid, ``no_new_privs``, a private work dir
+and tmp dir, a polled disk cap, and every process of that uid is killed when the job ends.
+
+Frames are ``4-byte big-endian length + payload`` (JSON or raw bytes); the host side reads
+them with ``read_frames`` below.
+"""
+
+import contextlib
+import ctypes
+import gc
+import glob
+import json
+import os
+import resource
+import select
+import signal
+import stat
+import struct
+import sys
+import time
+import traceback
+
+MB = 1024 * 1024
+HEADER = struct.Struct(">I")
+SHARED_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/dev/mqueue")
+PR_SET_NO_NEW_PRIVS = 38
+PR_SET_DUMPABLE = 4
+
+
+def encode_frame(payload):
+    return HEADER.pack(len(payload)) + payload
+
+
+def read_frames(buffer):
+    """(complete frames, rest of the buffer)."""
+    frames = []
+    while len(buffer) >= HEADER.size:
+        (size,) = HEADER.unpack_from(buffer)
+        if len(buffer) < HEADER.size + size:
+            break
+        frames.append(bytes(buffer[HEADER.size : HEADER.size + size]))
+        buffer = buffer[HEADER.size + size :]
+    return frames, buffer
+
+
+def _write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _read_exact(fd, size):
+    chunks = []
+    while size:
+        chunk = os.read(fd, min(size, 1 << 20))
+        if not chunk:
+            raise EOFError("stream closed")
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+def _read_frame(fd):
+    (size,) = HEADER.unpack(_read_exact(fd, HEADER.size))
+    return _read_exact(fd, size)
+
+
+def _prctl(option, value):
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(option, value, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), f"prctl({option}) failed")
+
+
+# -- the job process ---------------------------------------------------------------------------
+
+
+def _drop_privileges(config):
+    uid = config.get("uid")
+    if uid is not None and os.geteuid() == 0:
+        os.setgroups([])
+        os.setresgid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)  # all-nonzero uids: the kernel clears every capability
+        if os.geteuid() == 0 or os.getuid() == 0:
+            raise OSError("still root after setresuid")
+    _prctl(PR_SET_NO_NEW_PRIVS, 1)
+    # A uid change makes the process non-dumpable, which would hand /proc/self to root;
+    # a fresh interpreter would be dumpable again, so be one.
+    _prctl(PR_SET_DUMPABLE, 1)
+
+
+def _apply_limits(limits):
+    pairs = [
+        (resource.RLIMIT_AS, limits["memory_mb"] * MB),
+        (resource.RLIMIT_CPU, limits["cpu_s"]),
+        (resource.RLIMIT_FSIZE, limits["file_size_mb"] * MB),
+        (resource.RLIMIT_NOFILE, limits["open_files"]),
+        (resource.RLIMIT_CORE, 0),
+        (resource.RLIMIT_NPROC, limits["processes"]),
+    ]
+    for which, value in pairs:
+        _, hard = resource.getrlimit(which)
+        # CPU: SIGXCPU at the limit (a clear outcome), SIGKILL a second later if it is ignored
+        new_hard = value + 1 if which == resource.RLIMIT_CPU else value
+        if hard != resource.RLIM_INFINITY:
+            value, new_hard = min(value, hard), min(new_hard, hard)
+        resource.setrlimit(which, (value, new_hard))
+
+
+def _write_job_files(workdir, files):
+    root = os.path.realpath(workdir)
+    for name, content in files.items():
+        target = os.path.realpath(os.path.join(root, name))
+        if not target.startswith(root + os.sep):
+            raise ValueError(f"job file {name!r} would land outside the work dir")
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with open(target, "w", encoding="utf-8") as handle:
+            handle.write(content)
+
+
+def _strip_own_frames(tb, job_globals):
+    """The traceback as `python script.py` would print it: from the job's first frame."""
+    first = tb
+    while tb is not None:
+        if tb.tb_frame.f_globals is job_globals:
+            return tb
+        tb = tb.tb_next
+    return first
+
+
+def _exit_code_of(exc):
+    code = exc.code
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)
+    return 1
+
+
+def _run_in_process(argv, workdir):
+    """``python ARGS`` for the forms a fresh interpreter would run the same way; None if the
+    form needs a real exec (interpreter flags)."""
+    import types
+
+    args = argv[1:]
+    if not args or (args[0].startswith("-") and args[0] not in ("-c", "-m")):
+        return None
+    if args[0] == "-m":
+        if len(args) < 2:
+            return None
+        import runpy
+
+        sys.argv = [args[1], *args[2:]]  # runpy replaces argv[0] by the module's path
+        sys.path[0] = os.getcwd()
+        try:
+            runpy.run_module(args[1], run_name="__main__", alter_sys=True)
+        except SystemExit as exc:
+            return _exit_code_of(exc)
+        except BaseException as exc:
+            exc.__traceback__ = exc.__traceback__.tb_next
+            sys.excepthook(type(exc), exc, exc.__traceback__)
+            return _interrupted(exc)
+        return 0
+    if args[0] == "-c":
+        if len(args) < 2:
+            return None
+        source, filename, sys.argv = args[1], "<string>", ["-c", *args[2:]]
+        sys.path[0] = ""
+        main_file = None
+    else:
+        filename = os.path.abspath(args[0])
+        with open(filename, "rb") as handle:
+            source = handle.read()
+        sys.argv = list(args)
+        sys.path[0] = os.path.dirname(filename)
+        main_file = filename
+    module = types.ModuleType("__main__")
+    module.__dict__["__builtins__"] = __builtins__
+    if main_file is not None:
+        module.__file__ = main_file
+    sys.modules["__main__"] = module
+    try:
+        exec(compile(source, filename, "exec"), module.__dict__)
+    except SystemExit as exc:
+        return _exit_code_of(exc)
+    except BaseException as exc:
+        exc.__traceback__ = _strip_own_frames(exc.__traceback__, module.__dict__)
+        sys.excepthook(type(exc), exc, exc.__traceback__)
+        return _interrupted(exc)
+    return 0
+
+
+def _interrupted(exc):
+    if isinstance(exc, KeyboardInterrupt):
+        sys.stdout.flush()
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+    return 1
+
+
+def job_process(config, job_fd, ready_fd):
+    """Runs in the forked job process; returns the exit code (the caller raises SystemExit so
+    the interpreter finalises exactly as after ``python script.py``)."""
+    _drop_privileges(config)
+    gc.collect()  # touches every object now, so copy-on-write faults are not paid by the job
+    os.write(ready_fd, b"1")
+    os.close(ready_fd)
+    job = json.loads(_read_frame(job_fd))
+    os.close(job_fd)
+    _apply_limits(job["limits"])
+    workdir = config["workdir"]
+    try:
+        _write_job_files(workdir, job["files"])
+    except OSError as exc:
+        print(f"autorust sandbox: could not write the job's files: {exc}", file=sys.stderr)
+        return 1
+    os.chdir(workdir)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # as a fresh interpreter sets it
+    argv = job["argv"]
+    if argv[0] == "python":
+        code = _run_in_process(argv, workdir)
+        if code is not None:
+            return code
+        argv = [sys.executable, *argv[1:]]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execvp(argv[0], argv)
+    except OSError as exc:
+        print(f"{argv[0]}: {exc.strerror}", file=sys.stderr)
+        return 127
+
+
+def end_job_process(code):
+    """Leave like ``python script.py`` does where a program can tell: non-daemon threads
+    joined, atexit handlers run, the main module's objects released (open files flushed and
+    closed), std streams flushed; without tearing the whole interpreter down (that alone would
+    cost more than the job's start)."""
+    try:
+        threading = sys.modules.get("threading")
+        if threading is not None:
+            threading._shutdown()
+        import atexit
+
+        atexit._run_exitfuncs()
+        main_module = sys.modules.get("__main__")
+        if main_module is not None and main_module.__dict__ is not globals():
+            main_module.__dict__.clear()
+        gc.collect()
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+    finally:
+        os._exit(code if isinstance(code, int) else 1)
+
+
+# -- the supervisor ----------------------------------------------------------------------------
+
+
+def _wait_for(pid, deadline, poll=None):
+    """Wait until ``pid`` exits or the deadline passes; returns its wait status or None."""
+    pidfd = None
+    try:
+        pidfd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        pidfd = None
+    step = 0.002
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        wait = min(left, 0.05 if poll else 3600)
+        if pidfd is not None:
+            select.select([pidfd], [], [], wait)
+        else:
+            time.sleep(min(wait, step))
+            step = min(step * 2, 0.05)
+        if poll is not None and poll():
+            return None
+
+
+def _other_processes():
+    me = os.getpid()
+    alive = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) in (1, me):
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                state = handle.read().rsplit(b")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state not in (b"Z", b"X"):
+            alive.append(int(entry))
+    return alive
+
+
+def _processes_of(uid):
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if os.stat(f"/proc/{entry}").st_uid == uid:
+                found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
+def kill_uid(uid):
+    """Kill every process of ``uid`` on this host (bare mode, as root): a helper process takes
+    the uid and calls kill(-1), which the kernel applies atomically against forks."""
+    for _ in range(50):
+        if not _processes_of(uid):
+            return True
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.setgroups([])
+                os.setresgid(uid, uid, uid)
+                os.setresuid(uid, uid, uid)
+                os.kill(-1, signal.SIGKILL)
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)
+        time.sleep(0.005)
+    return not _processes_of(uid)
+
+
+def _kill_the_job(config):
+    if config["mode"] == "bare":
+        return kill_uid(config["uid"])
+    # bwrap: a private pid namespace; everything but its init (pid 1) and us is the job's
+    deadline = time.monotonic() + 2
+    while True:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(-1, signal.SIGKILL)
+        if not _other_processes():
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.002)
+
+
+def _tree_bytes(path, uid=None):
+    total = 0
+    stack = [path]
+    while stack:
+        current = stack.pop()
+        try:
+            entries = list(os.scandir(current))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if uid is not None and info.st_uid != uid:
+                continue
+            total += info.st_blocks * 512
+            if stat.S_ISDIR(info.st_mode):
+                stack.append(entry.path)
+    return total
+
+
+def _disk_used(config):
+    """Bytes the job holds in the places it can write (bare mode: no tmpfs caps)."""
+    used = _tree_bytes(config["workdir"]) + _tree_bytes(config["tmpdir"])
+    for shared in SHARED_WRITABLE:
+        used += _tree_bytes(shared, uid=config["uid"])
+    return used
+
+
+def _full(path):
+    try:
+        info = os.statvfs(path)
+    except OSError:
+        return False
+    size = info.f_blocks * info.f_frsize
+    return size > 0 and info.f_bavail * info.f_frsize < max(64 * 1024, size // 200)
+
+
+def _remove_owned(path, uid):
+    """Bare mode: delete what the job's uid left in the shared writable dirs."""
+    import shutil
+
+    try:
+        entries = list(os.scandir(path))
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            info = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if info.st_uid != uid:
+            continue
+        try:
+            if stat.S_ISDIR(info.st_mode):
+                shutil.rmtree(entry.path, ignore_errors=True)
+            else:
+                os.unlink(entry.path)
+        except OSError:
+            pass
+
+
+def remove_owned_files(uid):
+    for shared in SHARED_WRITABLE:
+        _remove_owned(shared, uid)
+
+
+def _safe_open(root, relative, root_dev, uid):
+    """An fd on root/relative if it is a regular, singly linked file of the work dir reached
+    without following any symlink; else None."""
+    parts = [part for part in relative.split("/") if part not in ("", ".")]
+    if not parts or ".." in parts:
+        return None
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(root, flags | os.O_DIRECTORY)
+    try:
+        for part in parts[:-1]:
+            next_fd = os.open(part, flags | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = next_fd
+        file_fd = os.open(parts[-1], flags | os.O_NONBLOCK, dir_fd=fd)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    info = os.fstat(file_fd)
+    if (
+        not stat.S_ISREG(info.st_mode)
+        or info.st_nlink != 1
+        or info.st_dev != root_dev
+        or (uid is not None and info.st_uid != uid)
+    ):
+        os.close(file_fd)
+        return None
+    return file_fd
+
+
+def collect(workdir, patterns, max_bytes, uid=None):
+    """[(name, bytes)], warnings."""
+    root = os.path.realpath(workdir)
+    root_dev = os.stat(root).st_dev
+    found, warnings, total = [], [], 0
+    seen = set()
+    for pattern in patterns:
+        for name in sorted(glob.glob(pattern, root_dir=root, recursive=True)):
+            name = os.path.normpath(name)
+            if name in seen:
+                continue
+            seen.add(name)
+            fd = _safe_open(root, name, root_dev, uid)
+            if fd is None:
+                continue
+            try:
+                size = os.fstat(fd).st_size
+                if total + size > max_bytes:
+                    warnings.append(f"file {name} not collected: over the {max_bytes} byte limit")
+                    continue
+                with os.fdopen(fd, "rb", closefd=False) as handle:
+                    data = handle.read(size + 1)[:size]
+            finally:
+                os.close(fd)
+            found.append((name, data))
+            total += len(data)
+    return found, warnings
+
+
+def _limits_hit(config, job, status, timed_out, stats):
+    limits = job["limits"]
+    hit = []
+    if timed_out:
+        hit.append(f"timed out after {float(limits['timeout_s']):.1f} s")
+    if stats.get("disk_full"):
+        hit.append(f"disk quota exceeded ({limits['disk_mb']} MB)")
+    if status is not None and os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        if sig == signal.SIGXCPU:
+            hit.append(f"CPU time limit ({limits['cpu_s']} s)")
+        if sig == signal.SIGXFSZ:
+            hit.append(f"file size limit ({limits['file_size_mb']} MB)")
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    used = usage.ru_utime + usage.ru_stime
+    if used >= 0.98 * limits["cpu_s"] and not any("CPU" in h for h in hit):
+        hit.append(f"CPU time limit ({limits['cpu_s']} s)")
+    return hit
+
+
+def supervise(config, child, ctl_in, ctl_out):
+    job = json.loads(_read_frame(ctl_in))  # the host sends the job itself to the job process
+    started = time.monotonic()
+    deadline = started + float(job["limits"]["timeout_s"])
+    stats = {}
+    poll = None
+    if config["mode"] == "bare":
+        cap = job["limits"]["disk_mb"] * MB
+
+        def poll():
+            if _disk_used(config) > cap:
+                stats["disk_full"] = True
+                return True
+            return False
+
+    status = _wait_for(child, deadline, poll)
+    timed_out = status is None and not stats.get("disk_full")
+    clean = _kill_the_job(config)
+    if status is None:
+        _, status = os.waitpid(child, 0)
+    duration = time.monotonic() - started
+    if config["mode"] != "bare":
+        stats["disk_full"] = any(_full(path) for path in config["quota_paths"])
+    files, warnings = collect(
+        config["workdir"], job["collect"], job["max_collect_bytes"],
+        uid=config["uid"] if config["mode"] == "bare" else None,
+    )  # fmt: skip
+    if not clean:
+        warnings.append("some processes of the job could not be killed")
+    result = {
+        "exit_code": os.waitstatus_to_exitcode(status),
+        "timed_out": timed_out,
+        "duration_s": round(duration, 4),
+        "limits_hit": _limits_hit(config, job, status, timed_out, stats),
+        "warnings": warnings,
+        "files": [[name, len(data)] for name, data in files],
+    }
+    if config["mode"] == "bare":
+        remove_owned_files(config["uid"])
+    _write_all(ctl_out, encode_frame(json.dumps(result).encode()))
+    for _, data in files:
+        _write_all(ctl_out, encode_frame(data))
+
+
+def main(config):
+    config["supervisor_pid"] = os.getpid()
+    ctl_in, ctl_out = config["ctl_in"], config["ctl_out"]
+    os.set_inheritable(ctl_in, False)
+    os.set_inheritable(ctl_out, False)
+    os.set_inheritable(config["job_in"], False)
+    if config["mode"] == "bare":
+        if not kill_uid(config["uid"]):  # leftovers of a crashed predecessor on this uid
+            raise OSError(f"processes of uid {config['uid']} survive SIGKILL")
+        for path in (config["workdir"], config["tmpdir"]):
+            os.chown(path, config["uid"], config["uid"])
+            os.chmod(path, 0o700)
+    job_in = config["job_in"]
+    ready_r, ready_w = os.pipe()
+    child = os.fork()
+    if child == 0:
+        for fd in (ready_r, ctl_in, ctl_out):
+            os.close(fd)
+        end_job_process(job_process(config, job_in, ready_w))
+    os.close(job_in)
+    os.close(ready_w)
+    if os.read(ready_r, 1) != b"1":
+        _, status = os.waitpid(child, 0)
+        code = os.waitstatus_to_exitcode(status)
+        raise OSError(f"the job process could not drop its privileges (exit status {code})")
+    os.close(ready_r)
+    _prctl(PR_SET_DUMPABLE, 0)  # a job sharing our uid (no root) cannot reach our pipes
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)  # the job keeps the real stdio; we never write to it
+    os.close(null)
+    _write_all(ctl_out, encode_frame(b'{"ready": true}'))
+    try:
+        supervise(config, child, ctl_in, ctl_out)
+    except EOFError:  # the host discarded this sandbox unused
+        _kill_the_job(config)
+    return 0
+
+
+def _entry():
+    config = json.loads(sys.argv[1])
+    try:
+        code = main(config)
+    except SystemExit:
+        raise
+    except BaseException as exc:
+        message = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        if os.getpid() == config.get("supervisor_pid", os.getpid()):
+            frame = json.dumps({"error": message, "trace": traceback.format_exc()[-2000:]})
+            with contextlib.suppress(OSError):
+                _write_all(config["ctl_out"], encode_frame(frame.encode()))
+        else:
+            print(f"autorust sandbox: {message}", file=sys.stderr)
+        code = 70
+    sys.exit(code)
+
+
+if __name__ == "__main__" and len(sys.argv) == 2 and sys.argv[0] == "-c":
+    _entry()
