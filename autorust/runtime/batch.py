@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from autorust.graph.context import AutorustConfig
 from autorust.runtime.identity import thread_id_for
+from autorust.runtime.inputs import InputGroup, group_by_content
 from autorust.runtime.items import FINISHED, ItemResult, failed_item
 from autorust.runtime.runner import compile_graph, run_image, state_of
 from autorust.runtime.scheduler import AgentScheduler
@@ -29,9 +30,10 @@ class BatchOptions(BaseModel):
 
 
 class BatchEvent(BaseModel):
-    kind: str  # "item_started" | "item_finished"
+    kind: str  # "item_started" | "item_finished" | "file_not_processed"
     image_path: str
     result: ItemResult | None = None
+    reason: str | None = None  # why a file of the folder is not processed
 
 
 EventSink = Callable[[BatchEvent], None]
@@ -121,7 +123,20 @@ class BatchRun:
             thread_id, state = None, None
         return failed_item(image, exc, thread_id=thread_id, state=state)
 
+    async def _group(self, group: InputGroup, gate: asyncio.Semaphore, graph: Any) -> None:
+        """One item per distinct content; its copies get the same outcome under their names."""
+        if group.error is not None:
+            self._record(Path(group.path), failed_item(group.path, group.error))
+            return
+        result = await self._one(Path(group.path), gate, graph)
+        for copy in group.copies:
+            twin = result.model_copy(update={"image_path": copy, "duplicate_of": group.path})
+            self._record(Path(copy), twin)
+
     async def run(self) -> list[ItemResult]:
+        """Every image's result, in the order given (copies of identical bytes included)."""
         gate = asyncio.Semaphore(self.options.max_in_flight)
         graph = compile_graph(self.checkpointer, node_wrapper=self.scheduler.wrap)
-        return list(await asyncio.gather(*(self._one(i, gate, graph) for i in self.images)))
+        groups = await asyncio.to_thread(group_by_content, self.images)
+        await asyncio.gather(*(self._group(group, gate, graph) for group in groups))
+        return [self.results[str(image)] for image in self.images]

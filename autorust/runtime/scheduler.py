@@ -22,12 +22,14 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 from autorust.graph.state import AgentName
-from autorust.graph.workflow import NodeFn
+
+if TYPE_CHECKING:
+    from autorust.graph.workflow import NodeFn
 
 DEFAULT_LIMITS: dict[AgentName, int] = {
     AgentName.VISION: 4,
