@@ -19,6 +19,7 @@ from autorust.runtime.items import FINISHED, ItemResult, failed_item
 from autorust.runtime.runner import compile_graph, run_image, state_of
 from autorust.runtime.scheduler import AgentScheduler
 from autorust.storage.claims import Claim, PostgresClaims
+from autorust.storage.replies import current_journal
 
 
 class BatchOptions(BaseModel):
@@ -102,12 +103,20 @@ class BatchRun:
             if self.claims and thread_id and claim is Claim.CLAIMED:
                 await self.claims.release(thread_id)
             result = await self._failed(image, graph, exc)
+        await self._forget_replies(result)
         return self._record(image, result)
 
     async def _run(self, image: Path, graph: Any) -> ItemResult:
         return await run_image(
             image, self.config, self.checkpointer, force=self.options.force, graph=graph
         )
+
+    async def _forget_replies(self, result: ItemResult) -> None:
+        """A finished thread never resumes: its journaled model replies are not needed."""
+        journal = current_journal()
+        finished = result.status in FINISHED and not result.awaiting
+        if journal is not None and result.thread_id and finished:
+            await journal.forget(result.thread_id)
 
     def _record(self, image: Path, result: ItemResult) -> ItemResult:
         self.results[str(image)] = result
