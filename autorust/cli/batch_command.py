@@ -267,12 +267,15 @@ async def _local_batch(plan: BatchPlan, console: Console) -> list[ItemResult]:
 
 async def _server_batch(plan: BatchPlan, console: Console) -> list[ItemResult]:
     try:
-        from autorust.runtime.remote import check_server, run_on_server
+        from autorust.runtime.remote import ServerUnavailableError, check_server, run_on_server
     except ImportError:
         raise ConfigError(
             "--server", "needs the server extra: pip install 'autorust[server]'"
         ) from None
-    await check_server(plan.server or "")
+    try:
+        await check_server(plan.server or "")
+    except ServerUnavailableError as exc:
+        raise ConfigError("--server", str(exc)) from None
     if plan.mode is OutputMode.rich:
         show_not_processed(console, plan.not_processed)
     return await run_on_server(

@@ -103,11 +103,20 @@ def _structured(model: BaseChatModel, schema: type[BaseModel]) -> Any:
     not parse the reply itself: a reply that fails validation then still arrives with its token
     usage, and is re-asked like any other invalid reply.
     """
+    key = (id(model), schema)
+    if (found := _STRUCTURED.get(key)) is not None and found[0] is model:
+        return found[1]  # building it (JSON schema, tool spec) costs ms per call
     if isinstance(model, ChatOpenAI):
-        return model.with_structured_output(
+        runnable = model.with_structured_output(
             schema.model_json_schema(), method="json_schema", include_raw=True
         )
-    return model.with_structured_output(schema, include_raw=True)
+    else:
+        runnable = model.with_structured_output(schema, include_raw=True)
+    _STRUCTURED[key] = (model, runnable)
+    return runnable
+
+
+_STRUCTURED: dict[tuple[int, type[BaseModel]], tuple[BaseChatModel, Any]] = {}
 
 
 def _thread_id() -> str | None:

@@ -17,7 +17,7 @@ from autorust.runtime.identity import thread_id_for
 from autorust.runtime.inputs import InputGroup, group_by_content
 from autorust.runtime.items import FINISHED, ItemResult, failed_item
 from autorust.runtime.runner import compile_graph, run_image, state_of
-from autorust.runtime.scheduler import AgentScheduler
+from autorust.runtime.scheduler import AgentScheduler, image_started
 from autorust.storage.claims import Claim, PostgresClaims
 from autorust.storage.replies import current_journal
 
@@ -107,9 +107,10 @@ class BatchRun:
         return self._record(image, result)
 
     async def _run(self, image: Path, graph: Any) -> ItemResult:
-        return await run_image(
-            image, self.config, self.checkpointer, force=self.options.force, graph=graph
-        )
+        with image_started():  # its calls queue behind images that started earlier
+            return await run_image(
+                image, self.config, self.checkpointer, force=self.options.force, graph=graph
+            )
 
     async def _forget_replies(self, result: ItemResult) -> None:
         """A finished thread never resumes: its journaled model replies are not needed."""

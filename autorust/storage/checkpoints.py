@@ -75,7 +75,7 @@ async def open_sqlite_checkpointer(path: str | Path) -> AsyncIterator[AsyncSqlit
         await saver.setup()
         replies = await sqlite_replies(path)
         try:
-            async with journal_scope(SqliteReplies(replies)):
+            async with journal_scope(await SqliteReplies.open(replies)):
                 yield saver
         finally:
             await replies.close()

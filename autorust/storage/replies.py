@@ -75,10 +75,24 @@ class ReplyStore:
 
 
 class SqliteReplies(ReplyStore):
-    def __init__(self, conn: Any) -> None:
+    """Replies in the checkpoint file. The keys present are read once at the start, so a fresh
+    batch never queries for a reply it cannot have (each query is a thread hop)."""
+
+    def __init__(self, conn: Any, keys: set[tuple[str, str, str]] | None = None) -> None:
         self.conn = conn
+        self.keys = keys
+
+    @classmethod
+    async def open(cls, conn: Any) -> SqliteReplies:
+        async with conn.execute(
+            "SELECT thread_id, task, prompt_hash FROM autorust_replies"
+        ) as rows:
+            keys = {(row[0], row[1], row[2]) for row in await rows.fetchall()}
+        return cls(conn, keys)
 
     async def get(self, thread: str, task: str, key: str) -> str | None:
+        if self.keys is not None and (thread, task, key) not in self.keys:
+            return None
         async with self.conn.execute(
             "SELECT reply FROM autorust_replies "
             "WHERE thread_id = ? AND task = ? AND prompt_hash = ?",
@@ -88,15 +102,18 @@ class SqliteReplies(ReplyStore):
         return row[0] if row else None
 
     async def put(self, thread: str, task: str, key: str, reply: str) -> None:
+        # autocommit connection: the reply is durable when this returns
         await self.conn.execute(
             "INSERT OR REPLACE INTO autorust_replies VALUES (?, ?, ?, ?)",
             (thread, task, key, reply),
         )
-        await self.conn.commit()
+        if self.keys is not None:
+            self.keys.add((thread, task, key))
 
     async def forget(self, thread: str) -> None:
         await self.conn.execute("DELETE FROM autorust_replies WHERE thread_id = ?", (thread,))
-        await self.conn.commit()
+        if self.keys is not None:
+            self.keys = {k for k in self.keys if k[0] != thread}
 
 
 class PostgresReplies(ReplyStore):
@@ -237,12 +254,11 @@ async def sqlite_replies(path: str | Path) -> Any:
     """A connection of its own (the saver's is busy with checkpoints) to the same file."""
     import aiosqlite
 
-    conn = await aiosqlite.connect(path)
+    conn = await aiosqlite.connect(path, isolation_level=None)  # autocommit
     await conn.execute("PRAGMA journal_mode=WAL")
     await conn.execute("PRAGMA synchronous=NORMAL")  # survives kill -9; a power cut may lose it
     await conn.execute("PRAGMA busy_timeout=10000")
     await conn.execute(SQLITE_SCHEMA)
-    await conn.commit()
     return conn
 
 
