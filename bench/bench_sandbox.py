@@ -2,6 +2,7 @@
 
 Baseline: a bare `python -I -S -c 'print(1)'` started from this process. Run:
     .venv/bin/python bench/bench_sandbox.py [runs]
+    .venv/bin/python bench/bench_sandbox.py --smoke     # 2 runs each: checks it runs
 """
 
 from __future__ import annotations
@@ -58,4 +59,7 @@ async def main(runs: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 30))
+    if "--smoke" in sys.argv:
+        asyncio.run(main(2))
+    else:
+        asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 30))

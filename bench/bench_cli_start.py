@@ -1,0 +1,72 @@
+"""How long the CLI takes to start: ``autorust --help`` and ``autorust runs list``.
+
+Medians of fresh processes, next to a bare interpreter start measured in the same run (the
+machine's own floor). Target: each command <= 0.5 s.
+
+    .venv/bin/python bench/bench_cli_start.py [runs]     # default 10
+    .venv/bin/python bench/bench_cli_start.py --smoke    # 2 runs: checks it runs
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+TARGET_S = 0.5
+
+
+def median_seconds(argv: list[str], runs: int) -> float:
+    samples = []
+    for _ in range(runs + 1):  # the first run warms the file cache
+        started = time.perf_counter()
+        subprocess.run(argv, cwd=ROOT, check=True, capture_output=True)
+        samples.append(time.perf_counter() - started)
+    return statistics.median(samples[1:])
+
+
+async def make_database(path: Path, threads: int) -> None:
+    """A checkpoint file holding ``threads`` finished runs (their latest state)."""
+    from autorust.graph.state import RunState
+    from autorust.storage.checkpoints import open_checkpointer
+
+    async with open_checkpointer(path) as saver:
+        from langgraph.checkpoint.base import empty_checkpoint
+
+        for index in range(threads):
+            checkpoint = empty_checkpoint()
+            state = RunState(image_path=f"image-{index}.png", status="passed")
+            checkpoint["channel_values"] = state.model_dump()
+            config = {"configurable": {"thread_id": f"t{index}", "checkpoint_ns": ""}}
+            await saver.aput(config, checkpoint, {"source": "loop", "step": 1}, {})
+
+
+def main() -> None:
+    smoke = "--smoke" in sys.argv
+    runs = 2 if smoke else int(next((a for a in sys.argv[1:] if a.isdigit()), 10))
+    cli = [sys.executable, "-m", "autorust.cli.main"]
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "checkpoints.sqlite"
+        asyncio.run(make_database(db, 20 if smoke else 200))
+        rows = {
+            "python -c pass (floor)": median_seconds([sys.executable, "-c", "pass"], runs),
+            "autorust --help": median_seconds([*cli, "--help"], runs),
+            "autorust run --help": median_seconds([*cli, "run", "--help"], runs),
+            f"autorust runs list ({20 if smoke else 200} runs)": median_seconds(
+                [*cli, "runs", "list", "--db", str(db)], runs
+            ),
+        }
+    print(f"{'command':<34}{'median s':>10}   ({runs} runs each; target <= {TARGET_S} s)")
+    for name, seconds in rows.items():
+        mark = "" if "floor" in name else ("  ok" if seconds <= TARGET_S else "  over target")
+        print(f"{name:<34}{seconds:>10.3f}{mark}")
+
+
+if __name__ == "__main__":
+    main()
