@@ -249,3 +249,38 @@ def test_runs_commands_report_bad_stores_in_one_line(
     assert "Traceback" not in result.output
     (line,) = [line for line in result.output.splitlines() if line.startswith("error:")]
     assert allowed in " ".join(line.split())
+
+
+@pytest.mark.bwrap
+def test_runs_resume_with_the_model_endpoint_down_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Observed on 3f763c6: a 595-line traceback."""
+    import json
+
+    from tests.support.fake_openai import FakeOpenAI, replies_by_schema
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AUTORUST_HOME", str(tmp_path / ".autorust"))
+    monkeypatch.setenv("AUTORUST_APPROVE_EXECUTION", "true")  # the run pauses before running
+    monkeypatch.setenv("AUTORUST_OCR", "off")
+    for name, value in MODEL.items():
+        monkeypatch.setenv(name, value)
+    import yaml
+
+    script = yaml.safe_load((REPLIES / "sum_even.yaml").read_text())
+    with FakeOpenAI(replies_by_schema(script)) as server:
+        monkeypatch.setenv("AUTORUST_DEFAULT__BASE_URL", server.base_url)
+        paused = CliRunner().invoke(
+            app,
+            ["run", str(EXAMPLES / "sum_even.png"), "--out", str(tmp_path / "out"),
+             "--output", "quiet"],
+            env=WIDE,
+        )  # fmt: skip
+        assert paused.exit_code == 1, paused.output  # awaiting approval: not passed yet
+    (item,) = json.loads((tmp_path / "out" / "summary.json").read_text())["items"]
+    assert item["status"] == "running"
+    # the server is gone now; resume must say so in one line, before calling anything
+    result = CliRunner().invoke(app, ["runs", "resume", item["thread_id"], "--approve"], env=WIDE)
+    assert result.exit_code == 2, result.output
+    assert_one_clear_line(result.output, "AUTORUST_DEFAULT__BASE_URL", "cannot reach")
