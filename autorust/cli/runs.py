@@ -5,7 +5,6 @@ Light at import (``autorust --help`` loads this module): each command imports wh
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -57,6 +56,21 @@ def clear_errors(command: F) -> F:
     return guarded  # type: ignore[return-value]
 
 
+def _default_db() -> str:
+    """The default checkpoint file, resolved without loading the whole configuration (which
+    imports prompt templates): ``AUTORUST_HOME``, else ``home`` in autorust.toml."""
+    import os
+    import tomllib
+
+    home = os.environ.get("AUTORUST_HOME")
+    if home is None and Path("autorust.toml").is_file():
+        try:
+            home = tomllib.loads(Path("autorust.toml").read_text(encoding="utf-8")).get("home")
+        except (OSError, ValueError):
+            home = None  # the full check reports it when a command needs the configuration
+    return str(Path(home or ".autorust") / "checkpoints.sqlite")
+
+
 def _default_config() -> AutorustConfig:
     from autorust.cli.preflight import load_config
 
@@ -64,10 +78,12 @@ def _default_config() -> AutorustConfig:
 
 
 def _with_saver(checkpoint: str | None, work: Callable[[BaseCheckpointSaver], Awaitable[T]]) -> T:
+    import asyncio
+
     from autorust.cli.preflight import check_checkpoint_store
     from autorust.storage.checkpoints import open_checkpointer
 
-    target = checkpoint or str(_default_config().checkpoint_path)
+    target = checkpoint or _default_db()
     if "://" not in target and not Path(target).is_file():
         raise _fail(f"--db: no checkpoint database at {target}")
 
@@ -129,9 +145,7 @@ def list_runs(db: DbOpt = None) -> None:
     """Every run: thread, image, status, iterations, last update."""
     from rich.table import Table
 
-    from autorust.storage.listing import latest_runs
-
-    rows = _with_saver(db, latest_runs)
+    rows = _list_rows(db)
     table = Table("thread", "image", "status", "iterations", "updated", "forked from")
     for row in rows:
         status = row.status + (" (awaiting approval)" if row.awaiting else "")
@@ -144,6 +158,25 @@ def list_runs(db: DbOpt = None) -> None:
             row.forked_from or "",
         )
     console.print(table)
+
+
+def _list_rows(db: str | None) -> list[Any]:
+    """From the run index when it is current (standard library only), else the checkpoints."""
+    target = db or _default_db()
+    if "://" not in target and Path(target).is_file():
+        from autorust.cli.preflight import check_sqlite_file
+        from autorust.storage.run_index import read_index
+
+        check_sqlite_file("--db", Path(target))
+        rows, stale = read_index(target)
+        if stale:
+            from autorust.storage.listing import latest_runs
+
+            rows += _with_saver(target, lambda saver: latest_runs(saver, only=sorted(stale)))
+        return sorted(rows, key=lambda row: row.updated, reverse=True)
+    from autorust.storage.listing import latest_runs
+
+    return _with_saver(target, latest_runs)
 
 
 @runs_app.command()

@@ -19,6 +19,7 @@ from autorust.runtime.items import FINISHED, ItemResult, failed_item
 from autorust.runtime.runner import compile_graph, run_image, state_of
 from autorust.runtime.scheduler import AgentScheduler, image_started
 from autorust.storage.claims import Claim, PostgresClaims
+from autorust.storage.listing import index_run
 from autorust.storage.replies import current_journal
 
 
@@ -104,6 +105,8 @@ class BatchRun:
                 await self.claims.release(thread_id)
             result = await self._failed(image, graph, exc)
         await self._forget_replies(result)
+        if result.thread_id and not result.skipped:
+            await index_run(self.checkpointer, result.thread_id)  # for a quick `runs list`
         return self._record(image, result)
 
     async def _run(self, image: Path, graph: Any) -> ItemResult:

@@ -23,6 +23,7 @@ from autorust.storage.replies import (
     journal_scope,
     sqlite_replies,
 )
+from autorust.storage.run_index import SCHEMA as RUN_INDEX_SCHEMA
 
 # Module paths under which earlier releases recorded the state classes in checkpoints
 # (3f763c6 and before: the top-level ``graph`` package). They are aliased to the current module
@@ -73,6 +74,8 @@ async def open_sqlite_checkpointer(path: str | Path) -> AsyncIterator[AsyncSqlit
         await conn.execute("PRAGMA synchronous=NORMAL")
         saver = AsyncSqliteSaver(conn, serde=serializer())
         await saver.setup()
+        await conn.execute(RUN_INDEX_SCHEMA)
+        await conn.commit()
         replies = await sqlite_replies(path)
         try:
             async with journal_scope(await SqliteReplies.open(replies)):

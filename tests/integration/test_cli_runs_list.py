@@ -37,3 +37,18 @@ def test_runs_list_on_an_empty_store(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["runs", "list", "--db", str(db)], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "thread" in result.output
+
+
+async def test_a_batch_keeps_the_run_index_current(
+    scripted_config: AutorustConfig, example_images: Path
+) -> None:
+    from autorust.runtime.batch import BatchRun
+    from autorust.storage.run_index import read_index
+
+    images = [example_images / "palindrome.png", example_images / "sum_even.png"]
+    async with open_checkpointer(scripted_config.checkpoint_path) as saver:
+        await BatchRun(images, scripted_config, saver).run()
+        slow = {row.thread_id: row.model_dump() for row in await latest_runs(saver)}
+    rows, stale = read_index(scripted_config.checkpoint_path)
+    assert not stale, "every run of the batch is in the index"
+    assert {row.thread_id: row.model_dump() for row in rows} == slow
