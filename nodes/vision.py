@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,32 @@ from autorust.nodes.shared import ModelCallError, agent_tools, ask_model, run_co
 from autorust.nodes.spec_from_text import figure_spec_from_text, spec_from_text
 
 AGENT = AgentName.VISION
+STORE_PREFIX = "store:"  # image_path of a run whose image was sent in the server's store
+IMAGE_NAMESPACE = ("autorust", "images")
+
+
+async def server_local_image(image_path: str, runtime: Runtime[AutorustConfig], home: Path) -> str:
+    """``store:<sha256>/<name>``: the image was uploaded to the LangGraph server's store (a
+    remote server needs no shared disk); write it once under ``home`` and use that path.
+    The bytes live in the store, never in a checkpoint."""
+    if not image_path.startswith(STORE_PREFIX) or runtime.store is None:
+        return image_path
+    digest, _, name = image_path.removeprefix(STORE_PREFIX).partition("/")
+    target = home / "inputs" / digest[:16] / Path(name).name
+    if not target.is_file():
+        item = await runtime.store.aget(IMAGE_NAMESPACE, digest)
+        if item is None:
+            raise ImageInputError(f"{name}: not in the server's store (key {digest[:16]})")
+        data = base64.b64decode(item.value["base64"])
+
+        def save() -> None:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_name(target.name + ".partial")
+            partial.write_bytes(data)
+            partial.replace(target)
+
+        await asyncio.to_thread(save)
+    return str(target)
 
 
 async def run_ocr(image: LoadedImage, mode: str) -> OcrResult | None:
@@ -68,13 +95,15 @@ def unverified(spec: Spec, problems: list[str]) -> dict[str, Any]:
 async def vision_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dict[str, Any]:
     config = run_config(runtime)
     try:
+        image_path = await server_local_image(state.image_path, runtime, Path(config.home))
         image = await asyncio.to_thread(
-            load_image, state.image_path, cache_dir=Path(config.home) / "images"
+            load_image, image_path, cache_dir=Path(config.home) / "images"
         )
     except ImageInputError as exc:
         return {"status": "error", "error": str(exc)}
     ocr = await run_ocr(image, config.ocr)
     base = {
+        **({"image_path": image_path} if image_path != state.image_path else {}),
         "image_sha256": image.sha256,
         "model_provider": config.provider,
         "max_iterations": state.max_iterations or config.max_iterations,

@@ -12,15 +12,16 @@ from autorust.graph.state import Attempt, Spec
 from autorust.llm.scripted import SCRIPTED_MODEL_NAME
 from autorust.reporting.report import BatchSummary
 from autorust.reporting.review import review_lines
-from autorust.runtime.runner import ItemResult
+from autorust.runtime.items import ItemResult
 
 STATUS_STYLE = {
     "passed": "bold green",
     "failed": "bold red",
     "error": "bold red",
-    "unverified": "bold yellow",
     "running": "yellow",
+    "unverified": "bold yellow",
 }
+NOT_PROCESSED_ROWS = 50
 
 
 def scripted_banner() -> Panel:
@@ -83,7 +84,10 @@ def show_item(console: Console, result: ItemResult) -> None:
     note = (
         " (already finished: skipped)" if result.skipped else " (resumed)" if result.resumed else ""
     )
-    console.rule(f"{result.image_path} -> [{style}]{result.status}[/{style}]{note}")
+    if result.duplicate_of:
+        note += f" (same bytes as {result.duplicate_of})"
+    name = escape(repr(result.image_path)[1:-1])
+    console.rule(f"{name} -> [{style or 'bold'}]{result.status}[/{style or 'bold'}]{escape(note)}")
     if result.error:
         console.print(f"[red]error:[/red] {escape(result.error)}")
     state = result.state
@@ -102,15 +106,25 @@ def summary_table(summary: BatchSummary) -> Table:
     counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.counts.items()))
     table = Table("image", "status", "iterations", "score", "time", "tokens", title=counts)
     for item in summary.items:
-        style = STATUS_STYLE.get(item.status, "white")
+        style = STATUS_STYLE.get(item.status, "bold")
         note = " (skipped: done earlier)" if item.skipped else ""
+        if item.duplicate_of:
+            note += f" (same bytes as {escape(item.duplicate_of.rsplit('/', 1)[-1])!r})"
         table.add_row(
-            item.image.rsplit("/", 1)[-1],
+            escape(repr(item.image.rsplit("/", 1)[-1])[1:-1]),
             f"[{style}]{item.status}[/{style}]{note}",
             str(item.iterations),
             f"{item.score:.2f}" if item.score is not None else "",
             f"{item.duration_s:.1f}s",
             f"{item.input_tokens + item.output_tokens:,}",
+        )
+    for entry in summary.not_processed[:NOT_PROCESSED_ROWS]:
+        name = escape(repr(entry.image.rsplit("/", 1)[-1])[1:-1])
+        table.add_row(name, f"[dim]not processed: {escape(entry.reason)}[/dim]", "", "", "", "")
+    if len(summary.not_processed) > NOT_PROCESSED_ROWS:
+        more = len(summary.not_processed) - NOT_PROCESSED_ROWS
+        table.add_row(
+            f"... {more} more", "[dim]not processed (see summary.md)[/dim]", "", "", "", ""
         )
     total = summary.usage.total
     table.caption = f"tokens: {total.input_tokens:,} in / {total.output_tokens:,} out" + (

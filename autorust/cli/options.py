@@ -1,8 +1,16 @@
-"""Parsing of command-line values shared by the sub-commands."""
+"""Command-line values shared by the sub-commands (light: imported by ``--help``)."""
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 import typer
+
+
+class OutputMode(StrEnum):
+    rich = "rich"
+    quiet = "quiet"
+    jsonl = "jsonl"
 
 
 def parse_pairs(items: list[str], option: str) -> dict[str, str]:

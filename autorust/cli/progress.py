@@ -65,9 +65,9 @@ class LiveProgress:
 class JsonLinesProgress:
     """One JSON object per event on stdout, for scripts."""
 
-    def __init__(self, scheduler: AgentScheduler, stream: TextIO = sys.stdout) -> None:
+    def __init__(self, scheduler: AgentScheduler, stream: TextIO | None = None) -> None:
         self.scheduler = scheduler
-        self.stream = stream
+        self.stream = stream or sys.stdout  # looked up now: stdout may be replaced after import
 
     def on_event(self, event: BatchEvent) -> None:
         record: dict[str, object] = {
@@ -75,6 +75,8 @@ class JsonLinesProgress:
             "event": event.kind,
             "image": event.image_path,
         }
+        if event.reason is not None:
+            record["reason"] = event.reason
         if event.result is not None:
             record |= event.result.model_dump(mode="json", exclude={"state", "image_path"})
         record["agents"] = {a: load.model_dump() for a, load in self.scheduler.snapshot().items()}

@@ -1,16 +1,67 @@
-"""Write one image's results to a folder a person can browse."""
+"""Write one image's results to a folder a person can browse.
+
+Folder names are ``<readable stem>-<thread>-<name tag>``: the stem is cleaned (control
+characters, separators and characters some file systems reject become ``_``) and cut to
+``STEM_BYTES`` UTF-8 bytes, so any legal file name gives a legal folder name; the tag is a hash
+of the exact file name, so names that differ only after the cut, by case (on case-insensitive
+disks) or by unicode normalisation never share a folder.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import unicodedata
 from pathlib import Path
 
-from autorust.runtime.runner import ItemResult
+from autorust.runtime.items import ItemResult
+
+STEM_BYTES = 60
+UNSAFE_CHARS = set('<>:"/\\|?*')
+
+
+def safe_stem(name: str) -> str:
+    stem = unicodedata.normalize("NFC", Path(name).stem or name)
+    cleaned = "".join(
+        "_" if ch in UNSAFE_CHARS or not ch.isprintable() or (ch.isspace() and ch != " ") else ch
+        for ch in stem
+    ).strip(" .")
+    encoded = cleaned.encode("utf-8")[:STEM_BYTES]
+    return encoded.decode("utf-8", errors="ignore").rstrip(" .") or "image"
+
+
+def folder_name(image_path: str, thread_id: str | None) -> str:
+    name = Path(image_path).name
+    tag = hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:6]
+    return f"{safe_stem(name)}-{(thread_id or 'no-thread')[:16]}-{tag}"
 
 
 def item_folder(output_dir: Path, result: ItemResult) -> Path:
-    suffix = (result.thread_id or "no-thread")[:16]
-    return output_dir / f"{Path(result.image_path).stem}-{suffix}"
+    return output_dir / folder_name(result.image_path, result.thread_id)
+
+
+def busy_seconds(result: ItemResult) -> float:
+    """Model and sandbox time recorded in the item's state (when no result file says more)."""
+    state = result.state
+    if state is None:
+        return 0.0
+    spent = sum(call.latency_s for call in state.model_calls)
+    spent += sum(attempt.execution.duration_s for attempt in state.attempts)
+    return round(spent, 3)
+
+
+def recorded_result(output_dir: str | Path, result: ItemResult) -> ItemResult:
+    """A skipped item with its original figures: the duration its own run recorded in
+    ``result.json`` (else the busy time in its state), not the time the skip took. Tokens,
+    score and iterations come from its checkpointed state either way."""
+    if not result.skipped:
+        return result
+    previous = item_folder(Path(output_dir), result) / "result.json"
+    try:
+        duration = float(json.loads(previous.read_text(encoding="utf-8"))["duration_s"])
+    except (OSError, ValueError, KeyError, TypeError):
+        duration = busy_seconds(result)
+    return result.model_copy(update={"duration_s": duration})
 
 
 def item_log(result: ItemResult) -> str:
@@ -36,7 +87,11 @@ def item_log(result: ItemResult) -> str:
 
 
 def write_item(output_dir: str | Path, result: ItemResult) -> Path:
+    """The item's folder; a skipped item's existing folder is left exactly as its run wrote it."""
     folder = item_folder(Path(output_dir), result)
+    if result.skipped and (folder / "result.json").is_file():
+        return folder
+    result = recorded_result(output_dir, result)
     folder.mkdir(parents=True, exist_ok=True)
     state = result.state
     summary = result.model_dump(mode="json", exclude={"state"})
@@ -45,15 +100,24 @@ def write_item(output_dir: str | Path, result: ItemResult) -> Path:
         summary["model_provider"] = state.model_provider
         summary["verdict"] = state.verdict.model_dump(mode="json") if state.verdict else None
         if state.spec:
-            (folder / "spec.json").write_text(state.spec.model_dump_json(indent=2))
+            (folder / "spec.json").write_text(
+                state.spec.model_dump_json(indent=2), encoding="utf-8"
+            )
         if state.code:
-            (folder / "solution.py").write_text(state.code.source)
+            (folder / "solution.py").write_text(state.code.source, encoding="utf-8")
         for attempt in state.attempts:
             attempt_dir = folder / "attempts" / f"{attempt.iteration + 1:02d}"
             attempt_dir.mkdir(parents=True, exist_ok=True)
-            (attempt_dir / "code.py").write_text(attempt.code.source)
-            (attempt_dir / "execution.json").write_text(attempt.execution.model_dump_json(indent=2))
-            (attempt_dir / "verdict.json").write_text(attempt.verdict.model_dump_json(indent=2))
-    (folder / "result.json").write_text(json.dumps(summary, indent=2))
-    (folder / "log.jsonl").write_text(item_log(result))
+            (attempt_dir / "code.py").write_text(attempt.code.source, encoding="utf-8")
+            (attempt_dir / "execution.json").write_text(
+                attempt.execution.model_dump_json(indent=2), encoding="utf-8"
+            )
+            (attempt_dir / "verdict.json").write_text(
+                attempt.verdict.model_dump_json(indent=2), encoding="utf-8"
+            )
+    (folder / "log.jsonl").write_text(item_log(result), encoding="utf-8")
+    # last and atomic: a result.json present means the folder is complete
+    partial = folder / "result.json.partial"
+    partial.write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    partial.replace(folder / "result.json")
     return folder

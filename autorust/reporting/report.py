@@ -9,12 +9,12 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from PIL import Image
 from pydantic import BaseModel, Field
 
 from autorust.reporting.review import review_lines
 from autorust.reporting.usage import PriceTable, UsageSummary, summarize_usage
-from autorust.runtime.runner import ItemResult
+from autorust.runtime.inputs import NotProcessed
+from autorust.runtime.items import ItemResult
 
 THUMBNAIL_SIDE = 240
 
@@ -32,23 +32,32 @@ class ItemSummary(BaseModel):
     output_tokens: int = 0
     skipped: bool = False
     resumed: bool = False
+    duplicate_of: str | None = None
 
 
 class BatchSummary(BaseModel):
     created: str
-    total: int
+    total: int = Field(description="images processed (each name of identical files counts)")
     counts: dict[str, int]
     items: list[ItemSummary]
+    not_processed: list[NotProcessed] = Field(
+        default_factory=list, description="files of the folder left alone, each with the reason"
+    )
     usage: UsageSummary
     model_provider: str = ""
     prompt_versions: dict[str, str] = Field(default_factory=dict)
 
     @property
     def all_passed(self) -> bool:
-        return self.counts.get("passed", 0) == self.total
+        """Only ``passed`` counts: failed, error, unverified or any other status does not."""
+        return self.total > 0 and self.counts.get("passed", 0) == self.total
 
 
-def summarize(results: list[ItemResult], prices: PriceTable | None = None) -> BatchSummary:
+def summarize(
+    results: list[ItemResult],
+    prices: PriceTable | None = None,
+    not_processed: list[NotProcessed] | None = None,
+) -> BatchSummary:
     usage = UsageSummary()
     items: list[ItemSummary] = []
     counts: dict[str, int] = {}
@@ -57,7 +66,8 @@ def summarize(results: list[ItemResult], prices: PriceTable | None = None) -> Ba
         counts[result.status] = counts.get(result.status, 0) + 1
         state = result.state
         item_usage = summarize_usage(state.model_calls if state else [], prices)
-        usage.merge(item_usage)
+        if result.duplicate_of is None:  # a copy's tokens were spent once, for the original
+            usage.merge(item_usage)
         if state is not None:
             provider = provider or state.model_provider
             versions = versions or state.prompt_versions
@@ -75,6 +85,7 @@ def summarize(results: list[ItemResult], prices: PriceTable | None = None) -> Ba
                 output_tokens=item_usage.total.output_tokens,
                 skipped=result.skipped,
                 resumed=result.resumed,
+                duplicate_of=result.duplicate_of,
             )
         )
     return BatchSummary(
@@ -82,6 +93,7 @@ def summarize(results: list[ItemResult], prices: PriceTable | None = None) -> Ba
         total=len(results),
         counts=counts,
         items=items,
+        not_processed=not_processed or [],
         usage=usage,
         model_provider=provider,
         prompt_versions=versions,
@@ -89,6 +101,8 @@ def summarize(results: list[ItemResult], prices: PriceTable | None = None) -> Ba
 
 
 def _thumbnail(path: str) -> str:
+    from PIL import Image
+
     try:
         with Image.open(path) as img:
             img.seek(0)
@@ -109,7 +123,7 @@ td,th{border:1px solid #ddd;padding:.5rem;vertical-align:top}
 th{background:#f4f4f4;text-align:left}
 pre{background:#f7f7f7;padding:.5rem;max-height:24rem;overflow:auto}
 .passed{color:#137333;font-weight:bold}.failed,.error{color:#b3261e;font-weight:bold}
-.unverified{color:#8a6100;font-weight:bold}
+.unverified,.running{color:#8a5a00;font-weight:bold}
 .nothumb{width:120px;height:80px;background:#eee;color:#777;text-align:center;line-height:80px}
 .banner{background:#fff4ce;border:1px solid #e0c45c;padding:.5rem 1rem;margin-bottom:1rem}
 """
@@ -139,12 +153,38 @@ def _row(result: ItemResult, item: ItemSummary) -> str:
         verdict_html += "</ul>"
     if verdict and verdict.evidence:
         verdict_html = f"<small>{esc(verdict.evidence)}</small><br>" + verdict_html
+    notes = _notes(item)
+    note = f"<br><i>{esc(notes)}</i>" if notes else ""
     return (
         f"<tr><td>{_thumbnail(result.image_path)}<br>{esc(Path(result.image_path).name)}</td>"
         f"<td>{spec_html}</td><td>{code}</td>"
-        f'<td><span class="{esc(item.status)}">{esc(item.status)}</span><br>{verdict_html}{error}'
-        f"</td><td>{item.iterations}</td><td>{item.duration_s:.1f}s</td>"
+        f'<td><span class="{esc(item.status)}">{esc(item.status)}</span>{note}<br>{verdict_html}'
+        f"{error}</td><td>{item.iterations}</td><td>{item.duration_s:.1f}s</td>"
         f"<td>{item.input_tokens:,} in<br>{item.output_tokens:,} out</td></tr>"
+    )
+
+
+def _notes(item: ItemSummary) -> str:
+    notes = []
+    if item.skipped:
+        notes.append("skipped: finished in an earlier run (its figures)")
+    elif item.resumed:
+        notes.append("resumed")
+    if item.duplicate_of:
+        notes.append(f"same bytes as {Path(item.duplicate_of).name}: processed once")
+    return "; ".join(notes)
+
+
+def _not_processed_html(summary: BatchSummary) -> str:
+    if not summary.not_processed:
+        return ""
+    rows = "\n".join(
+        f"<tr><td>{html.escape(Path(entry.image).name)}</td><td>{html.escape(entry.reason)}</td></tr>"
+        for entry in summary.not_processed
+    )
+    return (
+        f"<h2>Not processed ({len(summary.not_processed)})</h2>"
+        f"<table><tr><th>file</th><th>reason</th></tr>\n{rows}\n</table>"
     )
 
 
@@ -157,38 +197,58 @@ def render_html(results: list[ItemResult], summary: BatchSummary) -> str:
         else ""
     )
     rows = "\n".join(_row(r, i) for r, i in zip(results, summary.items, strict=True))
+    not_processed = (
+        f"; {len(summary.not_processed)} files not processed" if summary.not_processed else ""
+    )
     total = summary.usage.total
     cost = f", ${total.cost_usd:.4f}" if total.cost_usd is not None else ""
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>autorust report</title><style>{STYLE}</style></head>
 <body><h1>autorust batch report</h1>{banner}
-<p>{summary.total} images: {html.escape(counts)}. Created {summary.created}.
+<p>{summary.total} images: {html.escape(counts)}{not_processed}. Created {summary.created}.
 Tokens: {total.input_tokens:,} in, {total.output_tokens:,} out{cost}.
 Prompt versions: {html.escape(json.dumps(summary.prompt_versions))}.</p>
 <table><tr><th>image</th><th>spec</th><th>final code</th><th>verdict</th><th>iterations</th>
 <th>time</th><th>tokens</th></tr>
 {rows}
-</table></body></html>
+</table>{_not_processed_html(summary)}</body></html>
 """
 
 
+def md_cell(text: str, limit: int = 160) -> str:
+    """One table cell whatever the text: no line breaks, pipes escaped, bounded length."""
+    flat = " ".join(text.split())
+    flat = flat if len(flat) <= limit else flat[: limit - 1] + "…"
+    return flat.replace("\\", "\\\\").replace("|", "\\|")
+
+
 def render_markdown(summary: BatchSummary) -> str:
+    not_processed = (
+        f"; {len(summary.not_processed)} files not processed" if summary.not_processed else ""
+    )
     lines = [
         "# autorust batch summary",
         "",
         f"{summary.total} images: "
-        + ", ".join(f"{n} {status}" for status, n in sorted(summary.counts.items())),
+        + ", ".join(f"{n} {status}" for status, n in sorted(summary.counts.items()))
+        + not_processed,
         "",
-        "| image | status | iterations | score | time (s) | tokens in/out | error |",
-        "|---|---|---|---|---|---|---|",
+        "| image | status | iterations | score | time (s) | tokens in/out | notes | error |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for item in summary.items:
         score = f"{item.score:.2f}" if item.score is not None else ""
-        error = (item.error or "").replace("|", "\\|").replace("\n", " ")[:160]
         lines.append(
-            f"| {Path(item.image).name} | {item.status} | {item.iterations} | {score} | "
-            f"{item.duration_s:.1f} | {item.input_tokens}/{item.output_tokens} | {error} |"
+            f"| {md_cell(Path(item.image).name, 80)} | {md_cell(item.status)} | {item.iterations} "
+            f"| {score} | {item.duration_s:.1f} | {item.input_tokens}/{item.output_tokens} "
+            f"| {md_cell(_notes(item))} | {md_cell(item.error or '')} |"
         )
+    if summary.not_processed:
+        lines += ["", "## Not processed", "", "| file | reason |", "|---|---|"]
+        lines += [
+            f"| {md_cell(Path(entry.image).name, 80)} | {md_cell(entry.reason)} |"
+            for entry in summary.not_processed
+        ]
     lines += [
         "",
         "| agent | calls | regenerations | tokens in | tokens out |",
@@ -203,12 +263,16 @@ def render_markdown(summary: BatchSummary) -> str:
 
 
 def write_reports(
-    output_dir: str | Path, results: list[ItemResult], prices: PriceTable | None = None
+    output_dir: str | Path,
+    results: list[ItemResult],
+    prices: PriceTable | None = None,
+    *,
+    not_processed: list[NotProcessed] | None = None,
 ) -> BatchSummary:
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    summary = summarize(results, prices)
-    (output_dir / "summary.json").write_text(summary.model_dump_json(indent=2))
+    summary = summarize(results, prices, not_processed)
+    (output_dir / "summary.json").write_text(summary.model_dump_json(indent=2), encoding="utf-8")
     (output_dir / "report.html").write_text(render_html(results, summary), encoding="utf-8")
     (output_dir / "summary.md").write_text(render_markdown(summary), encoding="utf-8")
     return summary

@@ -14,10 +14,13 @@ from pydantic import BaseModel, Field
 
 from autorust.graph.context import AutorustConfig
 from autorust.runtime.identity import thread_id_for
+from autorust.runtime.inputs import InputGroup, group_by_content
 from autorust.runtime.items import FINISHED, ItemResult, failed_item
 from autorust.runtime.runner import compile_graph, run_image, state_of
-from autorust.runtime.scheduler import AgentScheduler
+from autorust.runtime.scheduler import AgentScheduler, image_started
 from autorust.storage.claims import Claim, PostgresClaims
+from autorust.storage.listing import index_run
+from autorust.storage.replies import current_journal
 
 
 class BatchOptions(BaseModel):
@@ -29,9 +32,10 @@ class BatchOptions(BaseModel):
 
 
 class BatchEvent(BaseModel):
-    kind: str  # "item_started" | "item_finished"
+    kind: str  # "item_started" | "item_finished" | "file_not_processed"
     image_path: str
     result: ItemResult | None = None
+    reason: str | None = None  # why a file of the folder is not processed
 
 
 EventSink = Callable[[BatchEvent], None]
@@ -100,12 +104,23 @@ class BatchRun:
             if self.claims and thread_id and claim is Claim.CLAIMED:
                 await self.claims.release(thread_id)
             result = await self._failed(image, graph, exc)
+        await self._forget_replies(result)
+        if result.thread_id and not result.skipped:
+            await index_run(self.checkpointer, result.thread_id)  # for a quick `runs list`
         return self._record(image, result)
 
     async def _run(self, image: Path, graph: Any) -> ItemResult:
-        return await run_image(
-            image, self.config, self.checkpointer, force=self.options.force, graph=graph
-        )
+        with image_started():  # its calls queue behind images that started earlier
+            return await run_image(
+                image, self.config, self.checkpointer, force=self.options.force, graph=graph
+            )
+
+    async def _forget_replies(self, result: ItemResult) -> None:
+        """A finished thread never resumes: its journaled model replies are not needed."""
+        journal = current_journal()
+        finished = result.status in FINISHED and not result.awaiting
+        if journal is not None and result.thread_id and finished:
+            await journal.forget(result.thread_id)
 
     def _record(self, image: Path, result: ItemResult) -> ItemResult:
         self.results[str(image)] = result
@@ -121,7 +136,20 @@ class BatchRun:
             thread_id, state = None, None
         return failed_item(image, exc, thread_id=thread_id, state=state)
 
+    async def _group(self, group: InputGroup, gate: asyncio.Semaphore, graph: Any) -> None:
+        """One item per distinct content; its copies get the same outcome under their names."""
+        if group.error is not None:
+            self._record(Path(group.path), failed_item(group.path, group.error))
+            return
+        result = await self._one(Path(group.path), gate, graph)
+        for copy in group.copies:
+            twin = result.model_copy(update={"image_path": copy, "duplicate_of": group.path})
+            self._record(Path(copy), twin)
+
     async def run(self) -> list[ItemResult]:
+        """Every image's result, in the order given (copies of identical bytes included)."""
         gate = asyncio.Semaphore(self.options.max_in_flight)
         graph = compile_graph(self.checkpointer, node_wrapper=self.scheduler.wrap)
-        return list(await asyncio.gather(*(self._one(i, gate, graph) for i in self.images)))
+        groups = await asyncio.to_thread(group_by_content, self.images)
+        await asyncio.gather(*(self._group(group, gate, graph) for group in groups))
+        return [self.results[str(image)] for image in self.images]

@@ -13,7 +13,11 @@ from autorust.imaging.images import sha256_file
 
 def thread_id_for(image_path: str | Path, config: AutorustConfig) -> str:
     """Content hash of the image plus the settings that change the result."""
-    return f"{sha256_file(Path(image_path))[:16]}-{config.fingerprint()}"
+    return thread_id_from_digest(sha256_file(Path(image_path)), config)
+
+
+def thread_id_from_digest(sha256_hex: str, config: AutorustConfig) -> str:
+    return f"{sha256_hex[:16]}-{config.fingerprint()}"
 
 
 def thread_config(thread_id: str, checkpoint_id: str | None = None) -> dict[str, Any]:

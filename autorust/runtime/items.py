@@ -27,6 +27,7 @@ class ItemResult(BaseModel):
     resumed: bool = False
     skipped: bool = False
     awaiting: str | None = None  # the question a paused (interrupted) run waits on
+    duplicate_of: str | None = None  # same bytes as this file, which was processed for both
     duration_s: float = 0.0
     state: RunState | None = None
 

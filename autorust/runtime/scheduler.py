@@ -3,12 +3,15 @@
 Policy
 - fixed: each agent has its own limit (defaults: vision 4, coding 2, interpreter 2, checker 4);
   a waiting call runs as soon as its agent has a free slot.
-- adaptive: all agents share one budget (default: the sum of the fixed limits). Whenever a
-  slot is free, it goes to the agent with the **longest queue** at that moment; ties go to the
-  agent whose first waiter has waited longest. Capacity therefore follows the work: when
-  coding is the bottleneck, idle vision/checker capacity is lent to it, and it flows back as
-  soon as their queues grow again. Every agent keeps at most ``budget`` slots, and nothing is
-  pre-empted: a running call always finishes.
+- adaptive: all agents share one budget (default: the sum of the fixed limits), and every
+  free slot goes to the waiting call of the **image that started first**, whichever agent it
+  waits for. Capacity therefore follows the work: the agent most images wait at (the
+  bottleneck) gets most of the budget, idle capacity of the others is lent to it, and it
+  flows back as soon as their queues grow. Nothing is pre-empted: a running call finishes.
+- in both modes an agent's own queue is served oldest image first, so images in their second
+  attempt finish before newer ones start: work in flight drains instead of piling up, which
+  keeps the end of a batch from trailing (measured in ``bench/bench_batch.py``). The batch
+  marks each image's start with ``image_started``; calls without one count from their arrival.
 
 Nodes never see the scheduler: a batch compiles the graph with
 ``build_graph(node_wrapper=scheduler.wrap)``, so each agent's node waits for a slot of its agent.
@@ -18,16 +21,20 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import heapq
+import itertools
 import time
-from collections import deque
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 from autorust.graph.state import AgentName
-from autorust.graph.workflow import NodeFn
+
+if TYPE_CHECKING:
+    from autorust.graph.workflow import NodeFn
 
 DEFAULT_LIMITS: dict[AgentName, int] = {
     AgentName.VISION: 4,
@@ -35,6 +42,19 @@ DEFAULT_LIMITS: dict[AgentName, int] = {
     AgentName.INTERPRETER: 2,
     AgentName.CHECKER: 4,
 }
+
+
+IMAGE_STARTED: ContextVar[float | None] = ContextVar("autorust_image_started", default=None)
+
+
+@contextmanager
+def image_started(at: float | None = None) -> Iterator[None]:
+    """Calls made in this context belong to an image that started ``at`` (monotonic time)."""
+    token = IMAGE_STARTED.set(time.monotonic() if at is None else at)
+    try:
+        yield
+    finally:
+        IMAGE_STARTED.reset(token)
 
 
 class AgentLoad(BaseModel):
@@ -57,9 +77,11 @@ class AgentScheduler:
             raise ValueError(f"every agent needs at least one slot: {self.limits}")
         self.adaptive = adaptive
         self.budget = budget or sum(self.limits.values())
-        self._waiters: dict[str, deque[tuple[float, asyncio.Future[None]]]] = {
-            agent: deque() for agent in self.limits
+        # per agent a heap of (image start, arrival, future): oldest image first
+        self._waiters: dict[str, list[tuple[float, int, asyncio.Future[None]]]] = {
+            agent: [] for agent in self.limits
         }
+        self._arrivals = itertools.count()
         self._running = dict.fromkeys(self.limits, 0)
         self._done = dict.fromkeys(self.limits, 0)
 
@@ -69,16 +91,23 @@ class AgentScheduler:
         return self._running[agent] < self.limits[agent]
 
     def _dispatch(self) -> None:
+        for queue in self._waiters.values():  # drop cancelled waiters first: they hold no place
+            while queue and queue[0][2].done():
+                heapq.heappop(queue)
         while True:
             candidates = [a for a, q in self._waiters.items() if q and self._eligible(a)]
             if not candidates:
                 return
-            agent = max(candidates, key=lambda a: (len(self._waiters[a]), -self._waiters[a][0][0]))
-            _, future = self._waiters[agent].popleft()
+            # fixed mode: every eligible agent gets its slot anyway; adaptive: oldest image first
+            agent = min(candidates, key=lambda a: self._waiters[a][0][:2])
+            *_, future = heapq.heappop(self._waiters[agent])
             if future.done():  # its waiter was cancelled
                 continue
             self._running[agent] += 1
             future.set_result(None)
+
+    def _queued(self, agent: str) -> int:
+        return sum(not future.done() for *_, future in self._waiters[agent])
 
     @asynccontextmanager
     async def slot(self, agent: str) -> AsyncIterator[None]:
@@ -86,7 +115,10 @@ class AgentScheduler:
             yield
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters[agent].append((time.monotonic(), future))
+        started = IMAGE_STARTED.get()
+        arrival = time.monotonic()
+        entry = (arrival if started is None else started, next(self._arrivals), future)
+        heapq.heappush(self._waiters[agent], entry)
         self._dispatch()
         try:
             await future
@@ -109,7 +141,7 @@ class AgentScheduler:
         """Queue depth, in-flight and finished calls per agent (for progress and tests)."""
         return {
             agent: AgentLoad(
-                queued=sum(not f.done() for _, f in self._waiters[agent]),
+                queued=self._queued(agent),
                 running=self._running[agent],
                 done=self._done[agent],
                 limit=None if self.adaptive else self.limits[agent],

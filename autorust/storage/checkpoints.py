@@ -16,6 +16,14 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from pydantic import BaseModel
 
 import autorust.graph.state as state_models
+from autorust.storage.replies import (
+    POSTGRES_SCHEMA,
+    PostgresReplies,
+    SqliteReplies,
+    journal_scope,
+    sqlite_replies,
+)
+from autorust.storage.run_index import SCHEMA as RUN_INDEX_SCHEMA
 
 # Module paths under which earlier releases recorded the state classes in checkpoints
 # (3f763c6 and before: the top-level ``graph`` package). They are aliased to the current module
@@ -66,7 +74,14 @@ async def open_sqlite_checkpointer(path: str | Path) -> AsyncIterator[AsyncSqlit
         await conn.execute("PRAGMA synchronous=NORMAL")
         saver = AsyncSqliteSaver(conn, serde=serializer())
         await saver.setup()
-        yield saver
+        await conn.execute(RUN_INDEX_SCHEMA)
+        await conn.commit()
+        replies = await sqlite_replies(path)
+        try:
+            async with journal_scope(await SqliteReplies.open(replies)):
+                yield saver
+        finally:
+            await replies.close()
     finally:
         await conn.close()
 
@@ -109,7 +124,10 @@ async def open_postgres_checkpointer(url: str, *, max_size: int = 16) -> AsyncIt
         saver = AsyncPostgresSaver(pool, serde=serializer())  # type: ignore[arg-type]
         async with postgres_setup_lock(pool):
             await saver.setup()
-        yield saver
+            async with pool.connection() as conn:
+                await conn.execute(POSTGRES_SCHEMA)
+        async with journal_scope(PostgresReplies(pool)):
+            yield saver
     finally:
         await pool.close()
 

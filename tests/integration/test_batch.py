@@ -12,7 +12,7 @@ from autorust.graph.context import AutorustConfig
 from autorust.imaging.images import load_image
 from autorust.reporting.report import write_reports
 from autorust.runtime.batch import BatchOptions, BatchRun
-from autorust.runtime.scheduler import AgentScheduler
+from autorust.runtime.scheduler import AgentScheduler, image_started
 from autorust.storage.checkpoints import open_checkpointer
 from tests.support.bad_images import copy_examples, make_awkward_copies, make_bad_corpus
 
@@ -86,24 +86,42 @@ async def test_adaptive_mode_gives_idle_capacity_to_the_longest_queue() -> None:
     assert (await _drive(adaptive, plan))["coding"] == 6
 
 
-async def test_adaptive_mode_serves_the_longest_queue_first() -> None:
+async def test_adaptive_mode_serves_the_oldest_image_first() -> None:
     scheduler = AgentScheduler(adaptive=True, budget=1)
     order: list[str] = []
 
-    async def call(agent: str) -> None:
-        async with scheduler.slot(agent):
-            order.append(agent)
-            await asyncio.sleep(0.001)
+    async def call(agent: str, image: str, started: float) -> None:
+        with image_started(started):
+            async with scheduler.slot(agent):
+                order.append(f"{image}:{agent}")
+                await asyncio.sleep(0.001)
 
     async with scheduler.slot("vision"):  # hold the only slot while queues build up
-        tasks = [asyncio.create_task(call("checker"))]
-        tasks += [asyncio.create_task(call("coding")) for _ in range(3)]
+        tasks = [asyncio.create_task(call("coding", f"new{i}", 10.0 + i)) for i in range(3)]
+        tasks.append(asyncio.create_task(call("checker", "old", 1.0)))
+        tasks.append(asyncio.create_task(call("coding", "older", 0.5)))
         await asyncio.sleep(0.01)
         snapshot = scheduler.snapshot()
-        assert snapshot["coding"].queued == 3 and snapshot["checker"].queued == 1
+        assert snapshot["coding"].queued == 4 and snapshot["checker"].queued == 1
     await asyncio.gather(*tasks)
-    # longest queue first; on a tie (1 vs 1) the agent whose head waited longest goes first
-    assert order == ["coding", "coding", "checker", "coding"]
+    # the images that started first go first, whichever agent they wait for
+    assert order == ["older:coding", "old:checker", "new0:coding", "new1:coding", "new2:coding"]
+
+
+async def test_an_agent_queue_serves_older_images_first() -> None:
+    scheduler = AgentScheduler({"coding": 1})
+    order: list[str] = []
+
+    async def call(image: str, started: float) -> None:
+        with image_started(started):
+            async with scheduler.slot("coding"):
+                order.append(image)
+
+    async with scheduler.slot("coding"):
+        tasks = [asyncio.create_task(call(name, at)) for name, at in (("b", 2.0), ("a", 1.0))]
+        await asyncio.sleep(0.01)
+    await asyncio.gather(*tasks)
+    assert order == ["a", "b"], "a second attempt of an older image overtakes newer images"
 
 
 def test_scheduler_rejects_zero_slots() -> None:

@@ -1,4 +1,9 @@
-"""`autorust run --server URL`: a batch on a LangGraph server (here `langgraph dev`)."""
+"""`autorust run --server URL`: a batch on a LangGraph server (here `langgraph dev`).
+
+Observed on 3f763c6: the server had to read the images from the client's paths (shared disk).
+Now the image's bytes go to the server's store and the run's input names them; the result
+folders written locally are the same as a local run's.
+"""
 
 from __future__ import annotations
 
@@ -17,37 +22,84 @@ from tests.support.langgraph_server import langgraph_dev
 pytestmark = pytest.mark.langgraph_dev
 
 ROOT = Path(__file__).resolve().parents[2]
+VOLATILE = ("duration_s", "thread_id", "skipped", "resumed", "image_path")
 
 
-def run_cli(
-    folder: Path, replies: Path, server: str, tmp_path: Path
-) -> subprocess.CompletedProcess:
+def run_cli(folder: Path, replies: Path, out: Path, home: Path, *extra: str):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTORUST_", "OPENAI_"))}
-    env["AUTORUST_HOME"] = str(tmp_path / "server-home")  # travels in the run's context
+    env["AUTORUST_HOME"] = str(home)  # travels in the run's context to the server
     return subprocess.run(
         [sys.executable, "-m", "autorust.cli.main", "run", str(folder), "--scripted", str(replies),
-         "--server", server, "--output", "quiet", "--out", str(tmp_path / "out")],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=180,
+         "--output", "quiet", "--out", str(out), *extra],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=240,
     )  # fmt: skip
 
 
-def test_batch_through_langgraph_dev(tmp_path: Path) -> None:
+def folder_files(out: Path) -> dict[str, bytes]:
+    """Every file of every result folder, keyed by its path (result.json without volatiles)."""
+    files = {}
+    for path in sorted(out.glob("*-*/**/*")):
+        if not path.is_file() or path.name == "log.jsonl":
+            continue
+        key = str(path.relative_to(out))
+        # folder names hold the thread id (a UUID on the server): key by the image stem
+        key = key.split("-", 1)[0] + "/" + key.split("/", 1)[1]
+        data = path.read_bytes()
+        if path.suffix == ".json":
+            data = json.dumps(_stable(json.loads(data))).encode()
+        files[key] = data
+    return files
+
+
+def _stable(value: object) -> object:
+    """Without timings and host paths (artifacts live in each host's own home)."""
+    if isinstance(value, dict):
+        return {
+            k: sorted(v) if k == "artifacts" else _stable(v)
+            for k, v in value.items()
+            if k not in VOLATILE
+        }
+    if isinstance(value, list):
+        return [_stable(v) for v in value]
+    return value
+
+
+def test_batch_through_langgraph_dev_sends_the_images(tmp_path: Path) -> None:
     folder, replies = tmp_path / "images", tmp_path / "replies"
     images = copy_examples(folder, 4, replies=replies)
+    (folder / "palindrome_copy.png").write_bytes(images[0].read_bytes())  # same bytes: run once
+    server_home = tmp_path / "server-home"
     with langgraph_dev(tmp_path / "server.log") as server:
-        first = run_cli(folder, replies, server, tmp_path)
+        first = run_cli(folder, replies, tmp_path / "out", server_home, "--server", server)
         assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
         summary = json.loads((tmp_path / "out" / "summary.json").read_text())
-        assert summary["counts"] == {"passed": 4}
+        assert summary["counts"] == {"passed": 5}
         assert not any(item["skipped"] for item in summary["items"])
         threads = httpx.post(f"{server}/threads/search", json={"limit": 50}, timeout=10).json()
-        assert len(threads) == 4  # one server thread per image
+        assert len(threads) == 4, "one server thread per distinct image"
+        for thread in threads:
+            history = httpx.post(
+                f"{server}/threads/{thread['thread_id']}/history", json={"limit": 100}, timeout=10
+            ).json()
+            text = json.dumps(history)
+            assert str(folder) not in text, "the server never saw the client's paths"
+            assert "iVBORw0KGgo" not in text, "no base64 image in any checkpoint"
+            final = history[0]["values"]
+            assert final["image_path"].startswith(str(server_home / "inputs"))
 
-        again = run_cli(folder, replies, server, tmp_path)  # finished threads are not rerun
+        again = run_cli(folder, replies, tmp_path / "out", server_home, "--server", server)
         assert again.returncode == 0, again.stderr[-2000:]
         summary = json.loads((tmp_path / "out" / "summary.json").read_text())
         assert all(item["skipped"] for item in summary["items"])
     palindrome = next((tmp_path / "out").glob("palindrome__001-*"))
     assert (palindrome / "attempts" / "02" / "verdict.json").is_file()
     assert "isalnum" in (palindrome / "solution.py").read_text()
-    assert {Path(i["image"]).name for i in summary["items"]} == {p.name for p in images}
+    assert {Path(i["image"]).name for i in summary["items"]} == {p.name for p in images} | {
+        "palindrome_copy.png"
+    }
+
+    local = run_cli(folder, replies, tmp_path / "local-out", tmp_path / "local-home")
+    assert local.returncode == 0, local.stdout[-2000:] + local.stderr[-2000:]
+    remote_files, local_files = folder_files(tmp_path / "out"), folder_files(tmp_path / "local-out")
+    assert remote_files.keys() == local_files.keys()
+    assert remote_files == local_files, "results from the server equal a local run's"

@@ -1,0 +1,266 @@
+"""A durable journal of model replies, so a resumed run never repeats a call that returned.
+
+A node's result is checkpointed only when the whole node finishes; a process killed after a
+model replied but before that checkpoint would otherwise pay for the same call again on
+resume. The journal is a LangChain cache (``BaseCache``) stored next to the checkpoints (same
+SQLite file or PostgreSQL database). A reply is committed the moment it arrives, before the
+node does anything else with it, keyed by
+
+    thread id + the node's task (``checkpoint_ns``: node name and LangGraph's task id, which is
+    the same when the step is re-run after a crash) + the model's settings + the prompt.
+
+Outside a graph run (no thread) nothing is looked up or stored. A new run of a thread (a
+rerun, a fork) has new task ids, so it never replays replies from an earlier run; a finished
+thread's replies are dropped (``forget``).
+
+It reaches every chat model through LangChain's global cache hook: ``JOURNAL`` (a context
+variable) names the journal of the checkpoint store in use, so concurrent stores in one
+process (tests, workers) never see each other's replies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any
+
+from langchain_core.caches import BaseCache
+from langchain_core.globals import get_llm_cache, set_llm_cache
+from langchain_core.load import dumps, loads
+from langchain_core.outputs import Generation
+
+SQLITE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS autorust_replies (
+    thread_id TEXT NOT NULL,
+    task TEXT NOT NULL,
+    prompt_hash TEXT NOT NULL,
+    reply TEXT NOT NULL,
+    PRIMARY KEY (thread_id, task, prompt_hash)
+)
+"""
+POSTGRES_SCHEMA = SQLITE_SCHEMA
+
+
+def _step() -> tuple[str, str] | None:
+    """(thread id, task) of the graph step running now, or None outside a graph run."""
+    from langgraph.config import get_config
+
+    try:
+        configurable = get_config().get("configurable", {})
+    except RuntimeError:
+        return None
+    thread, task = configurable.get("thread_id"), configurable.get("checkpoint_ns")
+    return (str(thread), str(task)) if thread and task else None
+
+
+def _prompt_hash(prompt: str, llm_string: str) -> str:
+    return hashlib.sha256(f"{llm_string}\0{prompt}".encode()).hexdigest()
+
+
+class ReplyStore:
+    """Where replies live (SQLite connection or PostgreSQL pool)."""
+
+    async def get(self, thread: str, task: str, key: str) -> str | None:
+        raise NotImplementedError
+
+    async def put(self, thread: str, task: str, key: str, reply: str) -> None:
+        raise NotImplementedError
+
+    async def forget(self, thread: str) -> None:
+        raise NotImplementedError
+
+
+class SqliteReplies(ReplyStore):
+    """Replies in the checkpoint file. The keys present are read once at the start, so a fresh
+    batch never queries for a reply it cannot have (each query is a thread hop)."""
+
+    def __init__(self, conn: Any, keys: set[tuple[str, str, str]] | None = None) -> None:
+        self.conn = conn
+        self.keys = keys
+
+    @classmethod
+    async def open(cls, conn: Any) -> SqliteReplies:
+        async with conn.execute(
+            "SELECT thread_id, task, prompt_hash FROM autorust_replies"
+        ) as rows:
+            keys = {(row[0], row[1], row[2]) for row in await rows.fetchall()}
+        return cls(conn, keys)
+
+    async def get(self, thread: str, task: str, key: str) -> str | None:
+        if self.keys is not None and (thread, task, key) not in self.keys:
+            return None
+        async with self.conn.execute(
+            "SELECT reply FROM autorust_replies "
+            "WHERE thread_id = ? AND task = ? AND prompt_hash = ?",
+            (thread, task, key),
+        ) as cursor:
+            row = await cursor.fetchone()
+        return row[0] if row else None
+
+    async def put(self, thread: str, task: str, key: str, reply: str) -> None:
+        # autocommit connection: the reply is durable when this returns
+        await self.conn.execute(
+            "INSERT OR REPLACE INTO autorust_replies VALUES (?, ?, ?, ?)",
+            (thread, task, key, reply),
+        )
+        if self.keys is not None:
+            self.keys.add((thread, task, key))
+
+    async def forget(self, thread: str) -> None:
+        await self.conn.execute("DELETE FROM autorust_replies WHERE thread_id = ?", (thread,))
+        if self.keys is not None:
+            self.keys = {k for k in self.keys if k[0] != thread}
+
+
+class PostgresReplies(ReplyStore):
+    def __init__(self, pool: Any) -> None:
+        self.pool = pool
+
+    async def get(self, thread: str, task: str, key: str) -> str | None:
+        async with self.pool.connection() as conn:
+            row = await (
+                await conn.execute(
+                    "SELECT reply FROM autorust_replies "
+                    "WHERE thread_id = %s AND task = %s AND prompt_hash = %s",
+                    (thread, task, key),
+                )
+            ).fetchone()
+        if row is None:
+            return None
+        return row["reply"] if isinstance(row, dict) else row[0]
+
+    async def put(self, thread: str, task: str, key: str, reply: str) -> None:
+        async with self.pool.connection() as conn:
+            await conn.execute(
+                "INSERT INTO autorust_replies VALUES (%s, %s, %s, %s) "
+                "ON CONFLICT (thread_id, task, prompt_hash) DO UPDATE SET reply = EXCLUDED.reply",
+                (thread, task, key, reply),
+            )
+
+    async def forget(self, thread: str) -> None:
+        async with self.pool.connection() as conn:
+            await conn.execute("DELETE FROM autorust_replies WHERE thread_id = %s", (thread,))
+
+
+class ReplyJournal(BaseCache):
+    """The LangChain cache interface over a ``ReplyStore``, scoped to the current graph step.
+
+    The same prompt asked twice in one step (a regeneration with the same complaint) is two
+    calls: each occurrence has its own entry, so a replay after a crash gives the n-th reply
+    to the n-th ask, and a fresh ask is never answered with an earlier reply.
+    """
+
+    def __init__(self, store: ReplyStore) -> None:
+        self.store = store
+        self._asked: dict[tuple[str, str, str], int] = {}
+
+    def _key(self, prompt: str, llm_string: str) -> tuple[tuple[str, str, str], str] | None:
+        step = _step()
+        if step is None:
+            return None
+        base = (*step, _prompt_hash(prompt, llm_string))
+        return base, f"{base[2]}:{self._asked.get(base, 0)}"
+
+    async def alookup(self, prompt: str, llm_string: str) -> Sequence[Generation] | None:
+        found = self._key(prompt, llm_string)
+        if found is None:
+            return None
+        base, key = found
+        raw = await self.store.get(base[0], base[1], key)
+        if raw is None:
+            return None
+        self._asked[base] = self._asked.get(base, 0) + 1
+        return loads(raw, allowed_objects="core")
+
+    async def aupdate(self, prompt: str, llm_string: str, return_val: Sequence[Generation]) -> None:
+        found = self._key(prompt, llm_string)
+        if found is None:
+            return
+        base, key = found
+        await self.store.put(base[0], base[1], key, dumps(list(return_val)))
+        self._asked[base] = self._asked.get(base, 0) + 1
+
+    async def forget(self, thread: str) -> None:
+        await self.store.forget(thread)
+        for base in [b for b in self._asked if b[0] == thread]:
+            del self._asked[base]
+
+    async def aclear(self, **kwargs: Any) -> None:
+        raise NotImplementedError("replies are dropped per thread (forget)")
+
+    # The graph's nodes are async; a synchronous model call inside a run is not journaled.
+    def lookup(self, prompt: str, llm_string: str) -> Sequence[Generation] | None:
+        return None
+
+    def update(self, prompt: str, llm_string: str, return_val: Sequence[Generation]) -> None:
+        return None
+
+    def clear(self, **kwargs: Any) -> None:
+        return None
+
+
+JOURNAL: ContextVar[ReplyJournal | None] = ContextVar("autorust_reply_journal", default=None)
+
+
+class _CurrentJournal(BaseCache):
+    """The process-wide LangChain cache: forwards to the journal in ``JOURNAL``, if any."""
+
+    async def alookup(self, prompt: str, llm_string: str) -> Sequence[Generation] | None:
+        journal = JOURNAL.get()
+        return await journal.alookup(prompt, llm_string) if journal else None
+
+    async def aupdate(self, prompt: str, llm_string: str, return_val: Sequence[Generation]) -> None:
+        if journal := JOURNAL.get():
+            await journal.aupdate(prompt, llm_string, return_val)
+
+    def lookup(self, prompt: str, llm_string: str) -> Sequence[Generation] | None:
+        return None
+
+    def update(self, prompt: str, llm_string: str, return_val: Sequence[Generation]) -> None:
+        return None
+
+    def clear(self, **kwargs: Any) -> None:
+        return None
+
+
+def _install() -> None:
+    current = get_llm_cache()
+    if current is None:
+        set_llm_cache(_CurrentJournal())
+    elif not isinstance(current, _CurrentJournal):
+        logging.getLogger("autorust.replies").warning(
+            "another LangChain cache is installed: model replies are not journaled, so a "
+            "resumed run may repeat a model call that had returned"
+        )
+
+
+@asynccontextmanager
+async def journal_scope(store: ReplyStore) -> AsyncIterator[ReplyJournal]:
+    """Model calls made in this context are journaled in ``store``."""
+    _install()
+    journal = ReplyJournal(store)
+    token = JOURNAL.set(journal)
+    try:
+        yield journal
+    finally:
+        JOURNAL.reset(token)
+
+
+async def sqlite_replies(path: str | Path) -> Any:
+    """A connection of its own (the saver's is busy with checkpoints) to the same file."""
+    import aiosqlite
+
+    conn = await aiosqlite.connect(path, isolation_level=None)  # autocommit
+    await conn.execute("PRAGMA journal_mode=WAL")
+    await conn.execute("PRAGMA synchronous=NORMAL")  # survives kill -9; a power cut may lose it
+    await conn.execute("PRAGMA busy_timeout=10000")
+    await conn.execute(SQLITE_SCHEMA)
+    return conn
+
+
+def current_journal() -> ReplyJournal | None:
+    return JOURNAL.get()

@@ -1,0 +1,38 @@
+"""Every benchmark runs in its smoke mode, so none can rot unnoticed again.
+
+Observed on 3f763c6: ``bench/bench_batch.py`` no longer ran (``AssertionError: bench items
+must pass``) and nothing noticed. The numbers themselves are printed by the full runs.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BENCHES = sorted(p.name for p in (ROOT / "bench").glob("bench_*.py"))
+EXPECTED = {
+    "bench_batch.py": ["adaptive / its bound", "peak RSS"],
+    "bench_cli_start.py": ["autorust --help", "autorust runs list"],
+    "bench_sandbox.py": ["local bwrap sandbox"],
+    "bench_step_overhead.py": ["autorust / bare per step"],
+}
+
+
+def test_every_bench_is_covered() -> None:
+    assert set(BENCHES) == set(EXPECTED), "add the new bench to EXPECTED with its key lines"
+
+
+@pytest.mark.bwrap
+@pytest.mark.parametrize("bench", BENCHES)
+def test_bench_smoke_mode_runs(bench: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, f"bench/{bench}", "--smoke"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    for line in EXPECTED[bench]:
+        assert line in proc.stdout, proc.stdout[-3000:]
