@@ -19,6 +19,8 @@ MIN_COLOUR_SHARE = 0.001  # of the image: a rarer colour is no series
 CANDIDATE_SHARE = 0.0002  # colour bins rarer than this are not even candidates
 SAME_COLOUR = 40.0  # RGB distance within which two colours are one
 MAX_COLOURS = 16
+MERGE_TINT = 0.1  # a tint this far toward a colour is that colour's edge, within one image
+DEEPER = 1.6  # presence: a colour's shades up to this much deeper count as the colour
 EXPLAINED = 1.5 * SAME_COLOUR
 MIN_TINT = 0.3  # a pixel must be at least this far from the background toward the colour
 HUE_NAMES = ["red", "orange", "yellow", "yellow-green", "green", "spring green", "cyan",
@@ -56,12 +58,15 @@ def _chromatic(colours: np.ndarray) -> np.ndarray:
     return (colours.max(axis=-1) - colours.min(axis=-1)) >= MIN_CHROMA
 
 
-def _tint_distance(pixels: np.ndarray, colour: np.ndarray, background: np.ndarray) -> np.ndarray:
-    """Distance of each pixel (N x 3) from the segment background -> colour, and how far
-    along it the pixel is (0 = background, 1 = the colour)."""
+def _tint_distance(
+    pixels: np.ndarray, colour: np.ndarray, background: np.ndarray, beyond: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Distance of each pixel (N x 3) from the segment background -> colour (extended to
+    ``beyond`` times its length), and how far along it the pixel is (0 = background,
+    1 = the colour)."""
     direction = colour - background
     length = float(direction @ direction) or 1.0
-    along = np.clip(((pixels - background) @ direction) / length, 0.0, 1.0)
+    along = np.clip(((pixels - background) @ direction) / length, 0.0, beyond)
     nearest = background + along[:, None] * direction
     return np.linalg.norm(pixels - nearest, axis=1), along
 
@@ -89,20 +94,32 @@ def _candidates(picture: Picture) -> list[np.ndarray]:
         colour = exact[first[index]].astype(float)
         if _is_faint(colour, background):
             continue
-        same = [
-            k for k, known in enumerate(chosen)
-            if _same_colour(colour, known, background, tint=MIN_TINT)
-        ]  # fmt: skip
-        if not same:
-            chosen.append(colour)
+        # one colour and its tints (anti-aliased edges, thin lines at low dpi, transparency)
+        # are one: the colour they are tints of is the one the code asked for. A near colour
+        # that is no tint (an edge blended with black) keeps the more used one
+        if any(_same_colour(colour, known, background, tint=MERGE_TINT) and
+               _depth(colour, background) <= _depth(known, background) + SAME_COLOUR
+               for known in chosen):  # fmt: skip
+            tinted = [k for k, known in enumerate(chosen) if _is_tint(known, colour, background)]
+            if tinted:
+                chosen[tinted[0]] = colour
+                for k in reversed(tinted[1:]):
+                    del chosen[k]
             continue
-        # one colour and its tints (anti-aliased edges, thin lines at low dpi, transparency):
-        # the deepest of them is the colour the code asked for
-        deepest = max([colour, *(chosen[k] for k in same)], key=lambda c: _depth(c, background))
-        chosen[same[0]] = deepest
-        for k in reversed(same[1:]):
-            del chosen[k]
+        tinted = [k for k, known in enumerate(chosen) if _is_tint(known, colour, background)]
+        if tinted:
+            chosen[tinted[0]] = colour
+            for k in reversed(tinted[1:]):
+                del chosen[k]
+            continue
+        chosen.append(colour)
     return chosen
+
+
+def _is_tint(pale: np.ndarray, deep: np.ndarray, background: np.ndarray) -> bool:
+    """``pale`` lies on the segment from the background to ``deep``, short of it."""
+    distance, along = _tint_distance(pale[None], deep, background)
+    return bool(along[0] < 0.97 and distance[0] < SAME_COLOUR / 2)
 
 
 def _same_colour(
@@ -141,8 +158,9 @@ def _is_faint(colour: np.ndarray, background: np.ndarray) -> bool:
     return float(np.abs(colour - background).max()) < 2 * MIN_CHROMA
 
 
-def assign(picture: Picture, colours: list[Colour]) -> np.ndarray:
-    """Per pixel, the index of its palette colour, or -1."""
+def assign(picture: Picture, colours: list[Colour], beyond: float = 1.0) -> np.ndarray:
+    """Per pixel, the index of its palette colour, or -1. ``beyond`` > 1 also takes deeper
+    shades of a colour (a line drawn pale at a low dpi is full strength at a higher one)."""
     table = picture.colour_table
     choice = np.full(len(table.colours), -1, dtype=np.int16)
     saturated = np.flatnonzero(_chromatic(table.colours))
@@ -151,7 +169,9 @@ def assign(picture: Picture, colours: list[Colour]) -> np.ndarray:
         background = picture.background.astype(float)
         best = np.full(len(pixels), np.inf)
         for index, colour in enumerate(colours):
-            distance, along = _tint_distance(pixels, np.array(colour.rgb, float), background)
+            distance, along = _tint_distance(
+                pixels, np.array(colour.rgb, float), background, beyond
+            )
             distance = np.where(along >= MIN_TINT, distance, np.inf)
             better = distance < best
             best[better] = distance[better]
@@ -162,7 +182,7 @@ def assign(picture: Picture, colours: list[Colour]) -> np.ndarray:
 
 def presence(picture: Picture, colour: Colour) -> float:
     """Share of the image drawn in ``colour`` or its tints, whatever else the palette holds."""
-    return float(shares(assign(picture, [colour]), 1)[0])
+    return float(shares(assign(picture, [colour], beyond=DEEPER), 1)[0])
 
 
 def explained(colour: Colour, others: list[Colour], background: np.ndarray) -> bool:

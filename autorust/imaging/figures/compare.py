@@ -126,7 +126,7 @@ def _colour_checks(
     common = want + [have[j] for j in extra]
     drawn = {
         i for i in range(len(want))
-        if i not in missing and want_share[i] >= colours.MIN_COLOUR_SHARE
+        if i not in missing and want_share[i] >= SIGNIFICANT_SHARE
     }  # fmt: skip
     return common, drawn
 

@@ -29,6 +29,7 @@ REQUIRED_CONFIDENCE = 60
 SHORT_WORD_CONFIDENCE = 85  # 3-letter dictionary words are often glyph noise
 SURE_CONFIDENCE = 93  # a non-dictionary word this sure is a label (a name, an acronym)
 NUMBER_CONFIDENCE = 85
+COLOURED = 40  # max - min channel: data, not text
 DARK_INK = 160  # spines and tick marks: every channel below this
 ROTATED = 90  # key of words read in the turned image (y-axis labels)
 
@@ -49,11 +50,16 @@ class Reading:
 
 
 def _without_axis_lines(picture: Picture) -> Image.Image:
-    """The picture with the spines, tick marks and grid lines whitened: OCR reads a tick mark
-    beside a number as one more digit ('35-' as '354')."""
+    """The picture with the spines, tick marks and grid lines whitened (OCR reads a tick mark
+    beside a number as one more digit: '35-' as '354'), and the coloured data too: labels are
+    black or grey, and big coloured shapes next to a title make tesseract skip it."""
+    values = picture.rgb.astype(np.int16)
+    coloured = (values.max(axis=2) - values.min(axis=2)) >= COLOURED
     box = axes_box(picture)
     if box is None:
-        return picture.image()
+        cleaned = picture.rgb.copy()
+        cleaned[coloured] = picture.background
+        return Image.fromarray(cleaned)
     dark = (picture.rgb < DARK_INK).all(axis=2)
     labels, _ = ndimage.label(dark, structure=np.ones((3, 3), dtype=bool))
     left, top, right, bottom = box
@@ -61,10 +67,21 @@ def _without_axis_lines(picture: Picture) -> Image.Image:
         labels[top:bottom, left], labels[top:bottom, right - 1],
         labels[top, left:right], labels[bottom - 1, left:right],
     ])  # fmt: skip
-    touching = np.isin(labels, np.unique(edges[edges > 0]))
+    touching = np.isin(labels, np.unique(edges[edges > 0])) | coloured
     cleaned = picture.rgb.copy()
     cleaned[touching] = picture.background
     return Image.fromarray(cleaned)
+
+
+def _side_strips(picture: Picture) -> list[tuple[int, int]]:
+    """Columns left and right of the axes, where turned text (y-axis labels) is: reading only
+    these turned costs a fraction of reading the whole image turned."""
+    box = axes_box(picture)
+    left, right = (
+        (box[0], box[2]) if box else (round(0.2 * picture.width), round(0.85 * picture.width))
+    )
+    strips = [(0, max(1, left)), (min(right, picture.width - 1), picture.width)]
+    return [(a, b) for a, b in strips if b - a >= 4]
 
 
 def _tokens(picture: Picture, scale: float, rotated: bool) -> list[Token]:
@@ -72,15 +89,21 @@ def _tokens(picture: Picture, scale: float, rotated: bool) -> list[Token]:
     if abs(scale - 1) > 0.05:
         size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
         image = image.resize(size, Image.LANCZOS)
+    readings: list[tuple[int, int, Image.Image]] = [(0, 0, image)]
+    if rotated:
+        for a, b in _side_strips(picture):
+            strip = image.crop((round(a * scale), 0, round(b * scale), image.height))
+            readings.append((ROTATED, round(a * scale), strip))
     found: list[Token] = []
-    for orientation in (0, ROTATED) if rotated else (0,):
-        words: list[OcrWord] = read_text(image, sparse=True, rotation=-orientation).words
+    for orientation, offset, part in readings:
+        words: list[OcrWord] = read_text(part, sparse=True, rotation=-orientation).words
         for word in words:
             x, y = word.centre
             pieces = LETTERS.findall(word.text) or ([word.text] if NUMBER.match(word.text) else [])
             for piece in pieces:
                 text = piece if NUMBER.match(piece) else piece.lower()
-                found.append(Token(text, orientation, word.confidence, x / scale, y / scale))
+                token = Token(text, orientation, word.confidence, (x + offset) / scale, y / scale)
+                found.append(token)
     return found
 
 
