@@ -224,19 +224,37 @@ class DisputeRecord(BaseModel):
 
 
 class FigureComparison(BaseModel):
-    """Render-and-compare result for figure tasks (see nodes/figure_compare.py)."""
+    """Render-and-compare result for figure tasks (see autorust/imaging/figures/).
+
+    ``passed`` is the verdict: the score reaches the threshold and no check failed. Every entry
+    of ``failed_checks`` fails the figure and tells the coder what to change; ``differences``
+    is the same list (kept for readers of older results); ``notes`` are informational only."""
 
     score: float = Field(ge=0, le=1)
     ssim: float
     colour_score: float
     text_score: float | None = None
+    passed: bool = False
+    failed_checks: list[str] = Field(default_factory=list)
     differences: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
 
-    def meets(self, threshold: float, min_text: float = 1.0) -> bool:
-        """Similar enough overall, and (when OCR could read it) every word confidently read in
-        the target is in the rendering: a wrong title or axis label barely moves the pixels
-        but makes a wrong figure."""
-        return self.score >= threshold and (self.text_score is None or self.text_score >= min_text)
+    @model_validator(mode="before")
+    @classmethod
+    def _from_older_results(cls, data: object) -> object:
+        """Results saved before ``passed`` existed: judged as they were then (score >= 0.9,
+        every confident target word present), every difference a failed check."""
+        if isinstance(data, dict) and "passed" not in data:
+            text = data.get("text_score")
+            passed = data.get("score", 0) >= 0.9 and (text is None or text >= 1.0)
+            data = {**data, "passed": passed}
+            if not passed:
+                data.setdefault("failed_checks", list(data.get("differences") or []))
+        return data
+
+    def meets(self, threshold: float) -> bool:
+        """The verdict at another threshold: no failed check and the score reaches it."""
+        return not self.failed_checks and self.score >= threshold
 
 
 class CounterexampleVerdict(BaseModel):

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs everything autorust needs on a fresh Debian/Ubuntu machine:
-#   system packages: bubblewrap (the sandbox), tesseract-ocr (OCR), postgresql (multi-machine
-#   checkpoints; the tests start a private server)
+#   system packages: bubblewrap (the sandbox), tesseract-ocr (OCR), wamerican (the word list
+#   figure checks use to tell labels from OCR noise), postgresql (multi-machine checkpoints;
+#   the tests start a private server)
 #   a virtualenv in .venv with autorust and its dev extras.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(bubblewrap tesseract-ocr tesseract-ocr-eng postgresql)
+APT_PACKAGES=(bubblewrap tesseract-ocr tesseract-ocr-eng wamerican postgresql)
 APT_PACKAGES+=(libseccomp2)  # the sandbox's seccomp filter is compiled with libseccomp
 
 missing=()

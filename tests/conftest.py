@@ -45,3 +45,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "scripted_config" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.bwrap)
+
+
+@pytest.fixture(scope="session")
+def corpus_render(tmp_path_factory: pytest.TempPathFactory):
+    """Renders chart-corpus variants once per session (tests/support/chart_corpus.py)."""
+    from tests.support.chart_corpus import render
+
+    folder = tmp_path_factory.mktemp("chart-corpus")
+    return lambda variant: render(variant, folder)

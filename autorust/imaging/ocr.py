@@ -29,6 +29,15 @@ class OcrUnavailableError(RuntimeError):
 class OcrWord(BaseModel):
     text: str
     confidence: float  # 0..100
+    # where the word is, in pixels of the image as given (before any upscaling or rotation)
+    left: int = 0
+    top: int = 0
+    width: int = 0
+    height: int = 0
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        return self.left + self.width / 2, self.top + self.height / 2
 
 
 class OcrResult(BaseModel):
@@ -100,6 +109,25 @@ def _load(image: str | Path | Image.Image) -> Image.Image:
         return opened.copy()
 
 
+def _source_box(
+    box: tuple[int, int, int, int], rotation: int, size: tuple[int, int], upscale: float
+) -> dict[str, int]:
+    """A word's box in the reading (turned by ``rotation``, upscaled) mapped back to the image."""
+    left, top, width, height = box
+    turned_width, turned_height = size
+    quarter = (rotation // 90) % 4
+    if quarter == 1:  # counter-clockwise: the reading's x runs up the source
+        left, top, width, height = turned_height - top - height, left, height, width
+    elif quarter == 2:
+        left, top = turned_width - left - width, turned_height - top - height
+    elif quarter == 3:  # clockwise (-90): the reading's x runs down the source
+        left, top, width, height = top, turned_width - left - width, height, width
+    return {
+        "left": round(left / upscale), "top": round(top / upscale),
+        "width": round(width / upscale), "height": round(height / upscale),
+    }  # fmt: skip
+
+
 def read_text(
     image: str | Path | Image.Image, *, sparse: bool = False, rotation: int = 0
 ) -> OcrResult:
@@ -121,6 +149,7 @@ def read_text(
             return _CACHE[key]
     started = time.perf_counter()
     prepared = _prepare(picture)
+    upscale = prepared.width / max(1, picture.width)
     if rotation:
         prepared = prepared.rotate(rotation, expand=True, fillcolor=255)
     # one tesseract pass gives words, confidences and line numbers: the text is rebuilt from it
@@ -134,7 +163,13 @@ def read_text(
             continue
         line = (data["block_num"][index], data["par_num"][index], data["line_num"][index])
         lines.setdefault(line, []).append(token.strip())
-        words.append(OcrWord(text=token.strip(), confidence=confidence))
+        box = _source_box(
+            (data["left"][index], data["top"][index], data["width"][index], data["height"][index]),
+            rotation,
+            prepared.size,
+            upscale,
+        )
+        words.append(OcrWord(text=token.strip(), confidence=confidence, **box))
     result = OcrResult(
         text="\n".join(" ".join(tokens) for tokens in lines.values()),
         engine=engine,
