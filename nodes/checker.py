@@ -24,9 +24,9 @@ from autorust.graph.state import (
     TestResult,
     Verdict,
 )
-from autorust.imaging.figure_compare import compare_figures
+from autorust.imaging.figure_compare import compare_figures, renders_identical
 from autorust.nodes.shared import ModelCallError, agent_tools, ask_model, run_config
-from autorust.nodes.test_runs import FIGURE_FILE
+from autorust.nodes.test_runs import FIGURE_FILE, SECOND_RENDER
 
 AGENT = AgentName.CHECKER
 TAIL_CHARS = 2_000
@@ -71,23 +71,35 @@ def hard_failures(execution: Execution) -> list[str]:
     return failures
 
 
+UNSEEDED = (
+    "two renders of the same code differ: the program draws random data without a fixed seed, "
+    "so no rendering can match the target; seed it (np.random.seed(0) or "
+    "np.random.default_rng(0), random.seed(0)) or use the target's exact values"
+)
+
+
 async def figure_check(
     state: RunState, threshold: float
 ) -> tuple[FigureComparison | None, list[str]]:
-    """Render-and-compare for figure tasks: the comparison and any hard failures."""
+    """Render-and-compare for figure tasks: the comparison and its failed checks (every
+    difference the comparison lists fails the figure), plus unseeded randomness."""
     assert state.execution is not None
-    rendered = state.execution.artifacts.get(FIGURE_FILE)
+    artifacts = state.execution.artifacts
+    rendered = artifacts.get(FIGURE_FILE)
     if rendered is None:
         return None, [f"no {FIGURE_FILE} was produced: save the figure with "
                       f"fig.savefig({FIGURE_FILE!r})"]  # fmt: skip
-    figure = await asyncio.to_thread(compare_figures, state.image_path, rendered)
-    if figure.meets(threshold):
-        return figure, []
-    return figure, [
+    figure = await asyncio.to_thread(
+        compare_figures, state.image_path, rendered, threshold=threshold
+    )
+    failures = [] if figure.passed else list(figure.failed_checks) or [
         f"the rendering differs from the target image (similarity {figure.score:.2f}, "
-        f"needed {threshold:.2f}): "
-        + "; ".join(figure.differences or ["no specific difference found"])
+        f"needed {threshold:.2f})"
     ]
+    second = artifacts.get(SECOND_RENDER)
+    if second is not None and not await asyncio.to_thread(renders_identical, rendered, second):
+        failures.append(UNSEEDED)
+    return figure, failures
 
 
 def evidence_text(execution: Execution, failures: list[str]) -> str:
