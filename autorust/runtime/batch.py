@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from autorust.graph.context import AutorustConfig
 from autorust.runtime.identity import thread_id_for
 from autorust.runtime.inputs import InputGroup, group_by_content
-from autorust.runtime.items import FINISHED, ItemResult, failed_item
+from autorust.runtime.items import FINISHED, SETTLED, ItemResult, failed_item
 from autorust.runtime.runner import compile_graph, run_image, state_of
 from autorust.runtime.scheduler import AgentScheduler, image_started
 from autorust.storage.claims import Claim, PostgresClaims
@@ -90,9 +90,9 @@ class BatchRun:
             if claim is Claim.CLAIMED and self.claims and thread_id:
                 async with self.claims.held(thread_id):
                     result = await self._run(image, graph)
-                if result.status in FINISHED:
+                if result.status in SETTLED:
                     await self.claims.finish(thread_id, result.status)
-                else:
+                else:  # paused, or an error a later batch may retry: give the claim back
                     await self.claims.release(thread_id)
             else:
                 result = await self._run(image, graph)

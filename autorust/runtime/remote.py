@@ -30,7 +30,7 @@ from autorust.reporting.item_files import write_item
 from autorust.runtime.batch import BatchOptions
 from autorust.runtime.identity import thread_id_from_digest
 from autorust.runtime.inputs import group_by_content
-from autorust.runtime.items import FINISHED, ItemResult, failed_item
+from autorust.runtime.items import SETTLED, ItemResult, failed_item
 
 GRAPH_ID = "autorust"
 THREAD_NAMESPACE = uuid.UUID("5b1f0c52-7c8e-4f0e-9a53-0d5a3c1f7e21")
@@ -83,7 +83,16 @@ async def _run_one(  # type: ignore[no-untyped-def]
     )
     state = await client.threads.get_state(thread_id)
     values = state.get("values") or {}
-    finished = values.get("status") in FINISHED and not state.get("next")
+    if values.get("status") == "error" and not state.get("next"):
+        # a failure, not a verdict: a plain rerun tries the item again on a fresh thread
+        await client.threads.delete(thread_id)
+        await client.threads.create(
+            thread_id=thread_id,
+            if_exists="do_nothing",
+            metadata={"autorust_thread": local_id, "image": image.name},
+        )
+        state, values = {}, {}
+    finished = values.get("status") in SETTLED and not state.get("next")
     skipped = finished
     if not skipped:
         resuming = bool(values)
