@@ -92,10 +92,15 @@ async def figure_check(
     figure = await asyncio.to_thread(
         compare_figures, state.image_path, rendered, threshold=threshold
     )
-    failures = [] if figure.passed else list(figure.failed_checks) or [
-        f"the rendering differs from the target image (similarity {figure.score:.2f}, "
-        f"needed {threshold:.2f})"
-    ]
+    failures = (
+        []
+        if figure.passed
+        else list(figure.failed_checks)
+        or [
+            f"the rendering differs from the target image (similarity {figure.score:.2f}, "
+            f"needed {threshold:.2f})"
+        ]
+    )
     second = artifacts.get(SECOND_RENDER)
     if second is not None and not await asyncio.to_thread(renders_identical, rendered, second):
         failures.append(UNSEEDED)
