@@ -17,6 +17,15 @@ def make_executor(settings: ExecutorSettings) -> Executor:
     return _make(settings.model_dump_json())
 
 
+async def close_executor(executor: Executor) -> None:
+    """Stop ``executor`` (its warm pool, its processes) and forget every cached executor, so a
+    later batch in the same process gets fresh ones instead of a closed pool."""
+    try:
+        await executor.aclose()
+    finally:
+        _make.cache_clear()
+
+
 @cache
 def _make(settings_json: str) -> Executor:
     settings = ExecutorSettings.model_validate_json(settings_json)

@@ -176,6 +176,18 @@ def plan_batch(request: RunRequest, console: Console) -> BatchPlan:
     from autorust.runtime.scheduler import DEFAULT_LIMITS
     from autorust.storage.claims import parse_shard
 
+    if request.server:
+        local_only = {
+            "--concurrency": request.concurrency, "--adaptive": request.adaptive,
+            "--budget": request.budget is not None, "--checkpoint": request.checkpoint,
+            "--shard": request.shard, "--worker-id": request.worker_id,
+        }  # fmt: skip
+        if given := [name for name, value in local_only.items() if value]:
+            raise ConfigError(
+                "--server",
+                "the LangGraph server schedules and checkpoints its own runs: "
+                f"{', '.join(given)} cannot apply there (remove them, or run locally)",
+            )
     slots = parse_concurrency(request.concurrency)
     check_positive("--budget", request.budget)
     if request.budget is not None and not request.adaptive:

@@ -400,5 +400,7 @@ async def _cloud_function_token(settings: ExecutorSettings) -> None:
 
 
 async def close_executor(executor: Any) -> None:
-    if executor is not None and (aclose := getattr(executor, "aclose", None)):
-        await aclose()
+    from autorust.sandbox.factory import close_executor as close
+
+    if executor is not None:
+        await close(executor)

@@ -95,9 +95,8 @@ def test_prompt_template_content_is_part_of_the_fingerprint(
         (copy / family).mkdir(parents=True)
         for file in (loader.PROMPTS_DIR / family).glob("v*.yaml"):
             (copy / family / file.name).write_bytes(file.read_bytes())
-    (copy / "coding" / "v2.yaml").write_text(
-        (copy / "coding" / "v2.yaml").read_text() + "\n# an edit"
-    )
+    newest = copy / "coding" / f"{loader.available_versions('coding')[-1]}.yaml"
+    newest.write_text(newest.read_text() + "\n# an edit")
     monkeypatch.setattr(loader, "PROMPTS_DIR", copy)
     loader.template_hash.cache_clear()
     try:
