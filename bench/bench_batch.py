@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import resource
 import subprocess
 import sys
@@ -36,34 +35,20 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import autorust.nodes.interpreter as interpreter_node  # noqa: E402
 from autorust.graph.context import AutorustConfig  # noqa: E402
 from autorust.runtime.batch import BatchOptions, BatchRun  # noqa: E402
 from autorust.runtime.scheduler import DEFAULT_LIMITS, AgentScheduler, image_started  # noqa: E402
-from autorust.sandbox.base import Job, JobResult  # noqa: E402
 from autorust.storage.checkpoints import open_checkpointer  # noqa: E402
 from tests.support.bad_images import copy_examples  # noqa: E402
+from tests.support.instant_executor import InstantExecutor, install  # noqa: E402
 
 DELAYS = {"vision": 0.02, "coding": 0.08, "interpreter": 0.02, "checker": 0.02}
 BUDGET = sum(DEFAULT_LIMITS.values())
 TARGET = 1.15  # adaptive makespan / capacity lower bound
 
 
-class SleepingExecutor:
-    """Stands in for the sandbox: sleeps, then reports every test as passed."""
-
-    name = "bench-sleep"
-    seconds = DELAYS["interpreter"]
-
-    async def execute(self, job: Job) -> JobResult:
-        await asyncio.sleep(self.seconds)
-        plan = json.loads(job.files["_tests.json"])
-        results = [{"name": t["name"], "passed": True} for t in plan["tests"]]
-        return JobResult(exit_code=0, files={job.argv[2]: json.dumps(results).encode()})
-
-
-EXECUTOR = SleepingExecutor()
-interpreter_node.make_executor = lambda settings: EXECUTOR  # type: ignore[assignment]
+EXECUTOR = InstantExecutor(seconds=DELAYS["interpreter"])  # sleeps, then all tests pass
+install(EXECUTOR)
 
 
 def bounds(work: Counter[str], longest: float) -> dict[str, float]:

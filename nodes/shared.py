@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import weakref
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
@@ -15,7 +16,7 @@ from pydantic import BaseModel
 from autorust.graph.context import AutorustConfig
 from autorust.graph.state import ModelCall, RunState
 from autorust.llm.errors import ModelCallError, is_transient
-from autorust.llm.models import ModelEndpoint, endpoint_for, make_chat_model
+from autorust.llm.models import ModelEndpoint, api_key_for, endpoint_for, make_chat_model
 from autorust.llm.strategy_memory import StrategyMemory
 from autorust.llm.structured import invoke_structured
 from autorust.prompts.loader import load_prompt
@@ -66,14 +67,37 @@ async def agent_tools(
     ``vision_confirm``) and chat model, built off the event loop (they read files and set up
     TLS, which would block every other run in the process)."""
     family = prompt_family or agent
-    loop_id = id(asyncio.get_running_loop())
+    loop = asyncio.get_running_loop()
+    loop_id = id(loop)
+    key_env = api_key_for(agent)
+    key = (
+        agent,
+        family,
+        hash(key_env.get_secret_value()) if key_env else 0,
+        config.model_dump_json(),
+    )
+    built = _TOOLS.setdefault(loop, {})
+    if (tools := built.get(key)) is not None:  # the common case: no file, no thread hop
+        return tools
 
     def build() -> AgentTools:
         prompt, version = load_prompt(family, config.prompt_versions.get(family))
         model = make_chat_model(agent, config, loop_id=loop_id)
         return AgentTools(prompt, version, model, endpoint_for(agent, config))
 
-    return await asyncio.to_thread(build)
+    tools = await asyncio.to_thread(build)
+    if len(built) >= TOOLS_PER_LOOP:
+        built.pop(next(iter(built)))
+    built[key] = tools
+    return tools
+
+
+# built tools per event loop (an HTTP client must not outlive its loop), then per agent,
+# prompt family, API key and configuration: a batch builds each once
+TOOLS_PER_LOOP = 64
+_TOOLS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple, AgentTools]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 async def ask_model(

@@ -18,7 +18,7 @@ from autorust.graph.context import AutorustConfig
 from autorust.graph.state import Execution, Spec, TestCase, TestResult
 from autorust.sandbox import harness
 from autorust.sandbox.base import Job, JobResult
-from autorust.sandbox.factory import make_executor
+from autorust.sandbox.factory import cached_executor, make_executor
 
 HARNESS_SOURCE = Path(harness.__file__).read_text(encoding="utf-8")
 FIGURE_FILE = "output.png"
@@ -120,7 +120,10 @@ async def run_tests(
     """Execute ``source`` against ``tests`` in the sandbox; raises ``SandboxFailure`` when the
     sandbox itself failed (so no attempt is charged to the code)."""
     job, nonce = build_job(spec, tests, source, config)
-    executor = await asyncio.to_thread(make_executor, config.executor)  # may probe bwrap
+    executor = cached_executor(config.executor) or await asyncio.to_thread(
+        make_executor,
+        config.executor,  # the first one probes bwrap: off the event loop
+    )
     result = await executor.execute(job)
     sandbox_error = getattr(result, "sandbox_error", None)
     if sandbox_error:
@@ -137,7 +140,9 @@ async def run_tests(
         timed_out=result.timed_out or bool(program.get("timed_out")),
         truncated=result.truncated,
         tests=_results(report, result, tests),
-        artifacts=await asyncio.to_thread(save_artifacts, result, artifact_dir),
+        artifacts=(
+            await asyncio.to_thread(save_artifacts, result, artifact_dir) if result.files else {}
+        ),
         warnings=[*result.warnings, *getattr(result, "limits_hit", [])],
         harness_ok=report is not None,
     )

@@ -17,6 +17,12 @@ def make_executor(settings: ExecutorSettings) -> Executor:
     return _make(settings.model_dump_json())
 
 
+def cached_executor(settings: ExecutorSettings) -> Executor | None:
+    """The executor for ``settings`` if one was made already (no probe, no blocking work)."""
+    key = settings.model_dump_json()
+    return _make(key) if key in _MADE else None
+
+
 async def close_executor(executor: Executor) -> None:
     """Stop ``executor`` (its warm pool, its processes) and forget every cached executor, so a
     later batch in the same process gets fresh ones instead of a closed pool."""
@@ -24,11 +30,20 @@ async def close_executor(executor: Executor) -> None:
         await executor.aclose()
     finally:
         _make.cache_clear()
+        _MADE.clear()
+
+
+_MADE: set[str] = set()
 
 
 @cache
 def _make(settings_json: str) -> Executor:
-    settings = ExecutorSettings.model_validate_json(settings_json)
+    executor = _build(ExecutorSettings.model_validate_json(settings_json))
+    _MADE.add(settings_json)
+    return executor
+
+
+def _build(settings: ExecutorSettings) -> Executor:
     if settings.kind == "subprocess":
         if not settings.allow_unsandboxed:
             raise SandboxUnavailableError(

@@ -13,6 +13,8 @@ JSON is found. Validation against the schema always happens on our side (``struc
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import re
 from enum import StrEnum
@@ -64,7 +66,13 @@ def is_rejection(strategy: Strategy, status: int | None, body: str) -> bool:
 
 
 def schema_of(schema: type[BaseModel]) -> dict[str, Any]:
-    return schema.model_json_schema()
+    """The JSON schema of ``schema`` (a deep copy: callers may adjust it)."""
+    return copy.deepcopy(_json_schema(schema))
+
+
+@functools.cache
+def _json_schema(schema: type[BaseModel]) -> dict[str, Any]:
+    return schema.model_json_schema()  # ~3 ms per call: computed once per model class
 
 
 def instructions(schema: type[BaseModel]) -> SystemMessage:
