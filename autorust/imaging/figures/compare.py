@@ -11,6 +11,7 @@ when there is none and the score reaches the threshold.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from autorust.imaging.figures import colours, geometry, geometry_report, text
 from autorust.imaging.figures.frames import Box, candidate_frames
 from autorust.imaging.figures.loading import Picture, load_picture
 
+LOG = logging.getLogger(__name__)
 ASPECT_TOLERANCE = 0.05
 SIGNIFICANT_SHARE = 0.0018  # of the image: a colour covering less may come and go with dpi
 PRESENT = 0.3  # a colour is present when the other image has this share of its pixels
@@ -281,4 +283,10 @@ def compare_figures(
             findings = Findings(failed=[f"the {role} {Path(path).name} cannot be read as an "
                                         f"image ({type(exc).__name__}: {exc})"])  # fmt: skip
             return _result(0.0, 0.0, 0.0, None, findings)
-    return _compare(target_path, rendered_path, threshold)
+    try:
+        return _compare(target_path, rendered_path, threshold)
+    except Exception as exc:  # a bug here must not end the item without feedback
+        LOG.exception("figure comparison failed on %s and %s", target_path, rendered_path)
+        reason = f"the figure could not be compared ({type(exc).__name__}); "
+        findings = Findings(failed=[reason + "check that output.png is an ordinary chart image"])
+        return _result(0.0, 0.0, 0.0, None, findings)
