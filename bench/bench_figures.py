@@ -49,8 +49,8 @@ def run(charts: list[str], cache: Path, show: bool) -> dict[str, tuple[int, int]
     comparisons = sum(n for _, n in tally.values())
     print(f"{len(charts)} charts, {comparisons} comparisons, {elapsed:.0f} s "
           f"({elapsed / max(1, comparisons):.2f} s per comparison)\n")  # fmt: skip
-    print(f"| {'variants':<26} | {'n':>4} | {'as wanted':>9} | {'goal':>6} | met |")
-    print(f"|{'-' * 28}|{'-' * 6}|{'-' * 11}|{'-' * 8}|-----|")
+    print(f"| {'variants':<28} | {'n':>4} | {'as wanted':>9} | {'goal':>6} | met |")
+    print(f"|{'-' * 30}|{'-' * 6}|{'-' * 11}|{'-' * 8}|-----|")
     for kind in ("exact", "faithful", *WRONG_KINDS):
         good, total = tally.get(kind, [0, 0])
         rate = good / total if total else float("nan")
@@ -59,7 +59,7 @@ def run(charts: list[str], cache: Path, show: bool) -> dict[str, tuple[int, int]
         )
         goal = GOALS.get(kind, 1.0)
         met = "yes" if total and rate >= goal else "no"
-        print(f"| {label:<26} | {total:>4} | {rate:>9.1%} | {goal:>6.0%} | {met:<3} |")
+        print(f"| {label:<28} | {total:>4} | {rate:>9.1%} | {goal:>6.0%} | {met:<3} |")
     false_rejects = tally["faithful"][1] - tally["faithful"][0]
     print(f"\nfalse-reject rate: {false_rejects / max(1, tally['faithful'][1]):.1%}")
     if misses:

@@ -21,6 +21,7 @@ import asyncio
 import cProfile
 import itertools
 import pstats
+import resource
 import statistics
 import sys
 import tempfile
@@ -82,15 +83,21 @@ async def loop_steps(saver) -> int:  # type: ignore[no-untyped-def]
     return sum([(c.metadata or {}).get("source") == "loop" async for c in saver.alist(None)])
 
 
-async def run_bare(workdir: Path, items: int) -> tuple[float, int]:
+def cpu_seconds() -> float:
+    """CPU of this process, all threads (a loaded machine stretches wall time, not this)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def run_bare(workdir: Path, items: int) -> tuple[float, int, float]:
     async with open_sqlite_checkpointer(workdir / "bare.sqlite") as saver:
         graph = bare_graph(saver)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), cpu_seconds()
         for index in range(items):
             config = {"configurable": {"thread_id": f"bare-{index}"}}
             await graph.ainvoke({"image_path": f"image-{index}.png"}, config)
-        seconds = time.perf_counter() - started
-        return seconds, await loop_steps(saver)
+        seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu
+        return seconds, await loop_steps(saver), cpu
 
 
 class NodeClock:
@@ -117,7 +124,7 @@ class NodeClock:
         batch.scheduler.wrap = timed_wrap  # type: ignore[method-assign]
 
 
-async def run_autorust(workdir: Path, items: int) -> tuple[float, int, float]:
+async def run_autorust(workdir: Path, items: int) -> tuple[float, int, float, float]:
     replies = workdir / "replies"
     # program tasks only: a figure task renders and compares images, which is work, not overhead
     images = [p for p in copy_examples(workdir / "images", items * 2, replies=replies)
@@ -129,17 +136,19 @@ async def run_autorust(workdir: Path, items: int) -> tuple[float, int, float]:
         batch = BatchRun(images, config, saver, BatchOptions(max_in_flight=1))
         clock = NodeClock()
         clock.install(batch)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), cpu_seconds()
         results = await batch.run()
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu
         assert all(r.status == "passed" for r in results), [r.error for r in results]
-        return seconds, await loop_steps(saver), clock.seconds
+        return seconds, await loop_steps(saver), clock.seconds, cpu
 
 
 async def measure(items: int, rounds: int, profile: bool) -> float:
     bare_ms: list[float] = []
     ours_ms: list[float] = []
     framework_ms: list[float] = []
+    bare_cpu_ms: list[float] = []
+    ours_cpu_ms: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         (root / "warm").mkdir()
@@ -148,18 +157,22 @@ async def measure(items: int, rounds: int, profile: bool) -> float:
         for index in range(rounds):  # interleaved: a busy machine slows both alike
             workdir = root / f"round{index}"
             workdir.mkdir()
-            bare_s, bare_steps = await run_bare(workdir, items)
+            bare_s, bare_steps, bare_cpu = await run_bare(workdir, items)
             profiler = cProfile.Profile() if profile and index == 0 else None
             if profiler:
                 profiler.enable()
-            ours_s, ours_steps, in_nodes = await run_autorust(workdir, items)
+            ours_s, ours_steps, in_nodes, ours_cpu = await run_autorust(workdir, items)
             if profiler:
                 profiler.disable()
                 pstats.Stats(profiler).sort_stats(PROFILE_SORT).print_stats(45)
             bare_ms.append(1000 * bare_s / bare_steps)
             ours_ms.append(1000 * ours_s / ours_steps)
             framework_ms.append(1000 * (ours_s - in_nodes) / ours_steps)
-    bare, ours, framework = (statistics.median(v) for v in (bare_ms, ours_ms, framework_ms))
+            bare_cpu_ms.append(1000 * bare_cpu / bare_steps)
+            ours_cpu_ms.append(1000 * ours_cpu / ours_steps)
+    bare, ours, framework, bare_cpu, ours_cpu = (
+        statistics.median(v) for v in (bare_ms, ours_ms, framework_ms, bare_cpu_ms, ours_cpu_ms)
+    )
     ratio = ours / bare
     print(f"{items} threads one after another x {rounds} rounds (median), "
           "SQLite WAL + synchronous=NORMAL")  # fmt: skip
@@ -169,6 +182,8 @@ async def measure(items: int, rounds: int, profile: bool) -> float:
     print(f"{'  of which graph, state, checkpoints, runner':<52}{framework:>9.2f}"
           f"{framework / bare:>8.2f}")  # fmt: skip
     print(f"{'  of which agent work in the nodes':<52}{ours - framework:>9.2f}")
+    print(f"{'CPU per step: bare LangGraph':<52}{bare_cpu:>9.2f}{1:>8.2f}")
+    print(f"{'CPU per step: autorust':<52}{ours_cpu:>9.2f}{ours_cpu / bare_cpu:>8.2f}")
     verdict = "ok" if ratio <= TARGET_RATIO else "over target"
     print(f"autorust / bare per step: {ratio:.2f}x (target <= {TARGET_RATIO}x: {verdict})")
     return ratio

@@ -45,6 +45,10 @@ HEADER = struct.Struct(">I")
 SHARED_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/dev/mqueue")
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_DUMPABLE = 4
+EXIT = struct.Struct(">i")
+# set in the job process: where it reports its exit code right before leaving, so the supervisor
+# need not wait for the kernel to tear the process down
+_done = {"fd": None, "pid": None}
 
 
 def encode_frame(payload):
@@ -223,6 +227,7 @@ def job_process(config, job_fd, ready_fd):
     the interpreter finalises exactly as after ``python script.py``)."""
     _drop_privileges(config)
     gc.collect()  # touches every object now, so copy-on-write faults are not paid by the job
+    gc.freeze()  # and the job's own collections (and the one at its end) skip them
     os.write(ready_fd, b"1")
     os.close(ready_fd)
     job = json.loads(_read_frame(job_fd))
@@ -271,42 +276,54 @@ def end_job_process(code):
             with contextlib.suppress(Exception):
                 stream.flush()
     finally:
-        os._exit(code if isinstance(code, int) else 1)
+        code = code if isinstance(code, int) else 1
+        if _done["fd"] is not None and os.getpid() == _done["pid"]:  # not in the job's forks
+            with contextlib.suppress(OSError, struct.error):
+                os.write(_done["fd"], EXIT.pack(code))
+        os._exit(code)
 
 
 # -- the supervisor ----------------------------------------------------------------------------
 
 
-def _wait_for(pid, deadline, poll=None):
-    """Wait until ``pid`` exits or the deadline passes; returns its wait status or None."""
+def _wait_for(pid, deadline, poll=None, done_fd=None):
+    """Wait until ``pid`` exits, reports its exit code on ``done_fd``, or the deadline passes;
+    returns (wait status or None, reported exit code or None)."""
     pidfd = None
     try:
         pidfd = os.pidfd_open(pid)
     except (AttributeError, OSError):
         pidfd = None
+    watched = [fd for fd in (pidfd, done_fd) if fd is not None]
     step = 0.002
     while True:
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:
-            return status
+            return status, None
+        if done_fd is not None and select.select([done_fd], [], [], 0)[0]:
+            report = os.read(done_fd, EXIT.size)
+            if len(report) == EXIT.size:
+                return None, EXIT.unpack(report)[0] & 0xFF
+            done_fd = None  # closed without a report: wait for the exit itself
+            watched = [fd for fd in (pidfd,) if fd is not None]
         left = deadline - time.monotonic()
         if left <= 0:
-            return None
+            return None, None
         wait = min(left, 0.05 if poll else 3600)
-        if pidfd is not None:
-            select.select([pidfd], [], [], wait)
+        if watched and pidfd is not None:
+            select.select(watched, [], [], wait)
         else:
             time.sleep(min(wait, step))
             step = min(step * 2, 0.05)
         if poll is not None and poll():
-            return None
+            return None, None
 
 
-def _other_processes():
+def _other_processes(exclude=()):
     me = os.getpid()
     alive = []
     for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) in (1, me):
+        if not entry.isdigit() or int(entry) in (1, me, *exclude):
             continue
         try:
             with open(f"/proc/{entry}/stat", "rb") as handle:
@@ -324,10 +341,14 @@ def _processes_of(uid):
         if not entry.isdigit():
             continue
         try:
-            if os.stat(f"/proc/{entry}").st_uid == uid:
-                found.append(int(entry))
-        except OSError:
+            if os.stat(f"/proc/{entry}").st_uid != uid:
+                continue
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                if handle.read().rsplit(b")", 1)[1].split()[0] in (b"Z", b"X"):
+                    continue  # a zombie does nothing; its parent reaps it
+        except (OSError, IndexError):
             continue
+        found.append(int(entry))
     return found
 
 
@@ -351,7 +372,8 @@ def kill_uid(uid):
     return not _processes_of(uid)
 
 
-def _kill_the_job(config):
+def _kill_the_job(config, exiting=()):
+    """Kill every process of the job but ``exiting`` (already on its way out, SIGKILLed too)."""
     if config["mode"] == "bare":
         return kill_uid(config["uid"])
     # bwrap: a private pid namespace; everything but its init (pid 1) and us is the job's
@@ -359,7 +381,7 @@ def _kill_the_job(config):
     while True:
         with contextlib.suppress(ProcessLookupError):
             os.kill(-1, signal.SIGKILL)
-        if not _other_processes():
+        if not _other_processes(exiting):
             return True
         if time.monotonic() > deadline:
             return False
@@ -513,7 +535,7 @@ def _limits_hit(config, job, status, timed_out, stats):
     return hit
 
 
-def supervise(config, child, ctl_in, ctl_out):
+def supervise(config, child, ctl_in, ctl_out, done_r):
     job = json.loads(_read_frame(ctl_in))  # the host sends the job itself to the job process
     started = time.monotonic()
     deadline = started + float(job["limits"]["timeout_s"])
@@ -528,10 +550,12 @@ def supervise(config, child, ctl_in, ctl_out):
                 return True
             return False
 
-    status = _wait_for(child, deadline, poll)
-    timed_out = status is None and not stats.get("disk_full")
-    clean = _kill_the_job(config)
-    if status is None:
+    status, reported = _wait_for(child, deadline, poll, done_r)
+    if reported is not None and config["mode"] == "bare":
+        _, status = os.waitpid(child, 0)  # kill_uid waits for the uid's last process anyway
+    timed_out = status is None and reported is None and not stats.get("disk_full")
+    clean = _kill_the_job(config, exiting=(child,) if reported is not None else ())
+    if status is None and reported is None:
         _, status = os.waitpid(child, 0)
     duration = time.monotonic() - started
     if config["mode"] != "bare":
@@ -543,7 +567,7 @@ def supervise(config, child, ctl_in, ctl_out):
     if not clean:
         warnings.append("some processes of the job could not be killed")
     result = {
-        "exit_code": os.waitstatus_to_exitcode(status),
+        "exit_code": reported if status is None else os.waitstatus_to_exitcode(status),
         "timed_out": timed_out,
         "duration_s": round(duration, 4),
         "limits_hit": _limits_hit(config, job, status, timed_out, stats),
@@ -571,13 +595,16 @@ def main(config):
             os.chmod(path, 0o700)
     job_in = config["job_in"]
     ready_r, ready_w = os.pipe()
+    done_r, done_w = os.pipe()
     child = os.fork()
     if child == 0:
-        for fd in (ready_r, ctl_in, ctl_out):
+        for fd in (ready_r, done_r, ctl_in, ctl_out):
             os.close(fd)
+        _done.update(fd=done_w, pid=os.getpid())
         end_job_process(job_process(config, job_in, ready_w))
     os.close(job_in)
     os.close(ready_w)
+    os.close(done_w)
     if os.read(ready_r, 1) != b"1":
         _, status = os.waitpid(child, 0)
         code = os.waitstatus_to_exitcode(status)
@@ -590,7 +617,7 @@ def main(config):
     os.close(null)
     _write_all(ctl_out, encode_frame(b'{"ready": true}'))
     try:
-        supervise(config, child, ctl_in, ctl_out)
+        supervise(config, child, ctl_in, ctl_out, done_r)
     except EOFError:  # the host discarded this sandbox unused
         _kill_the_job(config)
     return 0

@@ -111,9 +111,12 @@ class SqliteReplies(ReplyStore):
             self.keys.add((thread, task, key))
 
     async def forget(self, thread: str) -> None:
-        await self.conn.execute("DELETE FROM autorust_replies WHERE thread_id = ?", (thread,))
         if self.keys is not None:
-            self.keys = {k for k in self.keys if k[0] != thread}
+            mine = {k for k in self.keys if k[0] == thread}
+            if not mine:
+                return  # nothing journaled for it: no query
+            self.keys -= mine
+        await self.conn.execute("DELETE FROM autorust_replies WHERE thread_id = ?", (thread,))
 
 
 class PostgresReplies(ReplyStore):

@@ -97,6 +97,7 @@ def test_any_pair_of_decodable_images_gives_a_verdict(
     second.save(tmp_path / "b.png")
     result = compare_figures(tmp_path / "a.png", tmp_path / "b.png")
     assert isinstance(result, FigureComparison)
+    assert not any("could not be compared" in check for check in result.failed_checks)
     assert result.passed == (not result.failed_checks)
     assert result.differences == result.failed_checks
     assert 0 <= result.score <= 1

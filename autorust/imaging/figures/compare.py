@@ -11,6 +11,7 @@ when there is none and the score reaches the threshold.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,13 +24,16 @@ from autorust.imaging.figures import colours, geometry, geometry_report, text
 from autorust.imaging.figures.frames import Box, candidate_frames
 from autorust.imaging.figures.loading import Picture, load_picture
 
+LOG = logging.getLogger(__name__)
 ASPECT_TOLERANCE = 0.05
-SIGNIFICANT_SHARE = 0.0025  # of the image: a colour covering less may come and go with dpi
+SIGNIFICANT_SHARE = 0.0018  # of the image: a colour covering less may come and go with dpi
 PRESENT = 0.3  # a colour is present when the other image has this share of its pixels
 SHARE_TOLERANCE = 0.25  # relative difference of a filled colour's area share
 SHARE_ABSOLUTE = 0.01  # and at least this share of the chart
 BLOB_CELLS = 40  # a misplaced group of grid cells this large is a real difference
+THIN_BLOB_CELLS = 20  # for lines and markers: a misplaced piece of line this long
 MISMATCH_SHARE = 0.2  # or this share of a colour's cells misplaced (scattered markers)
+MARKS_RATIO, MARKS_DIFFERENCE = 3, 10  # separate marks vs connected lines
 WEIGHTS = {"geometry": 0.35, "colour": 0.2, "ssim": 0.15, "text": 0.3}
 
 
@@ -70,9 +74,9 @@ def _ssim(target: Picture, rendered: Picture, frame: tuple[Box, Box]) -> float:
 
 def _colour_checks(
     target: Picture, rendered: Picture, findings: Findings
-) -> tuple[list[colours.Colour], set[int]]:
-    """Missing and extra colours; returns the common palette and the indices in it that are
-    drawn in both images."""
+) -> tuple[list[colours.Colour], set[int], int]:
+    """Missing and extra colours; returns the common palette, the indices in it that are
+    drawn in both images, and how many colours count (drawn in both, missing or extra)."""
     want, have = colours.palette(target), colours.palette(rendered)
     want_share = colours.shares(colours.assign(target, want), len(want))
     have_share = colours.shares(colours.assign(rendered, have), len(have))
@@ -128,7 +132,7 @@ def _colour_checks(
         i for i in range(len(want))
         if i not in missing and want_share[i] >= SIGNIFICANT_SHARE
     }  # fmt: skip
-    return common, drawn
+    return common, drawn, len(drawn) + len(missing) + len(extra)
 
 
 def _best_frame(
@@ -154,6 +158,7 @@ def _best_frame(
 def _geometry_checks(
     common: list[colours.Colour],
     layers: dict[int, geometry.LayerComparison],
+    marks: dict[int, tuple[int, int]],
     tick_names: list[tuple[float, str]],
     findings: Findings,
 ) -> float:
@@ -162,7 +167,8 @@ def _geometry_checks(
         agreements.append(layer.agreement)
         name = f"the {common[k].describe()} series"
         want_filled, have_filled = geometry.filled(layer.want), geometry.filled(layer.have)
-        if want_filled != have_filled:
+        clear = geometry.clearly_thin(layer.want) or geometry.clearly_thin(layer.have)
+        if want_filled != have_filled and clear:
             shape = {True: "filled shapes (bars, areas, wedges)", False: "lines or markers"}
             findings.failed.append(
                 f"chart type differs: {name} is drawn as {shape[want_filled]} in the target, "
@@ -173,13 +179,25 @@ def _geometry_checks(
         largest = max(
             geometry_report.largest_blob(layer.missing), geometry_report.largest_blob(layer.extra)
         )
-        if largest >= BLOB_CELLS or (
-            layer.mismatch >= MISMATCH_SHARE and wrong_cells >= BLOB_CELLS
+        if not want_filled and k in marks:
+            many, few = max(marks[k]), min(marks[k])
+            if many >= MARKS_RATIO * max(1, few) and many - few >= MARKS_DIFFERENCE:
+                counts = {True: "many separate marks (markers, dashes, stems)",
+                          False: "a few connected lines"}  # fmt: skip
+                findings.failed.append(
+                    f"chart type differs: {name} is drawn as {counts[marks[k][0] > marks[k][1]]} "
+                    f"in the target ({marks[k][0]} pieces), as {counts[marks[k][1] > marks[k][0]]} "
+                    f"in the rendering ({marks[k][1]})"
+                )
+                continue
+        blob_cells = BLOB_CELLS if want_filled else THIN_BLOB_CELLS
+        if largest >= blob_cells or (
+            layer.mismatch >= MISMATCH_SHARE and wrong_cells >= blob_cells
         ):
             how = geometry_report.describe(
                 layer.want, layer.have,
-                geometry_report.large_blobs(layer.missing, min(largest, BLOB_CELLS) // 2),
-                geometry_report.large_blobs(layer.extra, min(largest, BLOB_CELLS) // 2),
+                geometry_report.large_blobs(layer.missing, min(largest, blob_cells) // 2),
+                geometry_report.large_blobs(layer.extra, min(largest, blob_cells) // 2),
                 want_filled, tick_names,
             )  # fmt: skip
             findings.failed.append(f"{name} differs in position or size: {how}")
@@ -215,12 +233,15 @@ def _compare(
     findings = Findings()
     if aspect := _aspect(target, rendered):
         findings.failed.append(aspect)
-    common, drawn = _colour_checks(target, rendered, findings)
+    common, drawn, counted = _colour_checks(target, rendered, findings)
     want_labels, have_labels = colours.assign(target, common), colours.assign(rendered, common)
     frame, layers = _best_frame(target, rendered, want_labels, have_labels, drawn)
     reading = text.compare_text(target, rendered, frame, findings.failed)
-    geometry_score = _geometry_checks(common, layers, reading.x_ticks, findings)
-    colour_score = _colour_score(layers, len(common))
+    marks = {
+        k: (geometry.marks(want_labels == k), geometry.marks(have_labels == k)) for k in layers
+    }
+    geometry_score = _geometry_checks(common, layers, marks, reading.x_ticks, findings)
+    colour_score = _colour_score(layers, counted)
     ssim = _ssim(target, rendered, frame)
     parts = {"geometry": geometry_score, "colour": colour_score, "ssim": ssim}
     if reading.score is not None:
@@ -262,4 +283,10 @@ def compare_figures(
             findings = Findings(failed=[f"the {role} {Path(path).name} cannot be read as an "
                                         f"image ({type(exc).__name__}: {exc})"])  # fmt: skip
             return _result(0.0, 0.0, 0.0, None, findings)
-    return _compare(target_path, rendered_path, threshold)
+    try:
+        return _compare(target_path, rendered_path, threshold)
+    except Exception as exc:  # a bug here must not end the item without feedback
+        LOG.exception("figure comparison failed on %s and %s", target_path, rendered_path)
+        reason = f"the figure could not be compared ({type(exc).__name__}); "
+        findings = Findings(failed=[reason + "check that output.png is an ordinary chart image"])
+        return _result(0.0, 0.0, 0.0, None, findings)

@@ -7,13 +7,15 @@ from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
+from scipy import ndimage
 from scipy.ndimage import distance_transform_edt
 
 from autorust.imaging.figures.frames import Box
 
 GRID = (160, 120)  # width, height of the normalised grid
+MIN_MARK = 0.00002  # of the image: smaller pieces are anti-aliasing specks
 COVERED = 0.08  # a grid cell is drawn when this share of its pixels has the colour
-TOLERANCE = 0.025  # of the grid's diagonal: nearer than this is the same place
+TOLERANCE = 0.015  # of the grid's diagonal: nearer than this is the same place
 
 
 @dataclass(frozen=True)
@@ -65,9 +67,31 @@ def coverage(grid: np.ndarray) -> float:
     return float(grid.mean())
 
 
+def thickness(grid: np.ndarray) -> float:
+    """How deep inside its shapes a colour's cells are (75th percentile, in cells)."""
+    if not grid.any():
+        return 0.0
+    inside = distance_transform_edt(grid)
+    return float(np.percentile(inside[grid], 75))
+
+
 def filled(grid: np.ndarray) -> bool:
     """Bars, areas and wedges fill their cells; lines and markers are thin."""
-    if not grid.any():
-        return False
-    inside = distance_transform_edt(grid)
-    return float(np.percentile(inside[grid], 75)) >= 3.0
+    return thickness(grid) >= 3.0
+
+
+def clearly_thin(grid: np.ndarray) -> bool:
+    return thickness(grid) <= 1.6
+
+
+def marks(mask: np.ndarray) -> int:
+    """Separate marks of one colour at full resolution (markers, dashes, bars, pieces of
+    line), ignoring specks of a few pixels."""
+    if not mask.any():
+        return 0
+    # gaps of a pixel or two are anti-aliasing (a line over a grey panel), not two marks
+    # a pixel per 400 of height (a proxy for the dpi): dash gaps are wider at any dpi
+    joined = ndimage.binary_dilation(mask, iterations=max(1, round(mask.shape[0] / 400)))
+    labels, _ = ndimage.label(joined, structure=np.ones((3, 3), dtype=bool))
+    sizes = np.bincount(labels.ravel(), weights=mask.ravel())[1:]
+    return int((sizes >= max(4, MIN_MARK * mask.size)).sum())
