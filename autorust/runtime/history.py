@@ -17,16 +17,7 @@ from autorust.graph.state import RunState
 from autorust.runtime.identity import run_config_for, thread_config
 from autorust.runtime.items import ItemResult
 from autorust.runtime.runner import collect, compile_graph
-
-
-class ThreadRow(BaseModel):
-    thread_id: str
-    image_path: str
-    status: str
-    iterations: int
-    updated: datetime
-    awaiting: bool = False
-    forked_from: str | None = None
+from autorust.storage.run_index import RunRow
 
 
 class StepRow(BaseModel):
@@ -46,7 +37,7 @@ class RunNotFoundError(LookupError):
     pass
 
 
-async def list_threads(saver: BaseCheckpointSaver) -> list[ThreadRow]:
+async def list_threads(saver: BaseCheckpointSaver) -> list[RunRow]:
     graph = compile_graph(saver)
     latest: dict[str, Any] = {}
     async for item in saver.alist(None):
@@ -60,7 +51,7 @@ async def list_threads(saver: BaseCheckpointSaver) -> list[ThreadRow]:
             continue
         state = RunState.model_validate(snapshot.values)
         rows.append(
-            ThreadRow(
+            RunRow(
                 thread_id=thread_id,
                 image_path=state.image_path,
                 status=state.status,

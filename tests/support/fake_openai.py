@@ -22,8 +22,10 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.support.loopback import LoopbackServer
 
 
 @dataclass
@@ -185,12 +187,7 @@ PROFILES: dict[str, ServerProfile] = {
 }
 
 
-class _QuietServer(ThreadingHTTPServer):
-    def handle_error(self, request: object, client_address: object) -> None:
-        pass  # clients that time out and hang up are part of the fault tests
-
-
-class FakeOpenAI:
+class FakeOpenAI(LoopbackServer):
     def __init__(self, responder: Responder, profile: str | ServerProfile = "openai") -> None:
         self.responder = responder
         self.profile = PROFILES[profile] if isinstance(profile, str) else profile
@@ -199,24 +196,7 @@ class FakeOpenAI:
         self.statuses: list[int] = []
         self.usage = {"prompt_tokens": 0, "completion_tokens": 0}
         self._lock = threading.Lock()
-        self._server = _QuietServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
-
-    @property
-    def host(self) -> str:
-        return f"127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> FakeOpenAI:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._serve(self._handler())
 
     def strategies(self) -> list[str]:
         return [strategy_of(r) for r in self.requests]
