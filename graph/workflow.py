@@ -34,7 +34,7 @@ from autorust.nodes.confirm import confirm_node
 from autorust.nodes.interpreter import interpreter_node
 from autorust.nodes.judge import judge_node
 from autorust.nodes.probe import probe_node
-from autorust.nodes.shared import retry_transient
+from autorust.nodes.shared import redacting, retry_transient
 from autorust.nodes.vision import vision_node
 
 NodeFn = Callable[[RunState, Runtime[AutorustConfig]], Awaitable[dict[str, Any]]]
@@ -67,6 +67,7 @@ def build_graph(node_wrapper: NodeWrapper | None = None) -> StateGraph:
     throttle it), the graph itself knows nothing about batches."""
 
     def agent_node(agent: AgentName, node: NodeFn) -> NodeFn:
+        node = redacting(node)
         return node_wrapper(agent, node) if node_wrapper else node
 
     builder = StateGraph(

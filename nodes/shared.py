@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import weakref
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 from langchain_core.prompts import ChatPromptTemplate
+from langgraph.errors import GraphBubbleUp
 from langgraph.runtime import Runtime
 from pydantic import BaseModel
 
@@ -20,6 +23,7 @@ from autorust.llm.models import ModelEndpoint, api_key_for, endpoint_for, make_c
 from autorust.llm.strategy_memory import StrategyMemory
 from autorust.llm.structured import invoke_structured
 from autorust.prompts.loader import load_prompt
+from autorust.redaction import redact
 
 
 def run_config(runtime: Runtime[AutorustConfig] | None) -> AutorustConfig:
@@ -45,6 +49,29 @@ T = TypeVar("T", bound=BaseModel)
 
 
 __all__ = ["AgentTools", "ModelCallError", "agent_tools", "ask_model", "retry_transient"]
+
+
+class RedactedNodeError(RuntimeError):
+    """A node failed with a message that held a secret; this is the message without it."""
+
+
+def redacting(node: Callable[..., Awaitable[dict[str, Any]]]) -> Callable[..., Any]:
+    """``node``, whose escaping exceptions never carry a secret into a checkpoint (LangGraph
+    stores a failed task's error with the thread)."""
+
+    @functools.wraps(node)
+    async def guarded(state: Any, runtime: Any) -> dict[str, Any]:
+        try:
+            return await node(state, runtime)
+        except GraphBubbleUp:  # interrupts and commands are control flow, not failures
+            raise
+        except Exception as exc:
+            text = f"{type(exc).__name__}: {exc}"
+            if (clean := redact(text)) != text:
+                raise RedactedNodeError(clean) from None
+            raise
+
+    return guarded
 
 
 def retry_transient(exc: BaseException) -> bool:

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from autorust.graph.context import AutorustConfig
 from autorust.reporting.item_files import write_item
@@ -104,3 +105,29 @@ async def test_an_error_body_echoing_the_authorization_header_leaks_nowhere(
     assert result.status == "error"
     assert f"HTTP {status}" in (result.error or "") and "x-request-id" in (result.error or "")
     assert "[REDACTED]" in (result.error or "")
+
+
+async def test_a_node_failure_quoting_a_secret_leaves_no_trace_in_the_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """LangGraph keeps a failed task's error with the thread: a node's exception that quotes a
+    secret (here a sandbox client echoing its bearer token) must reach it redacted."""
+    import autorust.nodes.interpreter as interpreter
+    from autorust.nodes.shared import RedactedNodeError
+    from autorust.runtime.runner import run_image
+    from autorust.storage.checkpoints import open_checkpointer
+    from tests.support.scripted import scripted_task
+
+    monkeypatch.setenv("AUTORUST_CF_TOKEN", KEY)
+
+    async def leaky(*args: object, **kwargs: object) -> None:
+        raise RuntimeError(f"function refused Authorization: Bearer {KEY} ({KEY})")
+
+    monkeypatch.setattr(interpreter, "run_tests", leaky)
+    image, config = scripted_task(tmp_path, "sum_even", yaml.safe_load(
+        (ROOT / "examples" / "replies" / "sum_even.yaml").read_text()))  # fmt: skip
+    async with open_checkpointer(config.checkpoint_path) as saver:
+        with pytest.raises(RedactedNodeError) as raised:
+            await run_image(image, config, saver)
+    assert KEY not in str(raised.value) and "[REDACTED]" in str(raised.value)
+    assert leaks(tmp_path) == []
