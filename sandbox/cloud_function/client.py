@@ -68,6 +68,8 @@ class CloudFunctionExecutor:
         self.max_payload_bytes = max_payload_bytes
         self.transport = transport
         self._token: tuple[str, float] | None = None
+        self._client: httpx.AsyncClient | None = None
+        self._client_loop: asyncio.AbstractEventLoop | None = None
 
     async def _bearer(self) -> str:
         if self._token and self._token[1] > time.monotonic():
@@ -94,6 +96,17 @@ class CloudFunctionExecutor:
 
     async def aclose(self) -> None:
         self._token = None
+        client, self._client = self._client, None
+        if client is not None and not client.is_closed:
+            await client.aclose()
+
+    def _http(self) -> httpx.AsyncClient:
+        """One client (and its connections) per event loop: building one costs milliseconds."""
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._client.is_closed or self._client_loop is not loop:
+            self._client = httpx.AsyncClient(transport=self.transport)
+            self._client_loop = loop
+        return self._client
 
     async def execute(self, job: Job) -> JobResult:
         """The job's result. Only deliveries that surely did not run the job are retried
@@ -108,45 +121,45 @@ class CloudFunctionExecutor:
             )
         timeout = job.limits.timeout_s + self.request_margin_s
         problem = "no attempt"
-        async with httpx.AsyncClient(timeout=timeout, transport=self.transport) as client:
-            for attempt in range(self.max_retries + 1):
-                headers = {
-                    "Authorization": f"Bearer {await self._bearer()}",
-                    "Content-Type": "application/json",
-                }
-                try:
-                    response = await client.post(self.url, content=payload, headers=headers)
-                except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                    problem = f"connection failed ({type(exc).__name__})"  # never delivered
-                except httpx.TimeoutException:
-                    return self._failed(f"no answer within {timeout:.0f}s")
-                except httpx.TransportError as exc:  # delivered, then the connection broke
-                    return self._failed(
-                        f"the connection broke during the job ({type(exc).__name__})"
+        client = self._http()
+        for attempt in range(self.max_retries + 1):
+            headers = {
+                "Authorization": f"Bearer {await self._bearer()}",
+                "Content-Type": "application/json",
+            }
+            try:
+                response = await client.post(
+                    self.url, content=payload, headers=headers, timeout=timeout
+                )
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                problem = f"connection failed ({type(exc).__name__})"  # never delivered
+            except httpx.TimeoutException:
+                return self._failed(f"no answer within {timeout:.0f}s")
+            except httpx.TransportError as exc:  # delivered, then the connection broke
+                return self._failed(f"the connection broke during the job ({type(exc).__name__})")
+            else:
+                if response.status_code == 200:
+                    return self._parse(response)
+                if response.status_code in (401, 403):
+                    self._token = None
+                    raise CloudFunctionAuthError(
+                        f"the Cloud Function refused the call (HTTP {response.status_code}): "
+                        "grant the caller roles/cloudfunctions.invoker (gen2: "
+                        "roles/run.invoker) on the function, and check the URL is the "
+                        "token's audience"
                     )
-                else:
-                    if response.status_code == 200:
-                        return self._parse(response)
-                    if response.status_code in (401, 403):
-                        self._token = None
-                        raise CloudFunctionAuthError(
-                            f"the Cloud Function refused the call (HTTP {response.status_code}): "
-                            "grant the caller roles/cloudfunctions.invoker (gen2: "
-                            "roles/run.invoker) on the function, and check the URL is the "
-                            "token's audience"
+                if response.status_code == 413:
+                    raise CloudFunctionError("the Cloud Function rejected the job as too large")
+                if response.status_code not in RETRYABLE_STATUS:
+                    if response.status_code < 500:
+                        raise CloudFunctionError(
+                            f"the Cloud Function rejected the job (HTTP "
+                            f"{response.status_code}): {response.text[:300]}"
                         )
-                    if response.status_code == 413:
-                        raise CloudFunctionError("the Cloud Function rejected the job as too large")
-                    if response.status_code not in RETRYABLE_STATUS:
-                        if response.status_code < 500:
-                            raise CloudFunctionError(
-                                f"the Cloud Function rejected the job (HTTP "
-                                f"{response.status_code}): {response.text[:300]}"
-                            )
-                        return self._failed(f"HTTP {response.status_code}")
-                    problem = f"HTTP {response.status_code}"
-                if attempt < self.max_retries:
-                    await asyncio.sleep(self.backoff_s * 2**attempt * (0.5 + random.random()))
+                    return self._failed(f"HTTP {response.status_code}")
+                problem = f"HTTP {response.status_code}"
+            if attempt < self.max_retries:
+                await asyncio.sleep(self.backoff_s * 2**attempt * (0.5 + random.random()))
         attempts = self.max_retries + 1
         return self._failed(f"failed {attempts} times (last: {problem})")
 

@@ -93,7 +93,7 @@ async def _try(isolation: str) -> Executor:
     if isolation == "bwrap":
         from autorust.sandbox.bubblewrap.executor import BubblewrapExecutor
 
-        executor = BubblewrapExecutor(warm_pool_size=1)
+        executor = BubblewrapExecutor(warm_pool_size=2)  # back-to-back requests find one ready
     elif isolation == "uid":
         from autorust.sandbox.unprivileged_uid.executor import UidExecutor
 

@@ -74,3 +74,33 @@ async def test_hard_links_and_symlinked_dirs_are_never_collected(executor) -> No
     result = await asyncio.wait_for(executor.execute(job), 30)
     assert result.exit_code == 0, result.stderr
     assert set(result.files) == {"main.py"}, "a hard-linked file could be a host file"
+
+
+FORK_FALLS_THROUGH = textwrap.dedent(
+    """
+    import os, time
+    pid = os.fork()
+    if pid:
+        time.sleep(0.5)
+        os.waitpid(pid, 0)
+        print("parent done")
+    """
+)
+EXITS = {
+    "sys.exit(3)": 3,
+    "sys.exit(256)": 0,
+    "sys.exit(-1)": 255,
+    "sys.exit('bye')": 1,
+    "raise SystemExit": 0,
+    "raise KeyError('k')": 1,
+    "os._exit(7)": 7,
+}
+
+
+async def test_exit_codes_and_forks_end_the_job_as_a_fresh_interpreter_would(executor) -> None:
+    forked = await executor.execute(Job(files={"main.py": FORK_FALLS_THROUGH}))
+    assert forked.stdout == "parent done\n", "a fork reaching the end must not end the job"
+    for statement, code in EXITS.items():
+        job = Job(files={"main.py": f"import os, sys\nprint('x', flush=True)\n{statement}"})
+        result = await executor.execute(job)
+        assert (result.exit_code, result.stdout) == (code, "x\n"), statement
