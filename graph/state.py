@@ -146,6 +146,9 @@ class Execution(BaseModel):
     harness_ok: bool = Field(
         True, description="the test harness reported (False: it was killed or ran out of time)"
     )
+    limits_hit: list[str] = Field(
+        default_factory=list, description="sandbox limits the run ran into (disk, CPU, ...)"
+    )
 
     @property
     def tests_passed(self) -> int:

@@ -68,6 +68,8 @@ def hard_failures(execution: Execution) -> list[str]:
     if not execution.harness_ok and not any(not t.passed for t in execution.tests):
         failures.append("the test harness did not report: the run was cut short")
     failures += [describe_test(test) for test in execution.tests if not test.passed]
+    if failures:  # why the sandbox stopped it, when it did: the coder's first clue
+        failures += [f"sandbox limit: {limit}" for limit in execution.limits_hit]
     return failures
 
 

@@ -125,9 +125,8 @@ async def run_tests(
         config.executor,  # the first one probes bwrap: off the event loop
     )
     result = await executor.execute(job)
-    sandbox_error = getattr(result, "sandbox_error", None)
-    if sandbox_error:
-        raise SandboxFailure(sandbox_error)
+    if result.sandbox_error:
+        raise SandboxFailure(result.sandbox_error)
     report = harness_report(result, nonce)
     program = (report or {}).get("program") or {}
     exit_code = program.get("exit_code", result.exit_code) if report else result.exit_code
@@ -143,6 +142,7 @@ async def run_tests(
         artifacts=(
             await asyncio.to_thread(save_artifacts, result, artifact_dir) if result.files else {}
         ),
-        warnings=[*result.warnings, *getattr(result, "limits_hit", [])],
+        warnings=result.warnings,
+        limits_hit=result.limits_hit,
         harness_ok=report is not None,
     )

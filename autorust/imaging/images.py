@@ -21,6 +21,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 MAX_MODEL_SIDE = 2048
 MAX_PIXELS = 40_000_000  # ~ 6300 x 6300; above this a file is treated as a decompression bomb
 MAX_FILE_BYTES = 50_000_000
+EXIF_ORIENTATION = 0x0112
 SUPPORTED_FORMATS = {"PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF"}
 
 
@@ -92,10 +93,10 @@ def _decode(raw: bytes, path: Path) -> tuple[Image.Image, list[str]]:
             raise ImageInputError(f"{path}: not an image (unrecognised file content)") from None
         except (OSError, SyntaxError, ValueError) as exc:
             raise ImageInputError(f"{path}: corrupt or truncated image ({exc})") from None
-    oriented = ImageOps.exif_transpose(img)
-    if oriented is not img:
-        notes.append("EXIF orientation applied")
-    return oriented, notes
+    if img.getexif().get(EXIF_ORIENTATION, 1) in (0, 1):
+        return img, notes  # upright (exif_transpose would still copy it, losing its format)
+    notes.append("EXIF orientation applied")
+    return ImageOps.exif_transpose(img), notes
 
 
 def load_image(path: str | Path, cache_dir: str | Path | None = None) -> LoadedImage:

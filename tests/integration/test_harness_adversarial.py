@@ -128,3 +128,19 @@ async def test_an_honest_program_passes_and_a_hung_call_fails_alone(tmp_path: Pa
     first, second = hangs_on_one.tests
     assert not first.passed and "timed out" in (first.error or "")
     assert second.passed  # a fresh process answered the next test
+
+
+async def test_a_sandbox_limit_is_named_to_the_coder(tmp_path: Path) -> None:
+    """The sandbox's limits (issue #14) reach the feedback, not only a bare failure."""
+    from autorust.nodes.checker import hard_failures
+
+    filler = (
+        "def double(x):\n"
+        "    with open('/tmp/fill', 'wb') as handle:\n"
+        "        handle.write(b'x' * (200 * 1024 * 1024))\n"
+        "    return 2 * x\n"
+    )
+    execution = await _run(filler, tmp_path)
+    assert not any(t.passed for t in execution.tests)
+    assert any("disk quota exceeded" in limit for limit in execution.limits_hit)
+    assert any(f.startswith("sandbox limit: disk quota exceeded") for f in hard_failures(execution))
