@@ -183,16 +183,19 @@ async def checker_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dic
         + (f"\nfigure comparison with the target: {figure.model_dump_json()}" if figure else ""),
         disputable=", ".join(disputable) or "none",
     )
+    draft = draft_verdict(state.execution, failures, figure)
     try:
         review, call = await ask_model(AGENT, tools, messages, Review, state, config)
     except ModelCallError as exc:
-        return exc.state_update()
+        # the review can only add tests, never decide: without it the evidence still stands
+        review, call = Review(summary=f"no review: {exc}"), exc.call
+        draft = draft.model_copy(update={"evidence": draft.evidence + " (no model review)"})
     suspects = [s for s in review.suspect_tests if s.name in disputable]
-    draft = draft_verdict(state.execution, failures, figure).model_copy(update={"review": review})
+    draft = draft.model_copy(update={"review": review})
     return {
         "verdict": draft,
         "review": review,
         "pending_review": PendingReview(disputes=suspects[:MAX_DISPUTES_PER_RUN]),
         "prompt_versions": {AGENT: tools.prompt_version},
-        "model_calls": [call],
+        "model_calls": [call] if call is not None else [],
     }

@@ -344,3 +344,23 @@ async def test_a_spec_that_stays_cut_off_ends_in_an_error(tmp_path: Path) -> Non
         state = await _run(image, config)
     assert state.status == "error" and state.spec is None and not state.attempts
     assert "vision" in (state.error or "")
+
+
+async def test_a_failed_review_call_leaves_the_evidence_verdict_standing(tmp_path: Path) -> None:
+    """The review can only add tests: an endpoint failing the checker's call must not turn
+    code that passed every test into an `error` item (nor pass failing code)."""
+    from tests.support.fake_openai import FakeOpenAI, Fault, replies_by_schema, schema_name
+
+    script = replies_by_schema({"vision": [DOUBLE], "coding": [GOOD_DOUBLE], "checker": [{}]})
+
+    def responder(request: dict):
+        if schema_name(request) == "Review":
+            return Fault(400, body={"error": {"message": "bad request"}})
+        return script(request)
+
+    image, config = scripted_task(tmp_path, "double", {})
+    with FakeOpenAI(responder) as server:
+        state = await _run(image, _against(config, server.base_url))
+    assert state.status == "passed" and state.verdict.passed
+    assert state.verdict.evidence == "2/2 tests passed (no model review)"
+    assert any(c.agent == "checker" for c in state.model_calls)  # the failed call is on record
