@@ -16,7 +16,7 @@ from autorust.graph.context import AutorustConfig
 from autorust.graph.state import RunState
 from autorust.runtime.identity import run_config_for, thread_config
 from autorust.runtime.items import ItemResult
-from autorust.runtime.runner import collect, compile_graph
+from autorust.runtime.runner import DURABILITY, collect, compile_graph
 from autorust.storage.run_index import RunRow
 
 
@@ -122,7 +122,10 @@ async def resume(
     if snapshot.next:
         command = Command(resume=decision) if snapshot.interrupts and decision is not None else None
         await graph.ainvoke(
-            command, run_config_for(thread_id, state.image_path, config), context=config
+            command,
+            run_config_for(thread_id, state.image_path, config),
+            context=config,
+            durability=DURABILITY,
         )
     return await collect(graph, thread_id, state.image_path, started, resumed=True)
 
@@ -173,5 +176,5 @@ async def fork(
         new_config, values.model_copy(update=updates).model_dump(), as_node=as_node
     )
     started = time.perf_counter()
-    await graph.ainvoke(None, new_config, context=config)
+    await graph.ainvoke(None, new_config, context=config, durability=DURABILITY)
     return await collect(graph, new_thread, values.image_path, started)

@@ -31,6 +31,7 @@ from autorust.runtime.batch import BatchOptions
 from autorust.runtime.identity import thread_id_from_digest
 from autorust.runtime.inputs import group_by_content
 from autorust.runtime.items import SETTLED, ItemResult, failed_item
+from autorust.runtime.runner import DURABILITY
 
 GRAPH_ID = "autorust"
 THREAD_NAMESPACE = uuid.UUID("5b1f0c52-7c8e-4f0e-9a53-0d5a3c1f7e21")
@@ -106,6 +107,7 @@ async def _run_one(  # type: ignore[no-untyped-def]
             input=graph_input,
             context=config.model_dump(mode="json"),
             stream_mode="updates",
+            durability=DURABILITY,
         ):
             if part.event == "updates" and isinstance(part.data, dict):
                 log.info(f"{image.name}: {', '.join(part.data)} done", extra={"image": str(image)})

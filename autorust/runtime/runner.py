@@ -16,6 +16,11 @@ from autorust.graph.workflow import NodeWrapper, build_graph
 from autorust.runtime.identity import run_config_for, thread_config, thread_id_for
 from autorust.runtime.items import FINISHED, SETTLED, ItemResult, failed_item
 
+# Each step's checkpoint is written before the next step starts. LangGraph's default ("async")
+# writes it while the next step runs, so a kill -9 during that step could lose the finished
+# one: the step re-ran on resume (a sandbox run, a model call with another prompt).
+DURABILITY = "sync"
+
 
 def compile_graph(
     checkpointer: BaseCheckpointSaver, node_wrapper: NodeWrapper | None = None
@@ -62,7 +67,7 @@ async def run_image(
     graph_input = (
         None if resumed else InputState(image_path=image_path, max_iterations=config.max_iterations)
     )
-    await graph.ainvoke(graph_input, run_config, context=config)
+    await graph.ainvoke(graph_input, run_config, context=config, durability=DURABILITY)
     return await collect(graph, thread_id, image_path, started, resumed=resumed)
 
 

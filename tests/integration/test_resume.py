@@ -104,3 +104,36 @@ async def test_a_thread_killed_before_its_input_was_saved_starts_afresh(
         assert "image_path" not in (await graph.aget_state(thread_config(thread))).values
         result = await run_image(image, scripted_config, saver)
     assert result.status == "passed" and not result.resumed
+
+
+async def test_each_step_is_checkpointed_before_the_next_step_starts(
+    scripted_config: AutorustConfig, example_images: Path
+) -> None:
+    """With LangGraph's default ("async") durability a step's checkpoint is still being written
+    while the next step runs; a kill -9 then lost a finished step, which re-ran on resume (seen
+    as a repeated checker call in the kill -9 journal test)."""
+    from autorust.runtime.identity import thread_config, thread_id_for
+    from autorust.runtime.runner import compile_graph
+
+    image = example_images / "sum_even.png"
+    thread = thread_id_for(image, scripted_config)
+    seen: list[tuple[str, int]] = []
+
+    async with open_checkpointer(scripted_config.checkpoint_path) as saver:
+
+        def wrapper(agent, node):  # type: ignore[no-untyped-def]
+            async def checked(state, runtime):  # type: ignore[no-untyped-def]
+                latest = await saver.aget_tuple(thread_config(thread))
+                seen.append((str(agent), latest.metadata["step"] if latest else -2))
+                return await node(state, runtime)
+
+            return checked
+
+        graph = compile_graph(saver, node_wrapper=wrapper)
+        result = await run_image(image, scripted_config, saver, graph=graph)
+        history = [s async for s in graph.aget_state_history(thread_config(thread))]
+    assert result.status == "passed"
+    # when each agent's node started, the step before it was already on disk
+    assert [agent for agent, _ in seen] == ["vision", "coding", "interpreter", "checker"]
+    step_before = {s.next[0]: s.metadata["step"] for s in history if s.next}
+    assert seen == [(agent, step_before[agent]) for agent, _ in seen]
