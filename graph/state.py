@@ -5,6 +5,7 @@ State is small and serialisable: images are referenced by path and content hash,
 
 from __future__ import annotations
 
+import functools
 import operator
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -97,18 +98,25 @@ class CodeArtifact(BaseModel):
     @classmethod
     def _complete_program(cls, source: str) -> str:
         """Empty or cut-off code is an invalid reply (re-asked), never something to run."""
-        if not source.strip():
-            raise ValueError("source is empty: reply with the complete program")
-        try:
-            compile(source, "solution.py", "exec", dont_inherit=True)
-        except SyntaxError as exc:
-            raise ValueError(
-                f"source is not valid Python (line {exc.lineno}: {exc.msg}); it may be cut off: "
-                "reply with the complete program"
-            ) from None
-        except ValueError as exc:  # e.g. null bytes
-            raise ValueError(f"source cannot be compiled: {exc}") from None
+        if problem := _compile_problem(source):
+            raise ValueError(problem)
         return source
+
+
+@functools.lru_cache(maxsize=512)  # the state is re-validated at every step: compile once
+def _compile_problem(source: str) -> str | None:
+    if not source.strip():
+        return "source is empty: reply with the complete program"
+    try:
+        compile(source, "solution.py", "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        return (
+            f"source is not valid Python (line {exc.lineno}: {exc.msg}); it may be cut off: "
+            "reply with the complete program"
+        )
+    except ValueError as exc:  # e.g. null bytes
+        return f"source cannot be compiled: {exc}"
+    return None
 
 
 class TestResult(BaseModel):

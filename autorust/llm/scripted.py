@@ -24,7 +24,6 @@ import asyncio
 import json
 import uuid
 from collections.abc import Sequence
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -42,19 +41,37 @@ class ScriptMissingError(LookupError):
     pass
 
 
-@cache
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~10x faster
+_SCRIPTS: dict[tuple[Path, int], dict[str, Any]] = {}  # (path, mtime_ns) -> parsed file
+
+
 def _load_script(path: Path, mtime_ns: int) -> dict[str, Any]:
-    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    key = (path, mtime_ns)
+    if key not in _SCRIPTS:
+        _SCRIPTS[key] = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER) or {}
+    return _SCRIPTS[key]
+
+
+def _script_path(replies_dir: Path, image: str) -> Path:
+    return replies_dir / f"{image}.yaml"
 
 
 def _script_for(replies_dir: Path, image: str) -> dict[str, Any]:
-    path = replies_dir / f"{image}.yaml"
+    path = _script_path(replies_dir, image)
     if not path.is_file():
         raise ScriptMissingError(
             f"no scripted replies for image {image!r}: expected {path}. The scripted provider "
             "only replays prepared replies; configure a real model for new images."
         )
     return _load_script(path, path.stat().st_mtime_ns)
+
+
+def _is_parsed(replies_dir: Path, metadata: dict[str, Any]) -> bool:
+    path = _script_path(replies_dir, str(metadata.get("autorust_image")))
+    try:
+        return (path, path.stat().st_mtime_ns) in _SCRIPTS
+    except OSError:
+        return False
 
 
 def _delay_for(replies_dir: Path, agent: str) -> float:
@@ -137,5 +154,7 @@ class ScriptedChatModel(BaseChatModel):
     ) -> ChatResult:
         if delay := _delay_for(self.replies_dir, self.agent):
             await asyncio.sleep(delay)
-        # the script file is read from disk: keep that off the event loop
+        if _is_parsed(self.replies_dir, run_manager.metadata if run_manager else {}):
+            return self._generate(messages, stop, run_manager, **kwargs)  # type: ignore[arg-type]
+        # the script file is read and parsed from disk: keep that off the event loop
         return await asyncio.to_thread(self._generate, messages, stop, run_manager, **kwargs)  # type: ignore[arg-type]

@@ -13,7 +13,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from pydantic import BaseModel, Field
 
 from autorust.graph.context import AutorustConfig
-from autorust.runtime.identity import thread_id_for
+from autorust.runtime.identity import thread_id_from_digest
 from autorust.runtime.inputs import InputGroup, group_by_content
 from autorust.runtime.items import FINISHED, SETTLED, ItemResult, failed_item
 from autorust.runtime.runner import compile_graph, run_image, state_of
@@ -65,15 +65,15 @@ class BatchRun:
         self.claims = claims
         self.results: dict[str, ItemResult] = {}
         self.started = time.monotonic()
+        self.fingerprint = config.fingerprint()  # hashes the scripted replies: once per batch
 
-    async def _one(self, image: Path, gate: asyncio.Semaphore, graph: Any) -> ItemResult:
+    async def _one(
+        self, image: Path, sha256: str, gate: asyncio.Semaphore, graph: Any
+    ) -> ItemResult:
+        thread_id = thread_id_from_digest(sha256, self.fingerprint)
         if self.claims is None:
             async with gate:
-                return await self._attempt(image, graph)
-        try:
-            thread_id = await asyncio.to_thread(thread_id_for, image, self.config)
-        except OSError as exc:
-            return self._record(image, await self._failed(image, graph, exc))
+                return await self._attempt(image, graph, thread_id)
         while True:
             async with gate:
                 claim = await self.claims.claim(thread_id)
@@ -83,37 +83,37 @@ class BatchRun:
             await asyncio.sleep(self.claims.lease_s / 4)
 
     async def _attempt(
-        self, image: Path, graph: Any, thread_id: str | None = None, claim: Claim | None = None
+        self, image: Path, graph: Any, thread_id: str, claim: Claim | None = None
     ) -> ItemResult:
         self.on_event(BatchEvent(kind="item_started", image_path=str(image)))
         try:
-            if claim is Claim.CLAIMED and self.claims and thread_id:
+            if claim is Claim.CLAIMED and self.claims:
                 async with self.claims.held(thread_id):
-                    result = await self._run(image, graph)
+                    result = await self._run(image, graph, thread_id)
                 if result.status in SETTLED:
                     await self.claims.finish(thread_id, result.status)
                 else:  # paused, or an error a later batch may retry: give the claim back
                     await self.claims.release(thread_id)
             else:
-                result = await self._run(image, graph)
+                result = await self._run(image, graph, thread_id)
         except asyncio.CancelledError:
-            if self.claims and thread_id and claim is Claim.CLAIMED:
+            if self.claims and claim is Claim.CLAIMED:
                 await asyncio.shield(self.claims.release(thread_id))
             raise
         except Exception as exc:  # one item's failure must not stop the batch
-            if self.claims and thread_id and claim is Claim.CLAIMED:
+            if self.claims and claim is Claim.CLAIMED:
                 await self.claims.release(thread_id)
-            result = await self._failed(image, graph, exc)
+            result = await self._failed(image, graph, thread_id, exc)
+            await index_run(self.checkpointer, thread_id)  # (a finished run indexes itself)
         await self._forget_replies(result)
-        if result.thread_id and not result.skipped:
-            await index_run(self.checkpointer, result.thread_id)  # for a quick `runs list`
         return self._record(image, result)
 
-    async def _run(self, image: Path, graph: Any) -> ItemResult:
+    async def _run(self, image: Path, graph: Any, thread_id: str) -> ItemResult:
         with image_started():  # its calls queue behind images that started earlier
             return await run_image(
-                image, self.config, self.checkpointer, force=self.options.force, graph=graph
-            )
+                image, self.config, self.checkpointer,
+                force=self.options.force, graph=graph, thread_id=thread_id,
+            )  # fmt: skip
 
     async def _forget_replies(self, result: ItemResult) -> None:
         """A finished thread never resumes: its journaled model replies are not needed."""
@@ -127,13 +127,12 @@ class BatchRun:
         self.on_event(BatchEvent(kind="item_finished", image_path=str(image), result=result))
         return result
 
-    async def _failed(self, image: Path, graph: Any, exc: Exception) -> ItemResult:
+    async def _failed(self, image: Path, graph: Any, thread_id: str, exc: Exception) -> ItemResult:
         """An error result that keeps whatever the thread had checkpointed (and its usage)."""
         try:
-            thread_id = thread_id_for(image, self.config)
             state = await state_of(graph, thread_id)
-        except Exception:  # the image itself may be unreadable: no thread, no state
-            thread_id, state = None, None
+        except Exception:  # e.g. the checkpoint store itself failed
+            state = None
         return failed_item(image, exc, thread_id=thread_id, state=state)
 
     async def _group(self, group: InputGroup, gate: asyncio.Semaphore, graph: Any) -> None:
@@ -141,7 +140,8 @@ class BatchRun:
         if group.error is not None:
             self._record(Path(group.path), failed_item(group.path, group.error))
             return
-        result = await self._one(Path(group.path), gate, graph)
+        assert group.sha256 is not None  # grouping read the file, or set an error
+        result = await self._one(Path(group.path), group.sha256, gate, graph)
         for copy in group.copies:
             twin = result.model_copy(update={"image_path": copy, "duplicate_of": group.path})
             self._record(Path(copy), twin)

@@ -8,16 +8,17 @@ from typing import Any
 from langchain_core.callbacks import BaseCallbackHandler
 
 from autorust.graph.context import AutorustConfig
-from autorust.imaging.images import sha256_file
+from autorust.imaging.digest import sha256_file
 
 
 def thread_id_for(image_path: str | Path, config: AutorustConfig) -> str:
     """Content hash of the image plus the settings that change the result."""
-    return thread_id_from_digest(sha256_file(Path(image_path)), config)
+    return thread_id_from_digest(sha256_file(Path(image_path)), config.fingerprint())
 
 
-def thread_id_from_digest(sha256_hex: str, config: AutorustConfig) -> str:
-    return f"{sha256_hex[:16]}-{config.fingerprint()}"
+def thread_id_from_digest(sha256_hex: str, fingerprint: str) -> str:
+    """``fingerprint`` is ``AutorustConfig.fingerprint()``: a batch computes it once."""
+    return f"{sha256_hex[:16]}-{fingerprint}"
 
 
 def thread_config(thread_id: str, checkpoint_id: str | None = None) -> dict[str, Any]:

@@ -9,13 +9,14 @@ Files with identical bytes are one item: processed once, reported under each nam
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 from collections.abc import Iterable
 from pathlib import Path
 
 from pydantic import BaseModel
+
+from autorust.imaging.digest import sha256_file
 
 MAX_INPUT_BYTES = 50_000_000  # the image loader's limit; bigger files are not even hashed
 
@@ -79,11 +80,7 @@ def content_hash(path: Path) -> str:
     size = path.stat().st_size
     if size > MAX_INPUT_BYTES:
         raise ValueError(f"{path}: {size:,} bytes is over the {MAX_INPUT_BYTES:,}-byte limit")
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return sha256_file(path)
 
 
 class InputGroup(BaseModel):

@@ -72,7 +72,7 @@ async def _run_one(  # type: ignore[no-untyped-def]
     client, image: Path, digest: str, config: AutorustConfig, force: bool
 ) -> ItemResult:
     started = time.perf_counter()
-    local_id = thread_id_from_digest(digest, config)
+    local_id = thread_id_from_digest(digest, config.fingerprint())
     thread_id = server_thread_id(local_id)
     if force:
         with contextlib.suppress(Exception):  # nothing to delete on a first run

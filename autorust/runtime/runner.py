@@ -15,6 +15,7 @@ from autorust.graph.state import InputState, RunState
 from autorust.graph.workflow import NodeWrapper, build_graph
 from autorust.runtime.identity import run_config_for, thread_config, thread_id_for
 from autorust.runtime.items import FINISHED, SETTLED, ItemResult, failed_item
+from autorust.storage.listing import index_snapshot
 
 # Each step's checkpoint is written before the next step starts. LangGraph's default ("async")
 # writes it while the next step runs, so a kill -9 during that step could lose the finished
@@ -36,11 +37,13 @@ async def run_image(
     force: bool = False,
     callbacks: list[BaseCallbackHandler] | None = None,
     graph: CompiledStateGraph | None = None,
+    thread_id: str | None = None,
 ) -> ItemResult:
+    """``thread_id``: when the caller has already hashed the image (a batch does)."""
     started = time.perf_counter()
     image_path = str(image_path)
     try:
-        thread_id = thread_id_for(image_path, config)
+        thread_id = thread_id or thread_id_for(image_path, config)
     except OSError as exc:
         return failed_item(image_path, exc)
     graph = graph or compile_graph(checkpointer)
@@ -107,11 +110,13 @@ async def collect(
     *,
     resumed: bool = False,
 ) -> ItemResult:
-    """The thread's current outcome, including a pause at an approval interrupt."""
+    """The thread's current outcome, including a pause at an approval interrupt; recorded in
+    the run index for a quick ``runs list``."""
     snapshot = await graph.aget_state(thread_config(thread_id))
-    result = _result(
-        image_path, thread_id, RunState.model_validate(snapshot.values), started, resumed=resumed
-    )
+    state = RunState.model_validate(snapshot.values)
+    if isinstance(graph.checkpointer, BaseCheckpointSaver):
+        await index_snapshot(graph.checkpointer, thread_id, state, snapshot)
+    result = _result(image_path, thread_id, state, started, resumed=resumed)
     if snapshot.interrupts:
         value = snapshot.interrupts[0].value
         result.awaiting = value.get("question") if isinstance(value, dict) else str(value)

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.types import StateSnapshot
 
 from autorust.graph.state import RunState
 from autorust.storage.run_index import RunRow, record_run
@@ -32,6 +33,20 @@ async def thread_ids(saver: BaseCheckpointSaver) -> list[str]:
     return list({item.config["configurable"]["thread_id"] async for item in saver.alist(None)})
 
 
+def _row(
+    thread_id: str, state: RunState, ts: str, awaiting: bool, metadata: dict[str, Any] | None
+) -> RunRow:
+    return RunRow(
+        thread_id=thread_id,
+        image_path=state.image_path,
+        status=state.status,
+        iterations=len(state.attempts),
+        updated=datetime.fromisoformat(ts),
+        awaiting=awaiting,
+        forked_from=(metadata or {}).get("forked_from"),
+    )
+
+
 async def _latest(saver: BaseCheckpointSaver, thread_id: str) -> tuple[RunRow, str] | None:
     found = await saver.aget_tuple({"configurable": {"thread_id": thread_id}})
     if found is None:
@@ -39,29 +54,41 @@ async def _latest(saver: BaseCheckpointSaver, thread_id: str) -> tuple[RunRow, s
     values = found.checkpoint.get("channel_values") or {}
     if "image_path" not in values:
         return None
-    state = RunState.model_validate(values)
     writes = found.pending_writes or []
-    row = RunRow(
-        thread_id=thread_id,
-        image_path=state.image_path,
-        status=state.status,
-        iterations=len(state.attempts),
-        updated=datetime.fromisoformat(found.checkpoint["ts"]),
-        awaiting=any(channel == INTERRUPT_CHANNEL for _, channel, _ in writes),
-        forked_from=(found.metadata or {}).get("forked_from"),
-    )
+    awaiting = any(channel == INTERRUPT_CHANNEL for _, channel, _ in writes)
+    row = _row(
+        thread_id, RunState.model_validate(values), found.checkpoint["ts"], awaiting,
+        found.metadata,
+    )  # fmt: skip
     return row, found.config["configurable"]["checkpoint_id"]
+
+
+def _indexable(saver: BaseCheckpointSaver) -> Any:
+    """The saver's aiosqlite connection, or None (PostgreSQL: runs list reads checkpoints)."""
+    conn: Any = getattr(saver, "conn", None)
+    return conn if conn is not None and hasattr(conn, "commit") else None
 
 
 async def index_run(saver: BaseCheckpointSaver, thread_id: str) -> None:
     """Record the thread's current row in the run index (SQLite stores)."""
-    conn: Any = getattr(saver, "conn", None)
-    if conn is None or not hasattr(conn, "commit"):
-        return  # PostgreSQL: runs list reads the checkpoints
+    if _indexable(saver) is None:
+        return
     latest = await _latest(saver, thread_id)
     if latest is not None:
         async with saver.lock:  # type: ignore[attr-defined]  # the saver's connection
-            await record_run(conn, *latest)
+            await record_run(_indexable(saver), *latest)
+
+
+async def index_snapshot(
+    saver: BaseCheckpointSaver, thread_id: str, state: RunState, snapshot: StateSnapshot
+) -> None:
+    """``index_run`` from a snapshot the caller has just read (no second checkpoint read)."""
+    conn = _indexable(saver)
+    if conn is None or snapshot.created_at is None:
+        return
+    row = _row(thread_id, state, snapshot.created_at, bool(snapshot.interrupts), snapshot.metadata)
+    async with saver.lock:  # type: ignore[attr-defined]  # the saver's connection
+        await record_run(conn, row, snapshot.config["configurable"]["checkpoint_id"])
 
 
 async def latest_runs(

@@ -141,7 +141,7 @@ def claims_or_empty(db: str) -> dict[str, tuple[str, int, str]]:
 
 
 def test_shard_flag_partitions_the_folder(tmp_path: Path) -> None:
-    from autorust.imaging.images import sha256_file
+    from autorust.imaging.digest import sha256_file
     from autorust.storage.claims import in_shard, parse_shard
 
     images = copy_examples(tmp_path / "images", 12)
