@@ -71,7 +71,7 @@ def main() -> None:
             "python -c pass (floor)": median_seconds([sys.executable, "-c", "pass"], runs),
             "autorust --help": median_seconds([*cli, "--help"], runs),
             "autorust run --help": median_seconds([*cli, "run", "--help"], runs),
-            f"autorust runs list ({threads} runs)": median_seconds(
+            f"autorust runs list ({threads} runs, newest 50)": median_seconds(
                 [*cli, "runs", "list", "--db", str(db)], runs
             ),
             "  same, not in the run index": median_seconds(

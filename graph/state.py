@@ -7,23 +7,11 @@ from __future__ import annotations
 
 import functools
 import operator
-from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-
-class AgentName(StrEnum):
-    """The four agents; the one spelling of their names everywhere (nodes, scheduler, config)."""
-
-    VISION = "vision"
-    CODING = "coding"
-    INTERPRETER = "interpreter"
-    CHECKER = "checker"
-
-
-MODEL_AGENTS: tuple[AgentName, ...] = (AgentName.VISION, AgentName.CODING, AgentName.CHECKER)
-"""The agents that call a chat model (the interpreter runs code, it asks no model)."""
+from autorust.graph.agents import MODEL_AGENTS, AgentName  # noqa: F401  (re-exported)
 
 TaskKind = Literal["program", "figure"]
 Interface = Literal["function", "stdio", "figure"]

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ValidationError
 
-from autorust.graph.state import MODEL_AGENTS, AgentName
+from autorust.graph.agents import MODEL_AGENTS, AgentName
 
 if TYPE_CHECKING:
     from autorust.graph.context import AutorustConfig

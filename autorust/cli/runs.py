@@ -139,14 +139,54 @@ async def _continue(saver: BaseCheckpointSaver, thread: str, run: Callable[..., 
         await close_executor(executor)
 
 
+LIST_LIMIT = 50
+
+
 @runs_app.command("list")
 @clear_errors
-def list_runs(db: DbOpt = None) -> None:
-    """Every run: thread, image, status, iterations, last update."""
-    from rich.table import Table
-
+def list_runs(
+    db: DbOpt = None,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=0, help="newest N runs (0: all)")
+    ] = LIST_LIMIT,
+    status: Annotated[
+        list[str] | None,
+        typer.Option("--status", help="only runs with this status (repeatable)"),
+    ] = None,
+    as_jsonl: Annotated[
+        bool, typer.Option("--jsonl", help="one JSON object per run on stdout, no table")
+    ] = False,
+) -> None:
+    """Runs, newest first: thread, image, status, iterations, last update."""
     rows = _list_rows(db)
-    table = Table("thread", "image", "status", "iterations", "updated", "forked from")
+    if status:
+        from typing import get_args
+
+        from autorust.graph.state import RunStatus
+
+        allowed = get_args(RunStatus)
+        if unknown := sorted(set(status) - set(allowed)):
+            raise _fail(f"--status {unknown[0]!r} is not a status: allowed {', '.join(allowed)}")
+        rows = [row for row in rows if row.status in status]
+    shown = rows[:limit] if limit else rows
+    if as_jsonl:
+        for row in shown:
+            print(row.model_dump_json())
+        return
+    _print_runs(shown)
+    if len(shown) < len(rows):
+        console.print(
+            f"newest {len(shown)} of {len(rows)} runs; --limit 0 for all, --jsonl for scripts"
+        )
+
+
+def _print_runs(rows: list[Any]) -> None:
+    from rich.table import Column, Table
+
+    table = Table(
+        Column("thread", no_wrap=True), "image", "status", "iterations",
+        Column("updated", no_wrap=True), "forked from",
+    )  # fmt: skip
     for row in rows:
         status = row.status + (" (awaiting approval)" if row.awaiting else "")
         table.add_row(

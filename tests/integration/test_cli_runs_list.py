@@ -52,3 +52,47 @@ async def test_a_batch_keeps_the_run_index_current(
     rows, stale = read_index(scripted_config.checkpoint_path)
     assert not stale, "every run of the batch is in the index"
     assert {row.thread_id: row.model_dump() for row in rows} == slow
+
+
+async def _store_with_runs(path: Path, statuses: list[str]) -> None:
+    from langgraph.checkpoint.base import empty_checkpoint
+
+    from autorust.graph.state import RunState
+    from autorust.storage.listing import index_run
+
+    async with open_checkpointer(path) as saver:
+        for index, status in enumerate(statuses):
+            checkpoint = empty_checkpoint()
+            state = RunState(image_path=f"image-{index}.png", status=status)
+            checkpoint["channel_values"] = state.model_dump()
+            config = {"configurable": {"thread_id": f"t{index:03}", "checkpoint_ns": ""}}
+            await saver.aput(config, checkpoint, {"source": "loop", "step": 1}, {})
+            await index_run(saver, f"t{index:03}")
+
+
+async def test_runs_list_shows_the_newest_runs_and_filters_by_status(tmp_path: Path) -> None:
+    import json
+
+    db = tmp_path / "checkpoints.sqlite"
+    await _store_with_runs(db, ["passed", "failed"] * 40)
+    runner = CliRunner()
+    env = {"COLUMNS": "200"}
+
+    table = runner.invoke(app, ["runs", "list", "--db", str(db)], env=env)
+    assert table.exit_code == 0, table.output
+    assert "t079" in table.output and "t029" not in table.output  # newest 50: t030..t079
+    assert "newest 50 of 80 runs" in table.output
+
+    every = runner.invoke(app, ["runs", "list", "--db", str(db), "--limit", "0"], env=env)
+    assert "t000" in every.output and "newest" not in every.output
+
+    failed = runner.invoke(
+        app, ["runs", "list", "--db", str(db), "--status", "failed", "--jsonl", "-n", "0"]
+    )
+    rows = [json.loads(line) for line in failed.output.splitlines()]
+    assert len(rows) == 40 and {row["status"] for row in rows} == {"failed"}
+    assert rows[0]["thread_id"] == "t079"  # newest first
+
+    bad = runner.invoke(app, ["runs", "list", "--db", str(db), "--status", "pased"], env=env)
+    assert bad.exit_code == 2
+    assert "'pased' is not a status: allowed running, passed, failed" in bad.output
