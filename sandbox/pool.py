@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
+from autorust.sandbox.base import Job, JobResult, SandboxUnavailableError
 from autorust.sandbox.instance import SandboxInstance, SandboxStartError, start_sandbox
 
 log = logging.getLogger(__name__)
@@ -114,3 +115,21 @@ class WarmPool:
     @property
     def idle(self) -> int:
         return len(self._idle)
+
+
+async def run_in_pool(
+    pool: WarmPool, job: Job, *, check: Callable[[], Awaitable[None]], backend: str
+) -> JobResult:
+    """``job`` in a sandbox taken from ``pool`` (discarded after: one job per sandbox). A
+    sandbox that cannot start is the result's ``sandbox_error``, never a failing program."""
+    try:
+        await check()
+        instance = await pool.take(job.limits.disk_mb)
+    except (SandboxUnavailableError, SandboxStartError) as exc:
+        return JobResult(sandbox_error=str(exc), backend=backend)
+    try:
+        result = await instance.run(job)
+    finally:
+        pool.discard(instance)
+    result.backend = backend
+    return result

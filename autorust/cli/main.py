@@ -6,14 +6,13 @@ what it uses (LangGraph, model clients, imaging) when it runs.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
+from autorust.cli.errors import clear_errors
 from autorust.cli.options import OutputMode
 from autorust.cli.runs import runs_app
 
@@ -35,25 +34,6 @@ app = typer.Typer(
     help="autorust: an image of a programming task in, verified code out.",
 )
 console = Console()
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def reports_config_errors(command: F) -> F:
-    """A configuration problem is one line naming the setting, and exit code 2."""
-
-    @functools.wraps(command)
-    def guarded(*args: Any, **kwargs: Any) -> Any:
-        from autorust.cli.preflight import ConfigError
-
-        try:
-            return command(*args, **kwargs)
-        except ConfigError as exc:
-            from rich.markup import escape
-
-            console.print(f"[red]error:[/red] {escape(exc.line())}", soft_wrap=True)
-            raise typer.Exit(2) from None
-
-    return guarded  # type: ignore[return-value]
 
 
 ScriptedOpt = Annotated[
@@ -102,7 +82,7 @@ def _run(**request: Any) -> None:
 
 
 @app.command()
-@reports_config_errors
+@clear_errors
 def run(
     path: Annotated[Path, typer.Argument(help="an image, or a folder of images")],
     scripted: ScriptedOpt = None,
@@ -157,7 +137,7 @@ def run(
 
 
 @app.command()
-@reports_config_errors
+@clear_errors
 def demo(
     out: OutOpt = None,
     executor: ExecutorOpt = None,

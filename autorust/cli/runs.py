@@ -5,7 +5,6 @@ Light at import (``autorust --help`` loads this module): each command imports wh
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -13,6 +12,8 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 from rich.markup import escape
+
+from autorust.cli.errors import clear_errors, fail
 
 if TYPE_CHECKING:
     from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
 runs_app = typer.Typer(no_args_is_help=True, help="Inspect, resume and fork checkpointed runs.")
 console = Console()
 T = TypeVar("T")
-F = TypeVar("F", bound=Callable[..., Any])
 
 DbOpt = Annotated[
     str | None,
@@ -34,26 +34,6 @@ DbOpt = Annotated[
     ),
 ]
 OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="results folder")]
-
-
-def _fail(message: str) -> typer.Exit:
-    console.print(f"[red]error:[/red] {escape(' '.join(message.split()))}", soft_wrap=True)
-    return typer.Exit(2)
-
-
-def clear_errors(command: F) -> F:
-    """Configuration and look-up problems are one line and exit code 2, never a traceback."""
-
-    @functools.wraps(command)
-    def guarded(*args: Any, **kwargs: Any) -> Any:
-        from autorust.cli.preflight import ConfigError
-
-        try:
-            return command(*args, **kwargs)
-        except ConfigError as exc:
-            raise _fail(exc.line()) from None
-
-    return guarded  # type: ignore[return-value]
 
 
 def _default_db() -> str:
@@ -85,7 +65,7 @@ def _with_saver(checkpoint: str | None, work: Callable[[BaseCheckpointSaver], Aw
 
     target = checkpoint or _default_db()
     if "://" not in target and not Path(target).is_file():
-        raise _fail(f"--db: no checkpoint database at {target}")
+        raise fail(f"--db: no checkpoint database at {target}")
 
     async def main() -> T:
         await check_checkpoint_store("--db", target)
@@ -97,7 +77,7 @@ def _with_saver(checkpoint: str | None, work: Callable[[BaseCheckpointSaver], Aw
     except LookupError as exc:  # RunNotFoundError
         if isinstance(exc, KeyError | IndexError):
             raise
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 def _finish(result: ItemResult, out: Path | None) -> None:
@@ -166,7 +146,7 @@ def list_runs(
 
         allowed = get_args(RunStatus)
         if unknown := sorted(set(status) - set(allowed)):
-            raise _fail(f"--status {unknown[0]!r} is not a status: allowed {', '.join(allowed)}")
+            raise fail(f"--status {unknown[0]!r} is not a status: allowed {', '.join(allowed)}")
         rows = [row for row in rows if row.status in status]
     shown = rows[:limit] if limit else rows
     if as_jsonl:

@@ -24,7 +24,7 @@ from autorust.sandbox.bubblewrap import fontcache, seccomp
 from autorust.sandbox.bubblewrap.command import JOB_DIR, bwrap_prefix, find_bwrap, python_roots
 from autorust.sandbox.instance import Launch, SandboxInstance, SandboxStartError, start_sandbox
 from autorust.sandbox.leases import Lease, UidLeases
-from autorust.sandbox.pool import WarmPool
+from autorust.sandbox.pool import WarmPool, run_in_pool
 
 log = logging.getLogger(__name__)
 # The job uid itself must be able to start the interpreter again (the test harness runs each
@@ -121,17 +121,7 @@ class BubblewrapExecutor:
             log.warning("matplotlib font cache not built: %s", result.stderr[-300:])
 
     async def execute(self, job: Job) -> JobResult:
-        try:
-            await self.check()
-            instance = await self.pool.take(job.limits.disk_mb)
-        except (SandboxUnavailableError, SandboxStartError) as exc:
-            return JobResult(sandbox_error=str(exc), backend=self.name)
-        try:
-            result = await instance.run(job)
-        finally:
-            self.pool.discard(instance)
-        result.backend = self.name
-        return result
+        return await run_in_pool(self.pool, job, check=self.check, backend=self.name)
 
     async def aclose(self) -> None:
         await self.pool.aclose()

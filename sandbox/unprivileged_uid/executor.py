@@ -25,7 +25,7 @@ from pathlib import Path
 from autorust.sandbox.base import Job, JobResult, Limits, SandboxUnavailableError
 from autorust.sandbox.instance import Launch, SandboxInstance, SandboxStartError, start_sandbox
 from autorust.sandbox.leases import JobDirs, Lease, UidLeases
-from autorust.sandbox.pool import WarmPool
+from autorust.sandbox.pool import WarmPool, run_in_pool
 from autorust.sandbox.supervisor import kill_uid, remove_owned_files
 
 log = logging.getLogger(__name__)
@@ -91,16 +91,7 @@ class UidExecutor:
         await self.pool.warm()
 
     async def execute(self, job: Job) -> JobResult:
-        try:
-            await self.check()
-            instance = await self.pool.take(job.limits.disk_mb)
-        except (SandboxUnavailableError, SandboxStartError) as exc:
-            return JobResult(sandbox_error=str(exc), backend=self.name)
-        try:
-            result = await instance.run(job)
-        finally:
-            self.pool.discard(instance)
-        result.backend = self.name
+        result = await run_in_pool(self.pool, job, check=self.check, backend=self.name)
         result.warnings.insert(0, WEAKER_WARNING)
         return result
 

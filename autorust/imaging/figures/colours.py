@@ -97,22 +97,16 @@ def _candidates(picture: Picture) -> list[np.ndarray]:
         # one colour and its tints (anti-aliased edges, thin lines at low dpi, transparency)
         # are one: the colour they are tints of is the one the code asked for. A near colour
         # that is no tint (an edge blended with black) keeps the more used one
-        if any(_same_colour(colour, known, background, tint=MERGE_TINT) and
-               _depth(colour, background) <= _depth(known, background) + SAME_COLOUR
-               for known in chosen):  # fmt: skip
-            tinted = [k for k, known in enumerate(chosen) if _is_tint(known, colour, background)]
-            if tinted:
-                chosen[tinted[0]] = colour
-                for k in reversed(tinted[1:]):
-                    del chosen[k]
-            continue
         tinted = [k for k, known in enumerate(chosen) if _is_tint(known, colour, background)]
         if tinted:
             chosen[tinted[0]] = colour
             for k in reversed(tinted[1:]):
                 del chosen[k]
             continue
-        chosen.append(colour)
+        if not any(_same_colour(colour, known, background, tint=MERGE_TINT) and
+                   _depth(colour, background) <= _depth(known, background) + SAME_COLOUR
+                   for known in chosen):  # fmt: skip
+            chosen.append(colour)
     return chosen
 
 
