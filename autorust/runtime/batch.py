@@ -13,6 +13,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from pydantic import BaseModel, Field
 
 from autorust.graph.context import AutorustConfig
+from autorust.redaction import redact
 from autorust.runtime.identity import thread_id_from_digest
 from autorust.runtime.inputs import InputGroup, group_by_content
 from autorust.runtime.items import FINISHED, SETTLED, ItemResult, failed_item
@@ -104,7 +105,10 @@ class BatchRun:
             if self.claims and claim is Claim.CLAIMED:
                 await self.claims.release(thread_id)
             result = await self._failed(image, graph, thread_id, exc)
-            await index_run(self.checkpointer, thread_id)  # (a finished run indexes itself)
+            try:  # (a run that finished indexes itself)
+                await index_run(self.checkpointer, thread_id)
+            except Exception as index_exc:  # the store that failed the item may fail this too
+                log.warning(f"{image.name}: not in the run index ({redact(str(index_exc))})")
         await self._forget_replies(result)
         return self._record(image, result)
 
