@@ -18,7 +18,7 @@ from autorust.runtime.identity import thread_id_from_digest
 from autorust.runtime.inputs import InputGroup, group_by_content
 from autorust.runtime.items import FINISHED, SETTLED, ItemResult, failed_item
 from autorust.runtime.runner import compile_graph, run_image, state_of
-from autorust.runtime.scheduler import AgentScheduler, image_started
+from autorust.runtime.scheduler import AgentScheduler, image_started, signals_first_agent_call
 from autorust.storage.claims import Claim, PostgresClaims
 from autorust.storage.listing import index_run
 from autorust.storage.replies import current_journal
@@ -67,6 +67,7 @@ class BatchRun:
         self.results: dict[str, ItemResult] = {}
         self.started = time.monotonic()
         self.fingerprint = config.fingerprint()  # hashes the scripted replies: once per batch
+        self._starting = asyncio.Lock()
 
     async def _one(
         self, image: Path, sha256: str, gate: asyncio.Semaphore, graph: Any
@@ -113,11 +114,29 @@ class BatchRun:
         return self._record(image, result)
 
     async def _run(self, image: Path, graph: Any, thread_id: str) -> ItemResult:
-        with image_started():  # its calls queue behind images that started earlier
-            return await run_image(
-                image, self.config, self.checkpointer,
-                force=self.options.force, graph=graph, thread_id=thread_id,
-            )  # fmt: skip
+        # Images start one at a time, each until its first node asks for an agent slot: the
+        # checkpoint reads and writes before that share one store connection, and 64 images
+        # starting at once would hold back the first model call by all of theirs (0.25 s).
+        reached = asyncio.Event()
+        async with self._starting:
+            with image_started(), signals_first_agent_call(reached):
+                run = asyncio.create_task(run_image(
+                    image, self.config, self.checkpointer,
+                    force=self.options.force, graph=graph, thread_id=thread_id,
+                ))  # fmt: skip
+            waiting = asyncio.create_task(reached.wait())
+            try:
+                await asyncio.wait((run, waiting), return_when=asyncio.FIRST_COMPLETED)
+            except asyncio.CancelledError:
+                run.cancel()
+                raise
+            finally:
+                waiting.cancel()
+        try:
+            return await run
+        except asyncio.CancelledError:
+            run.cancel()
+            raise
 
     async def _forget_replies(self, result: ItemResult) -> None:
         """A finished thread never resumes: its journaled model replies are not needed."""

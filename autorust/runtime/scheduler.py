@@ -12,6 +12,8 @@ Policy
   attempt finish before newer ones start: work in flight drains instead of piling up, which
   keeps the end of a batch from trailing (measured in ``bench/bench_batch.py``). The batch
   marks each image's start with ``image_started``; calls without one count from their arrival.
+- images start one at a time: the batch waits for an image's first node to ask for a slot
+  (``signals_first_agent_call``) before it starts the next one.
 
 Nodes never see the scheduler: a batch compiles the graph with
 ``build_graph(node_wrapper=scheduler.wrap)``, so each agent's node waits for a slot of its agent.
@@ -55,6 +57,21 @@ def image_started(at: float | None = None) -> Iterator[None]:
         yield
     finally:
         IMAGE_STARTED.reset(token)
+
+
+FIRST_AGENT_CALL: ContextVar[asyncio.Event | None] = ContextVar(
+    "autorust_first_agent_call", default=None
+)
+
+
+@contextmanager
+def signals_first_agent_call(event: asyncio.Event) -> Iterator[None]:
+    """``event`` is set when a node of this context first asks for an agent slot."""
+    token = FIRST_AGENT_CALL.set(event)
+    try:
+        yield
+    finally:
+        FIRST_AGENT_CALL.reset(token)
 
 
 class AgentLoad(BaseModel):
@@ -154,6 +171,8 @@ class AgentScheduler:
 
         @functools.wraps(node)
         async def throttled(state: Any, runtime: Any) -> dict[str, Any]:
+            if (reached := FIRST_AGENT_CALL.get()) is not None:
+                reached.set()
             async with self.slot(agent):
                 return await node(state, runtime)
 
