@@ -3,7 +3,6 @@ what the error says, and that every reply's usage is counted even when the call 
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import time
 from pathlib import Path
@@ -11,16 +10,14 @@ from typing import Any
 
 import pytest
 import yaml
-from langchain_core.messages import HumanMessage
 
 from autorust.graph.context import AutorustConfig
-from autorust.graph.state import CodeArtifact
 from autorust.llm.errors import ModelUnavailableError
-from autorust.llm.models import DEFAULT_CALL_BUDGET_S, endpoint_for, make_chat_model
-from autorust.llm.structured import invoke_structured
+from autorust.llm.models import DEFAULT_CALL_BUDGET_S
 from autorust.reporting.report import write_reports
 from autorust.runtime.batch import BatchRun
 from autorust.storage.checkpoints import open_checkpointer
+from tests.support.coding_call import ask_coder
 from tests.support.fake_openai import (
     Completion,
     FakeOpenAI,
@@ -44,20 +41,6 @@ def config_for(server: FakeOpenAI, home: Path, **coding: Any) -> AutorustConfig:
         coding=coding,
         home=str(home),
         max_regenerations=2,
-    )
-
-
-async def ask(config: AutorustConfig) -> tuple[CodeArtifact, Any]:
-    model = make_chat_model("coding", config, loop_id=id(asyncio.get_running_loop()))
-    return await invoke_structured(
-        model,
-        [HumanMessage("write f")],
-        CodeArtifact,
-        agent="coding",
-        iteration=0,
-        metadata={},
-        max_regenerations=config.max_regenerations,
-        endpoint=endpoint_for("coding", config),
     )
 
 
@@ -88,7 +71,7 @@ async def test_a_broken_200_is_retried_and_named(
     """Observed on 3f763c6: a non-JSON body raised JSONDecodeError and empty choices an
     IndexError, neither retried nor naming the agent or endpoint."""
     with FakeOpenAI(sequence(broken)) as server:
-        code, call = await ask(config_for(server, tmp_path))
+        code, call = await ask_coder(config_for(server, tmp_path))
         served = dict(server.usage)
     assert code.source == CODE["source"]
     assert call.retries == 1 and reason in call.transient_errors[0]
@@ -103,7 +86,7 @@ async def test_a_persistently_broken_endpoint_fails_naming_agent_host_and_model(
 ) -> None:
     with FakeOpenAI(sequence(then=no_choices(usage=(7, 0)))) as server:
         with pytest.raises(ModelUnavailableError) as info:
-            await ask(config_for(server, tmp_path, max_retries=2))
+            await ask_coder(config_for(server, tmp_path, max_retries=2))
         requests = len(server.requests)
     message = str(info.value)
     assert message.startswith(f"coding agent (model m1 at {server.host}):")
@@ -152,14 +135,14 @@ async def test_retry_after_is_honoured_and_one_beyond_the_budget_gives_up_at_onc
 ) -> None:
     with FakeOpenAI(sequence(Fault(429, headers={"retry-after": "1"}))) as server:
         started = time.monotonic()
-        _, call = await ask(config_for(server, tmp_path))
+        _, call = await ask_coder(config_for(server, tmp_path))
         assert time.monotonic() - started >= 1.0
     assert call.retries == 1 and call.transient_errors == ["HTTP 429"]
 
     with FakeOpenAI(sequence(then=Fault(429, headers={"retry-after": "600"}))) as server:
         started = time.monotonic()
         with pytest.raises(ModelUnavailableError, match="call budget"):
-            await ask(config_for(server, tmp_path, call_budget_s=30))
+            await ask_coder(config_for(server, tmp_path, call_budget_s=30))
         assert time.monotonic() - started < 2 and len(server.requests) == 1
 
 

@@ -4,7 +4,6 @@ once, remembers it per endpoint + model, and a fixed strategy is honoured or fai
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from pathlib import Path
@@ -12,17 +11,15 @@ from typing import Any
 
 import pytest
 import yaml
-from langchain_core.messages import HumanMessage
 
 from autorust.graph.context import AutorustConfig
 from autorust.graph.state import CodeArtifact
 from autorust.llm.errors import ModelRequestError
-from autorust.llm.models import endpoint_for, make_chat_model
 from autorust.llm.strategy_memory import FILE_NAME, StrategyMemory
-from autorust.llm.structured import invoke_structured
 from autorust.runtime.batch import BatchRun
 from autorust.storage.checkpoints import open_checkpointer
 from tests.support.bad_images import copy_examples
+from tests.support.coding_call import ask_coder
 from tests.support.fake_openai import FakeOpenAI, replies_by_schema, strategy_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,17 +36,7 @@ def config_for(server: FakeOpenAI, home: Path, **coding: Any) -> AutorustConfig:
 
 
 async def ask(config: AutorustConfig) -> tuple[CodeArtifact, Any]:
-    model = make_chat_model("coding", config, loop_id=id(asyncio.get_running_loop()))
-    return await invoke_structured(
-        model,
-        [HumanMessage("write f")],
-        CodeArtifact,
-        agent="coding",
-        iteration=0,
-        metadata={},
-        endpoint=endpoint_for("coding", config),
-        memory=StrategyMemory(config.home),
-    )
+    return await ask_coder(config, StrategyMemory(config.home))
 
 
 @pytest.mark.parametrize(
