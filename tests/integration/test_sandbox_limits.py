@@ -188,13 +188,27 @@ def _host_python_script(body: str) -> str:
     )
 
 
+def _run_with_a_venv_python(venv: Path, mode: int, body: str) -> subprocess.CompletedProcess:
+    """``body`` (see ``_host_python_script``) run by a fresh venv's Python at ``venv``, whose
+    folder gets permissions ``mode``."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    venv.chmod(mode)
+    return subprocess.run(
+        [str(venv / "bin" / "python"), "-c", _host_python_script(body)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def test_interpreter_under_tmp_is_visible_in_the_sandbox(tmp_path: Path) -> None:
     """Case 6: with the Python that runs autorust under /tmp, every job exited 127."""
     venv = Path(tempfile.mkdtemp(prefix="autorust-venv-", dir="/tmp"))
     try:
-        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-        venv.chmod(0o755)  # as `python -m venv /tmp/venv` leaves it (mkdtemp made it 0700)
-        script = _host_python_script(
+        # 0o755: as `python -m venv /tmp/venv` leaves it (mkdtemp made it 0700)
+        done = _run_with_a_venv_python(
+            venv,
+            0o755,
             """
             async def main():
                 executor = BubblewrapExecutor(warm_pool_size=1)
@@ -204,13 +218,7 @@ def test_interpreter_under_tmp_is_visible_in_the_sandbox(tmp_path: Path) -> None
                 print("RESULT", result.exit_code, result.stdout.strip(), result.sandbox_error)
                 await executor.aclose()
             asyncio.run(main())
-            """
-        )
-        done = subprocess.run(
-            [str(venv / "bin" / "python"), "-c", script],
-            capture_output=True,
-            text=True,
-            timeout=120,
+            """,
         )
     finally:
         subprocess.run(["rm", "-rf", str(venv)], check=False)
@@ -222,9 +230,10 @@ def test_unusable_interpreter_is_an_infrastructure_error_not_failing_code(tmp_pa
     private = Path(tempfile.mkdtemp(prefix="autorust-private-", dir="/tmp"))
     venv = private / "venv"
     try:
-        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-        venv.chmod(0o700)  # the sandbox uid cannot start the interpreter
-        script = _host_python_script(
+        # 0o700: the sandbox uid cannot start the interpreter
+        done = _run_with_a_venv_python(
+            venv,
+            0o700,
             """
             from autorust.sandbox.base import SandboxUnavailableError
             async def main():
@@ -237,13 +246,7 @@ def test_unusable_interpreter_is_an_infrastructure_error_not_failing_code(tmp_pa
                 print("RESULT", result.exit_code, bool(result.sandbox_error))
                 await executor.aclose()
             asyncio.run(main())
-            """
-        )
-        done = subprocess.run(
-            [str(venv / "bin" / "python"), "-c", script],
-            capture_output=True,
-            text=True,
-            timeout=120,
+            """,
         )
     finally:
         subprocess.run(["rm", "-rf", str(private)], check=False)
