@@ -69,29 +69,29 @@ async def upload_image(client, image: Path, digest: str) -> str:  # type: ignore
 
 
 async def _run_one(  # type: ignore[no-untyped-def]
-    client, image: Path, digest: str, config: AutorustConfig, force: bool
+    client, image: Path, digest: str, fingerprint: str, config: AutorustConfig, force: bool
 ) -> ItemResult:
     started = time.perf_counter()
-    local_id = thread_id_from_digest(digest, config.fingerprint())
+    local_id = thread_id_from_digest(digest, fingerprint)
     thread_id = server_thread_id(local_id)
-    if force:
-        with contextlib.suppress(Exception):  # nothing to delete on a first run
-            await client.threads.delete(thread_id)
-    await client.threads.create(
-        thread_id=thread_id,
-        if_exists="do_nothing",
-        metadata={"autorust_thread": local_id, "image": image.name},
-    )
-    state = await client.threads.get_state(thread_id)
-    values = state.get("values") or {}
-    if values.get("status") == "error" and not state.get("next"):
-        # a failure, not a verdict: a plain rerun tries the item again on a fresh thread
-        await client.threads.delete(thread_id)
+
+    async def create_thread() -> None:
         await client.threads.create(
             thread_id=thread_id,
             if_exists="do_nothing",
             metadata={"autorust_thread": local_id, "image": image.name},
         )
+
+    if force:
+        with contextlib.suppress(Exception):  # nothing to delete on a first run
+            await client.threads.delete(thread_id)
+    await create_thread()
+    state = await client.threads.get_state(thread_id)
+    values = state.get("values") or {}
+    if values.get("status") == "error" and not state.get("next"):
+        # a failure, not a verdict: a plain rerun tries the item again on a fresh thread
+        await client.threads.delete(thread_id)
+        await create_thread()
         state, values = {}, {}
     finished = values.get("status") in SETTLED and not state.get("next")
     skipped = finished
@@ -137,6 +137,7 @@ async def run_on_server(
 ) -> list[ItemResult]:
     client = get_client(url=url)
     gate = asyncio.Semaphore(options.max_in_flight)
+    fingerprint = config.fingerprint()  # hashes the scripted replies: once per batch
     results: dict[str, ItemResult] = {}
 
     def record(result: ItemResult) -> None:
@@ -150,7 +151,9 @@ async def run_on_server(
             return
         async with gate:
             try:
-                result = await _run_one(client, image, group.sha256, config, options.force)
+                result = await _run_one(
+                    client, image, group.sha256, fingerprint, config, options.force
+                )
             except Exception as exc:  # a failed submission fails its item, not the batch
                 result = failed_item(image, exc)
         record(result)
