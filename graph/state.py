@@ -24,18 +24,28 @@ TestSource = Literal["spec", "reviewer"]
 
 
 class TestCase(BaseModel):
-    """One acceptance test written by the spec author (never by the coder).
+    """One acceptance test written by the spec author (never by the coder). A test is data.
 
-    Either a function test (``call`` evaluated against the solution module, compared with the
-    Python literal ``expected``) or a stdio test (``stdin`` fed to the program, its stdout compared
-    with ``expected_stdout`` after trimming trailing whitespace on each line).
+    Either a function test (``call``: the function with literal arguments, ``solve(2, 3)``;
+    ``expected``: the literal it must return, compared type-strictly) or a stdio test (``stdin``
+    fed to the program, its stdout compared exactly up to trailing whitespace per line and
+    trailing newlines). The grammar and comparison rules: ``sandbox/literals.py``.
     """
 
     __test__ = False  # not a pytest class
 
     name: str = Field(description="short identifier, e.g. 'adds_small_numbers'")
-    call: str | None = Field(None, description="Python expression, e.g. 'solve(2, 3)'")
-    expected: str | None = Field(None, description="Python literal of the expected value, e.g. '5'")
+    call: str | None = Field(
+        None, description="the function with literal arguments only, e.g. 'solve(2, [1, 2])'"
+    )
+    expected: str | None = Field(
+        None, description="the literal value it returns, e.g. '5' (no expressions, no calls)"
+    )
+    tolerance: float | None = Field(
+        None,
+        ge=0,
+        description="absolute tolerance for float results, only when the task states one",
+    )
     stdin: str | None = Field(None, description="text fed to the program's standard input")
     expected_stdout: str | None = Field(None, description="exact expected standard output")
     source: TestSource = Field(
@@ -120,6 +130,7 @@ class TestResult(BaseModel):
     actual: str | None = Field(None, description="repr of the value returned / stdout printed")
     exception: str | None = Field(None, description="'Type: message' when the code raised")
     error: str | None = Field(None, description="why no value could be observed (timeout ...)")
+    note: str | None = Field(None, description="how actual differs beyond its text (its type)")
     stdout: str | None = Field(None, description="excerpt of what the code printed")
     stderr: str | None = Field(None, description="excerpt of the code's standard error")
     source: TestSource = "spec"
@@ -157,8 +168,10 @@ class ProposedTest(BaseModel):
     __test__ = False
 
     name: str = Field(description="short identifier, e.g. 'empty_list'")
-    call: str | None = Field(None, description="Python expression calling the function")
-    expected: str | None = Field(None, description="Python literal the call should return")
+    call: str | None = Field(
+        None, description="the spec's function with literal arguments only, e.g. 'f(1900)'"
+    )
+    expected: str | None = Field(None, description="the literal value the call should return")
     stdin: str | None = Field(None, description="input for a stdio program")
     expected_stdout: str | None = Field(None, description="what a stdio program should print")
     rationale: str = Field("", description="why the task implies this expectation")
@@ -257,21 +270,22 @@ class FigureComparison(BaseModel):
 
 
 class CounterexampleVerdict(BaseModel):
-    name: str = Field(description="the counterexample's name")
+    id: str = Field(description="the counterexample's id as given, e.g. 'C1'")
     consistent: bool = Field(description="true only if the image implies that expected result")
     reason: str = ""
 
 
 class DisputeRuling(BaseModel):
-    name: str = Field(description="the disputed spec test's name")
+    id: str = Field(description="the disputed test's id as given, e.g. 'D1'")
     decision: DisputeDecision
-    expected: str | None = Field(None, description="corrected Python literal (function tests)")
+    expected: str | None = Field(None, description="corrected literal value (function tests)")
     expected_stdout: str | None = Field(None, description="corrected output (stdio tests)")
     reason: str = ""
 
 
 class Confirmation(BaseModel):
-    """The vision agent's decisions after re-reading the image."""
+    """The vision agent's decisions after re-reading the image: exactly one ruling for each
+    case, joined by the id it was given (``C1``..., ``D1``...), never by a name."""
 
     counterexamples: list[CounterexampleVerdict] = Field(default_factory=list)
     disputes: list[DisputeRuling] = Field(default_factory=list)

@@ -9,9 +9,11 @@ that failed for several different programs.
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any
 
 from langgraph.runtime import Runtime
+from pydantic import model_validator
 
 from autorust.graph.context import AutorustConfig
 from autorust.graph.state import (
@@ -21,15 +23,17 @@ from autorust.graph.state import (
     PendingReview,
     Review,
     RunState,
+    Spec,
     TestResult,
     Verdict,
 )
 from autorust.imaging.figure_compare import compare_figures, renders_identical
+from autorust.nodes.evidence import as_test
 from autorust.nodes.shared import ModelCallError, agent_tools, ask_model, run_config
 from autorust.nodes.test_runs import FIGURE_FILE, SECOND_RENDER
+from autorust.nodes.untrusted import UNTRUSTED_RULE, code_for_review, untrusted
 
 AGENT = AgentName.CHECKER
-TAIL_CHARS = 2_000
 MAX_DISPUTES_PER_RUN = 3
 
 
@@ -51,6 +55,8 @@ def describe_test(test: TestResult) -> str:
         line += f", but {test.error}"
     else:
         line += f", got {test.actual}"
+        if test.note:
+            line += f" ({test.note})"
     if test.stdout:
         line += f" (it printed {test.stdout[-300:]!r})"
     if test.stderr and not test.exception:
@@ -109,20 +115,57 @@ async def figure_check(
     return figure, failures
 
 
+def _fact(test: TestResult) -> str:
+    """A failed test as the harness saw it, in our own words only: its call or input and the
+    expected value come from the spec; what the program returned or printed is left out."""
+    subject = test.call if test.call is not None else f"stdin {test.stdin!r}"[:300]
+    if test.exception:
+        how = "raised an exception"
+    elif test.error:
+        how = "gave no usable answer (timeout, crash or unreadable value)"
+    else:
+        how = "returned or printed something else"
+    return f"- {test.source} test {test.name!r}: {subject} should give {test.expected}: {how}"
+
+
 def evidence_text(execution: Execution, failures: list[str]) -> str:
+    """What the run showed, for the reviewer, from the harness's facts alone. Nothing the
+    program produced (its output, return values, exception messages) reaches the reviewer: it
+    has the code, and text the program controls is a channel for instructions to a model."""
+    failed = [t for t in execution.tests if not t.passed]
     lines = [
-        f"backend: {execution.backend}; exit code: {execution.exit_code}; "
-        f"timed out: {execution.timed_out}; duration: {execution.duration_s:.2f}s",
+        f"exit code: {execution.exit_code}; timed out: {execution.timed_out}; "
         f"tests passed: {execution.tests_passed}/{len(execution.tests)}",
-        *(f"- {f}" for f in failures),
+        *(_fact(t) for t in failed[:20]),
     ]
-    if execution.stdout:
-        lines.append(f"stdout (tail):\n{execution.stdout[-TAIL_CHARS:]}")
-    if execution.stderr:
-        lines.append(f"stderr (tail):\n{execution.stderr[-TAIL_CHARS:]}")
-    if execution.artifacts:
-        lines.append(f"files produced: {', '.join(sorted(execution.artifacts))}")
+    if failures and not failed:
+        lines.append(f"{len(failures)} other check(s) failed (crash, timeout or limits)")
+    if execution.limits_hit:
+        lines.append("sandbox limits hit: " + ", ".join(execution.limits_hit))
     return "\n".join(lines)
+
+
+@functools.lru_cache(maxsize=256)
+def review_schema(interface: str, function_name: str | None) -> type[Review]:
+    """The reply model for a review of this spec's code: a counterexample that is not a test in
+    the spec's grammar goes back to the reviewer with the reason (re-asked), not dropped."""
+    spec = Spec(title="-", description="-", interface=interface,  # type: ignore[arg-type]
+                function_name=function_name)  # fmt: skip
+
+    class CheckedReview(Review):
+        @model_validator(mode="after")
+        def _counterexamples_are_tests(self) -> CheckedReview:
+            problems = [
+                f"counterexample {proposal.name!r}: {problem}"
+                for index, proposal in enumerate(self.counterexamples, 1)
+                if isinstance(problem := as_test(proposal, spec, index), str)
+            ]
+            if problems:
+                raise ValueError("; ".join(problems))
+            return self
+
+    CheckedReview.__name__ = CheckedReview.__qualname__ = "Review"
+    return CheckedReview
 
 
 def disputable_tests(state: RunState) -> list[str]:
@@ -177,15 +220,26 @@ async def checker_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dic
     disputable = disputable_tests(state)
     tools = await agent_tools(AGENT, config)
     messages = tools.prompt.format_messages(
+        untrusted_rule=UNTRUSTED_RULE,
         spec_json=state.spec.model_dump_json(indent=2, exclude={"ocr_text"}),
-        source=state.code.source,
+        source=code_for_review(state.code.source),
         evidence=evidence_text(state.execution, failures)
-        + (f"\nfigure comparison with the target: {figure.model_dump_json()}" if figure else ""),
+        + (
+            "\nfigure comparison with the target (words are read from the program's render): "
+            + untrusted("figure comparison", figure.model_dump_json(), 4000)
+            if figure
+            else ""
+        ),
         disputable=", ".join(disputable) or "none",
     )
     draft = draft_verdict(state.execution, failures, figure)
+    schema = (
+        Review
+        if state.spec.kind == "figure"
+        else review_schema(state.spec.interface, state.spec.function_name)
+    )
     try:
-        review, call = await ask_model(AGENT, tools, messages, Review, state, config)
+        review, call = await ask_model(AGENT, tools, messages, schema, state, config)
     except ModelCallError as exc:
         # the review can only add tests, never decide: without it the evidence still stands
         review, call = Review(summary=f"no review: {exc}"), exc.call

@@ -17,42 +17,15 @@ from autorust.graph.state import (
     PendingReview,
     ProposedTest,
     RunState,
-    Spec,
     TestCase,
 )
-from autorust.nodes.evidence import evidence_problems
+from autorust.nodes.evidence import as_test
 from autorust.nodes.interpreter import artifact_dir
 from autorust.nodes.shared import run_config
 from autorust.nodes.test_runs import SandboxFailure, run_tests
 from autorust.sandbox.base import SandboxUnavailableError
 
 MAX_COUNTEREXAMPLES = 3
-
-
-def as_test(proposal: ProposedTest, spec: Spec, index: int) -> TestCase | str:
-    """The proposal as a reviewer test in the spec's interface, or why it is unusable."""
-    name = f"reviewer_{index}_{proposal.name}"[:80]
-    try:
-        if spec.interface == "stdio":
-            test = TestCase(
-                name=name,
-                stdin=proposal.stdin or "",
-                expected_stdout=proposal.expected_stdout,
-                source="reviewer",
-            )
-        else:
-            test = TestCase(
-                name=name, call=proposal.call, expected=proposal.expected, source="reviewer"
-            )
-    except ValueError:
-        return f"not a {spec.interface} test (missing call/expected or expected_stdout)"
-    problems = evidence_problems(spec.model_copy(update={"tests": [test]}))
-    if problems:
-        return problems[0]
-    existing = {(t.call, t.stdin) for t in spec.tests}
-    if (test.call, test.stdin) in existing:
-        return "the spec already has a test with this input"
-    return test
 
 
 def needs_probe(state: RunState) -> bool:

@@ -9,10 +9,10 @@ real work, and tests come only from examples written in the image.
 
 from __future__ import annotations
 
-import ast
 import re
 
 from autorust.graph.state import Spec, TestCase
+from autorust.sandbox.literals import GrammarError, parse_call, parse_literal
 
 TITLE_PREFIX = re.compile(r"^(exercise|problem|task|question)\s*\d*\s*[:.\-]\s*", re.IGNORECASE)
 EXAMPLE = re.compile(
@@ -22,12 +22,15 @@ SECTION = re.compile(r"^\s*(input|output)\s*:\s*(.*)$", re.IGNORECASE)
 EXAMPLE_HEADING = re.compile(r"^(examples?|sample)\s*\d*\s*:?$", re.IGNORECASE)
 
 
-def _python(text: str) -> bool:
+def _data_test(call: str, name: str, expected: str) -> bool:
+    """Only example lines that are tests in the grammar (``sandbox/literals.py``) count:
+    ``f(1) == f(1) -> True`` or ``f(2) -> f(1) + 1`` describe nothing executable."""
     try:
-        ast.parse(text, mode="eval")
-        return True
-    except SyntaxError:
+        parse_call(call, name)
+        parse_literal(expected)
+    except GrammarError:
         return False
+    return True
 
 
 def spec_from_text(text: str) -> Spec:
@@ -41,7 +44,9 @@ def spec_from_text(text: str) -> Spec:
     current: str | None = None
     prose: list[str] = []
     for line in lines[1:]:
-        if (match := EXAMPLE.match(line)) and _python(match["call"]) and _python(match["expected"]):
+        if (match := EXAMPLE.match(line)) and _data_test(
+            match["call"], match["name"], match["expected"]
+        ):
             tests.append(
                 TestCase(
                     name=f"example_{len(tests) + 1}", call=match["call"], expected=match["expected"]
@@ -61,6 +66,9 @@ def spec_from_text(text: str) -> Spec:
         else:
             current = None
             prose.append(line)
+    if names:  # one function under test: the most named one; other lines are prose
+        function_name = max(set(names), key=names.count)
+        tests = [t for t, n in zip(tests, names, strict=True) if n == function_name]
     interface = "function" if tests else "stdio"
     if not tests:
         tests = [
@@ -75,7 +83,7 @@ def spec_from_text(text: str) -> Spec:
         title=title,
         kind="program",
         interface=interface,
-        function_name=max(set(names), key=names.count) if names else None,
+        function_name=function_name if names else None,
         description=" ".join(prose) or title,
         constraints=["spec built from OCR text without a vision model: verify it"],
         tests=tests,

@@ -16,11 +16,14 @@ from pathlib import Path
 
 from autorust.graph.context import AutorustConfig
 from autorust.graph.state import Execution, Spec, TestCase, TestResult
-from autorust.sandbox import harness
+from autorust.sandbox import harness, literals
 from autorust.sandbox.base import Job, JobResult
 from autorust.sandbox.factory import cached_executor, make_executor
 
-HARNESS_SOURCE = Path(harness.__file__).read_text(encoding="utf-8")
+HARNESS_FILES = {
+    "_harness.py": Path(harness.__file__).read_text(encoding="utf-8"),
+    "_literals.py": Path(literals.__file__).read_text(encoding="utf-8"),
+}
 FIGURE_FILE = "output.png"
 SECOND_RENDER = "_render2/output.png"
 # figure code that may draw random data is rendered twice: differing renders mean unseeded
@@ -47,7 +50,7 @@ def build_job(
         "second_render": spec.interface == "figure" and bool(RANDOMNESS.search(source)),
     }
     job = Job(
-        files={"solution.py": source, "_harness.py": HARNESS_SOURCE},
+        files={"solution.py": source, **HARNESS_FILES},
         argv=["python", "_harness.py"],
         stdin=json.dumps(plan),
         limits=config.executor.limits,

@@ -21,6 +21,7 @@ from autorust.llm.scripted import ScriptMissingError
 from autorust.nodes.evidence import evidence_problems
 from autorust.nodes.shared import ModelCallError, agent_tools, ask_model, run_config
 from autorust.nodes.spec_from_text import figure_spec_from_text, spec_from_text
+from autorust.nodes.untrusted import UNTRUSTED_RULE, untrusted
 
 AGENT = AgentName.VISION
 STORE_PREFIX = "store:"  # image_path of a run whose image was sent in the server's store
@@ -62,8 +63,8 @@ def ocr_section(ocr: OcrResult | None) -> str:
         return ""
     return (
         "Text read from the image by OCR (it may contain recognition errors; the image is "
-        f"authoritative, but use it to get identifiers, numbers and examples exactly right):\n"
-        f"```\n{ocr.text}\n```"
+        "authoritative, but use it to get identifiers, numbers and examples exactly right):\n"
+        + untrusted("OCR text", ocr.text, 8000)
     )
 
 
@@ -112,7 +113,9 @@ async def vision_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dict
     try:
         tools = await agent_tools(AGENT, config)
         messages = tools.prompt.format_messages(
-            image_name=Path(state.image_path).name, ocr_section=ocr_section(ocr)
+            untrusted_rule=UNTRUSTED_RULE,
+            image_name=untrusted("file name", Path(state.image_path).name, 120),
+            ocr_section=ocr_section(ocr),
         )
         messages[-1] = HumanMessage(
             content=[

@@ -1,29 +1,33 @@
 """Runs *inside the sandbox*: judges ``solution.py`` against a test plan.
 
-Shipped as ``_harness.py`` next to the generated code; it imports nothing from autorust.
+Shipped as ``_harness.py`` next to the generated code, with the test grammar
+(``literals.py``) as ``_literals.py``; it imports nothing else from autorust.
 Usage: ``python _harness.py`` with the plan as JSON on standard input::
 
     {"nonce": "...", "interface": "function" | "stdio" | "figure", "function_name": "f",
-     "tests": [{"name", "call", "expected", "stdin", "expected_stdout", "source"}, ...],
+     "tests": [{"name", "call", "expected", "tolerance", "stdin", "expected_stdout",
+                "source"}, ...],
      "per_test_timeout_s": 5, "run_timeout_s": 60, "second_render": false}
 
 Why the generated code cannot forge the result:
 - the plan (with the expected values and the nonce) arrives on stdin and is never written to
   disk; this process makes itself non-dumpable, so processes of the same uid can neither
   ptrace it nor open its ``/proc/<pid>/fd`` or memory;
+- a test is data (``literals.py``): the harness parses the call into the function name and
+  literal arguments and the expected literal into a value, in its own process; nothing of a
+  test is ever evaluated as code, in the solution's namespace or anywhere else;
 - the solution only ever runs in *child* processes that get fresh pipes and know nothing but
-  the call or the input; a child that exits early, kills itself, monkeypatches builtins or
-  this harness, or prints fake markers only spoils its own answers;
+  the arguments or the input; they call the entry point and send back the returned value as a
+  canonical tree (plain JSON data), which the harness checks and compares type-strictly itself.
+  A child that exits early, kills itself, shadows builtins, returns objects with forged
+  ``__eq__``, monkeypatches anything or prints fake markers only spoils its own answers;
 - the one report leaves through this process's stdout, as a single line framed with the
   nonce: ``\\x1eautorust-result <nonce> <json>\\x1e``. The host accepts nothing else; no
   frame (the harness was killed, or ran out of time) means every test failed.
 """
 
-import ast
-import builtins
 import contextlib
 import json
-import math
 import os
 import select
 import shutil
@@ -33,58 +37,84 @@ import sys
 import threading
 import time
 
+try:  # imported as autorust.sandbox.harness (host side)
+    from . import literals
+except ImportError:  # run as _harness.py in the sandbox, with _literals.py beside it
+    import _literals as literals
+
 FRAME_START = "\x1eautorust-result"
 FRAME_END = "\x1e"
 EXCERPT = 2000
 PROGRAM_OUTPUT_CAP = 200_000  # bytes of a child's stdout/stderr kept in memory
-SAFE_CONSTRUCTORS = {"set", "frozenset", "float", "complex", "int", "tuple", "list", "dict",
-                     "str", "bytes", "bool"}  # fmt: skip
 
-# Runs in a child process: loads the solution, then answers one call per request line.
+# Runs in a child process: loads the solution, then answers one call per request line. The
+# child is the solution's territory: whatever it reports is untrusted data, checked and
+# compared by this harness (``literals.checked``, ``literals.equal``), never a live object.
 WORKER = r"""
-import io, json, math, os, sys, traceback
+import io, json, os, sys, traceback
 _out = os.fdopen(int(sys.argv[1]), "w", buffering=1)
 _dumps, _write, _flush = json.dumps, _out.write, _out.flush
 _StringIO, _stdout = io.StringIO, sys.stdout
 _name = sys.argv[2]
+_CONTAINERS = {"list": list, "tuple": tuple, "set": set, "frozenset": frozenset}
+
+def _decode(tree):
+    kind = tree[0]
+    if kind == "none":
+        return None
+    if kind in ("bool", "str"):
+        return tree[1]
+    if kind == "int":
+        return int(tree[1])
+    if kind == "float":
+        return float(tree[1])
+    if kind == "complex":
+        return complex(float(tree[1]), float(tree[2]))
+    if kind == "bytes":
+        return bytes.fromhex(tree[1])
+    if kind == "dict":
+        return {_decode(k): _decode(v) for k, v in tree[1]}
+    return _CONTAINERS[kind](_decode(item) for item in tree[1])
 
 def _encode(value, depth=0):
-    if depth > 40:
-        return {"t": "opaque", "repr": "<nested too deeply>", "type": type(value).__name__}
-    kind = type(value)
-    if value is None or kind in (bool, str):
-        return {"t": "v", "v": value}
-    if kind is int:
-        return {"t": "int", "v": str(value)}
-    if kind is float:
-        return {"t": "float", "v": repr(value)}
-    if kind is complex:
-        return {"t": "complex", "v": [repr(value.real), repr(value.imag)]}
-    if kind is bytes:
-        return {"t": "bytes", "v": value.hex()}
-    if kind in (list, tuple, set, frozenset):
-        items = list(value)
-        if kind in (set, frozenset):
-            items = sorted(items, key=repr)
-        return {"t": kind.__name__, "v": [_encode(item, depth + 1) for item in items]}
-    if kind is dict:
-        return {"t": "dict", "v": [[_encode(k, depth + 1), _encode(v, depth + 1)]
-                                   for k, v in value.items()]}
+    if depth > 26:
+        return ["opaque", type(value).__name__, "<nested too deeply>"]
+    if value is None:
+        return ["none"]
+    if isinstance(value, bool):
+        return ["bool", bool(value)]
+    if isinstance(value, int):
+        return ["int", int.__repr__(value)]
+    if isinstance(value, float):
+        return ["float", float.__repr__(value)]
+    if isinstance(value, complex):
+        return ["complex", float.__repr__(value.real), float.__repr__(value.imag)]
+    if isinstance(value, str):
+        return ["str", str.__str__(value)]
+    if isinstance(value, bytes):
+        return ["bytes", bytes.hex(value)]
+    for kind in (frozenset, set, tuple, list):
+        if isinstance(value, kind):
+            return [kind.__name__, [_encode(item, depth + 1) for item in kind.__iter__(value)]]
+    if isinstance(value, dict):
+        return ["dict", [[_encode(k, depth + 1), _encode(v, depth + 1)]
+                         for k, v in dict.items(value)]]
     if hasattr(value, "tolist") and callable(value.tolist):  # numpy scalars and arrays
         try:
             return _encode(value.tolist(), depth + 1)
         except Exception:
             pass
     try:
-        text = repr(value)
+        text = repr(value)[:500]
     except Exception as exc:
         text = "<repr failed: %s>" % type(exc).__name__
-    return {"t": "opaque", "repr": text[:2000], "type": kind.__name__}
+    return ["opaque", type(value).__name__, text]
 
 def _send(message):
     _write(_dumps(message) + "\n")
     _flush()
 
+sys.set_int_max_str_digits(0)
 _namespace = {"__name__": "solution", "__file__": "solution.py"}
 try:
     with open("solution.py", encoding="utf-8") as handle:
@@ -100,15 +130,16 @@ for _line in sys.stdin:
     _captured = _StringIO()
     sys.stdout = _captured
     try:
-        _value = eval(_request["call"], _namespace)
+        _args = [_decode(tree) for tree in _request["args"]]
+        _kwargs = {key: _decode(tree) for key, tree in _request["kwargs"]}
+        _value = _encode(_namespace[_name](*_args, **_kwargs))
     except BaseException as exc:
         sys.stdout = _stdout
         _send({"id": _request["id"], "exception": ("%s: %s" % (type(exc).__name__, exc))[:2000],
                "stdout": _captured.getvalue()[-2000:]})
     else:
         sys.stdout = _stdout
-        _send({"id": _request["id"], "value": _encode(_value),
-               "stdout": _captured.getvalue()[-2000:]})
+        _send({"id": _request["id"], "value": _value, "stdout": _captured.getvalue()[-2000:]})
 """
 
 
@@ -126,107 +157,6 @@ def _short(text, limit=EXCERPT):
     if text is None:
         return None
     return text if len(text) <= limit else text[:limit] + "...(truncated)"
-
-
-# ---- values ------------------------------------------------------------------------------
-
-
-def _safe_eval(node):
-    """Literals plus calls of builtin constructors on literals (float('inf'), set(), ...)."""
-    if isinstance(node, ast.Expression):
-        return _safe_eval(node.body)
-    if isinstance(node, ast.Constant):
-        return node.value
-    if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
-        items = [_safe_eval(item) for item in node.elts]
-        return {ast.List: list, ast.Tuple: tuple, ast.Set: set}[type(node)](items)
-    if isinstance(node, ast.Dict):
-        return {_safe_eval(k): _safe_eval(v) for k, v in zip(node.keys, node.values, strict=True)}
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd, ast.Not)):
-        value = _safe_eval(node.operand)
-        return {ast.USub: lambda v: -v, ast.UAdd: lambda v: +v, ast.Not: lambda v: not v}[
-            type(node.op)
-        ](value)
-    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub, ast.Mult, ast.Div)):
-        left, right = _safe_eval(node.left), _safe_eval(node.right)
-        operations = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b,
-                      ast.Mult: lambda a, b: a * b, ast.Div: lambda a, b: a / b}  # fmt: skip
-        return operations[type(node.op)](left, right)
-    if (
-        isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Name)
-        and node.func.id in SAFE_CONSTRUCTORS
-        and not node.keywords
-    ):
-        return getattr(builtins, node.func.id)(*[_safe_eval(arg) for arg in node.args])
-    raise ValueError(f"not a literal value: {ast.dump(node)[:200]}")
-
-
-def expected_value(text):
-    return _safe_eval(ast.parse(text.strip(), mode="eval"))
-
-
-def decode(encoded):
-    kind = encoded.get("t")
-    value = encoded.get("v")
-    if kind == "v":
-        return value
-    if kind == "int":
-        return int(value)
-    if kind == "float":
-        return float(value)
-    if kind == "complex":
-        return complex(float(value[0]), float(value[1]))
-    if kind == "bytes":
-        return bytes.fromhex(value)
-    if kind in ("list", "tuple", "set", "frozenset"):
-        items = [decode(item) for item in value]
-        return {"list": list, "tuple": tuple, "set": set, "frozenset": frozenset}[kind](items)
-    if kind == "dict":
-        return {decode(k): decode(v) for k, v in value}
-    return Opaque(encoded.get("repr", "?"), encoded.get("type", "?"))
-
-
-class Opaque:
-    """A returned object the harness cannot rebuild: equal to nothing, shown by its repr."""
-
-    def __init__(self, text, type_name):
-        self.text, self.type_name = text, type_name
-
-    def __repr__(self):
-        return self.text
-
-    def __eq__(self, other):
-        return False
-
-    __hash__ = object.__hash__
-
-
-def same(actual, expected):
-    """Python equality, with floats compared to 1e-9 relative tolerance."""
-    if isinstance(actual, Opaque):
-        return False
-    if isinstance(expected, float) or isinstance(actual, float):
-        if isinstance(actual, bool) or isinstance(expected, bool):
-            return actual == expected
-        if isinstance(actual, (int, float)) and isinstance(expected, (int, float)):
-            if math.isnan(expected) or math.isnan(actual):
-                return math.isnan(expected) and math.isnan(actual)
-            return math.isclose(actual, expected, rel_tol=1e-9, abs_tol=1e-12)
-        return False
-    if type(actual) is not type(expected) and not (
-        isinstance(actual, (int, float)) and isinstance(expected, (int, float))
-    ):
-        return False
-    if isinstance(expected, (list, tuple)):
-        return len(actual) == len(expected) and all(
-            same(a, e) for a, e in zip(actual, expected, strict=True)
-        )
-    if isinstance(expected, dict):
-        return actual.keys() == expected.keys() and all(
-            same(actual[k], expected[k]) for k in expected
-        )
-    return actual == expected
 
 
 def _repr(value):
@@ -352,9 +282,9 @@ class Worker:
             return {"protocol_error": "the program wrote garbage into the answer channel"}
         return message if isinstance(message, dict) else {"protocol_error": "bad message"}
 
-    def ask(self, request_id, call, timeout):
+    def ask(self, request_id, request, timeout):
         try:
-            self.proc.stdin.write((json.dumps({"id": request_id, "call": call}) + "\n").encode())
+            self.proc.stdin.write((json.dumps({"id": request_id, **request}) + "\n").encode())
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError):
             return {"gone": True}
@@ -434,26 +364,52 @@ def _answer_result(answer, worker, timeout):
     return True, {"stdout": _short(answer.get("stdout") or None)}
 
 
+def _request(test, name):
+    """The worker's request for one test and the expected tree, or a GrammarError."""
+    args, kwargs = literals.parse_call(test["call"], name)
+    expected = literals.canonical(literals.parse_literal(test["expected"], "the expected value"))
+    request = {
+        "args": [literals.canonical(arg) for arg in args],
+        "kwargs": [[key, literals.canonical(value)] for key, value in kwargs.items()],
+    }
+    return request, expected
+
+
+def _compare(answer, expected, tolerance):
+    """(passed, fields) for a value the worker reported."""
+    try:
+        actual = literals.checked(answer.get("value"))
+    except literals.GrammarError as exc:
+        return False, {"error": f"the program's answer could not be read: {exc}"}
+    passed = literals.equal(actual, expected, tolerance)
+    fields = {"actual": literals.render(actual, EXCERPT)}
+    if not passed and literals.type_name(actual) != literals.type_name(expected):
+        fields["note"] = (
+            f"a value of type {literals.type_name(actual)}, where the test expects "
+            f"{literals.type_name(expected)}"
+        )
+    return passed, fields
+
+
 def run_function_tests(plan):
     timeout = float(plan.get("per_test_timeout_s", 5))
-    name = plan.get("function_name")
+    name = plan.get("function_name") or ""
     results, program = [], {"exit_code": 0, "stdout": "", "stderr": "", "timed_out": False}
     worker = None
     for index, test in enumerate(plan["tests"]):
         result = _base(test)
         try:
-            expected = expected_value(test["expected"])
-        except (ValueError, SyntaxError, TypeError, ZeroDivisionError) as exc:
-            reason = f"the test's expected value is not a literal: {exc}"
-            results += _failed([test], reason)
+            request, expected = _request(test, name)
+        except literals.GrammarError as exc:
+            results += _failed([test], f"not a valid test: {exc}")
             continue
-        result["expected"] = _repr(expected)
+        result["expected"] = literals.render(expected, EXCERPT)
         if worker is None:
             worker, failure = _start_worker(name, timeout, program)
             if failure:
                 results += _failed(plan["tests"][index:], failure)
                 break
-        answer = worker.ask(index, test["call"], timeout)
+        answer = worker.ask(index, request, timeout)
         alive, fields = _answer_result(answer, worker, timeout)
         result.update(fields)
         if alive is None:
@@ -462,19 +418,15 @@ def run_function_tests(plan):
             worker.close()
             worker = None  # the next test gets a fresh process
         elif "exception" in answer:
-            results.append({**result, "passed": False, "exception": answer["exception"]})
+            results.append({**result, "passed": False, "exception": _short(answer["exception"])})
         else:
-            actual = decode(answer.get("value") or {})
-            results.append({**result, "passed": same(actual, expected), "actual": _repr(actual)})
+            passed, fields = _compare(answer, expected, test.get("tolerance"))
+            results.append({**result, **fields, "passed": passed})
     if worker is not None:
         program["stdout"] = _short(worker.out.text(), 3000)
         program["stderr"] = program["stderr"] or _short(worker.err.text(), 3000)
         worker.close()
     return results, program
-
-
-def normalise(text):
-    return "\n".join(line.rstrip() for line in text.strip().splitlines())
 
 
 def run_stdio_tests(plan):
@@ -491,7 +443,8 @@ def run_stdio_tests(plan):
         passed = (
             outcome["exit_code"] == 0
             and not outcome["timed_out"]
-            and normalise(outcome["stdout"]) == normalise(test["expected_stdout"])
+            and literals.normalise_stdout(outcome["stdout"])
+            == literals.normalise_stdout(test["expected_stdout"])
         )
         if outcome["timed_out"]:
             result["error"] = f"timed out after {timeout:g}s"

@@ -113,6 +113,10 @@ class ScriptedChatModel(BaseChatModel):
             entry = tries[min(int(metadata.get("autorust_try", 0)), len(tries) - 1)]
         return entry
 
+    def _reply_for(self, messages: list[BaseMessage], metadata: dict[str, Any]) -> Any:
+        """The reply to give (the script's; a test double may look at the messages)."""
+        return self._pick_reply(metadata)
+
     def _generate(
         self,
         messages: list[BaseMessage],
@@ -120,7 +124,7 @@ class ScriptedChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        reply = self._pick_reply(run_manager.metadata if run_manager else {})
+        reply = self._reply_for(messages, run_manager.metadata if run_manager else {})
         text = reply if isinstance(reply, str) else json.dumps(reply)
         prompt_text = "".join(m.text for m in messages)  # text parts only, not image data
         usage = {

@@ -69,7 +69,7 @@ ADVERSARIES = {
     "patches_the_worker_to_claim_success": (
         "import sys\nmain = sys.modules['__main__']\n"
         "main._send = lambda message: main._write("
-        "main._dumps({**message, 'value': {'t': 'v', 'v': 'PASS'}}) + '\\n') or main._flush()\n"
+        "main._dumps({**message, 'value': ['str', 'PASS']}) + '\\n') or main._flush()\n"
         "import builtins\nbuiltins.eval = lambda *a, **k: 'PASS'\n"
         "def double(x):\n    return 'PASS'\n",
         "got 'PASS'",

@@ -132,7 +132,7 @@ async def test_feedback_shows_reprs_calls_and_exceptions(tmp_path: Path) -> None
     )  # fmt: skip
     state = await _run(image, config)
     feedback = state.verdict.feedback
-    assert "test 'as_text': double(2.5): expected '5', got 5.0" in feedback
+    assert "test 'as_text': double(2.5): expected '5', got 5.0 (a value of type float" in feedback
     assert "test 'negative': double(-1): expected -2, but it raised ValueError: negative input" in (
         feedback
     )
@@ -183,7 +183,7 @@ async def test_counterexamples_run_then_vision_confirms_or_rejects(tmp_path: Pat
     second = state.attempts[1].execution.tests
     assert [t.source for t in second].count("reviewer") == 2 and all(t.passed for t in second)
     assert [c.agent for c in state.model_calls].count("vision") == 2  # spec + confirmation
-    assert state.prompt_versions["vision_confirm"] == "v1"
+    assert state.prompt_versions["vision_confirm"] == "v2"
 
 
 def _disputed_spec(expected: str) -> dict:
@@ -202,7 +202,7 @@ async def test_a_disputed_test_is_corrected_and_the_same_code_rerun(tmp_path: Pa
          "coding": [{"source": "def double(x):\n    return x + x\n"}, GOOD_DOUBLE],
          "checker": [{}, {"suspect_tests": [{"name": "misread", "reason": "2 * 4 is 8"}],
                           "summary": "correct"}],
-         "vision_confirm": [{"disputes": [{"name": "misread", "decision": "correct",
+         "vision_confirm": [{"disputes": [{"id": "D1", "decision": "correct",
                                            "expected": "8", "reason": "the image shows 8"}]}]},
     )  # fmt: skip
     state = await _run(image, config)
@@ -231,7 +231,7 @@ async def test_dropping_the_only_failing_tests_never_silently_passes(tmp_path: P
         {"vision": [spec],
          "coding": [GOOD_DOUBLE, {"source": "def double(x):\n    return x * 2\n"}],
          "checker": [{}, {"suspect_tests": [{"name": "misread", "reason": "2 * 4 is 8"}]}],
-         "vision_confirm": [{"disputes": [{"name": "misread", "decision": "drop",
+         "vision_confirm": [{"disputes": [{"id": "D1", "decision": "drop",
                                            "reason": "the image has no such example"}]}]},
     )  # fmt: skip
     state = await _run(image, config)
