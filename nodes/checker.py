@@ -3,7 +3,9 @@
 The verdict rests on executed evidence only (see ``nodes/judge.py``). The model's review can
 no longer pass or fail code: it may propose counterexample tests (executed by
 ``nodes/probe.py``, confirmed against the image by ``nodes/confirm.py``) and dispute spec tests
-that failed for several different programs.
+that failed for several different programs. Since prompt v3 the reviewer is black-box: it sees
+the spec and the harness's facts, never the program or what it printed or returned, so no
+text the code under test controls can talk it out of proposing tests.
 """
 
 from __future__ import annotations
@@ -222,7 +224,7 @@ async def checker_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dic
     messages = tools.prompt.format_messages(
         untrusted_rule=UNTRUSTED_RULE,
         spec_json=state.spec.model_dump_json(indent=2, exclude={"ocr_text"}),
-        source=code_for_review(state.code.source),
+        source=code_for_review(state.code.source),  # only older templates (v1, v2) show it
         evidence=evidence_text(state.execution, failures)
         + (
             "\nfigure comparison with the target (words are read from the program's render): "
@@ -239,7 +241,8 @@ async def checker_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dic
         else review_schema(state.spec.interface, state.spec.function_name)
     )
     try:
-        review, call = await ask_model(AGENT, tools, messages, schema, state, config)
+        checked, call = await ask_model(AGENT, tools, messages, schema, state, config)
+        review = Review.model_validate(checked.model_dump())  # the state holds the base class
     except ModelCallError as exc:
         # the review can only add tests, never decide: without it the evidence still stands
         review, call = Review(summary=f"no review: {exc}"), exc.call
