@@ -112,6 +112,56 @@ def _drop_privileges(config):
     _prctl(PR_SET_DUMPABLE, 1)
 
 
+# Landlock (Linux >= 5.13), for the bare mode: the job may read only what an interpreter needs
+# and write only its own dirs, so world-readable host files (the task's input image, other
+# users' files, the project checkout) are out of its reach as they are under bubblewrap.
+_LANDLOCK_READ = (1 << 0) | (1 << 2) | (1 << 3)  # execute, read file, read dir
+_LANDLOCK_ALL = (1 << 13) - 1  # every ABI 1 filesystem right
+_SYS_LANDLOCK = (444, 445, 446)  # create_ruleset, add_rule, restrict_self (x86-64, arm64)
+
+
+def _landlock_paths(config):
+    prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix,
+                os.path.dirname(os.path.dirname(os.path.realpath(sys.executable)))}  # fmt: skip
+    read = sorted(prefixes | {"/usr", "/lib", "/lib64", "/bin", "/etc", "/proc", "/sys", "/dev"})
+    write = [config["workdir"], config["tmpdir"], "/dev/null"]
+    return read, write
+
+
+def _landlock(config):
+    """Restrict this process (and what it execs) to ``_landlock_paths``; raises OSError when
+    the kernel has no Landlock, so the host can refuse the weaker sandbox."""
+    import ctypes
+    import struct
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    create, add, restrict = _SYS_LANDLOCK
+    attr = ctypes.create_string_buffer(struct.pack("=Q", _LANDLOCK_ALL))
+    ruleset = libc.syscall(create, attr, ctypes.c_size_t(8), 0)
+    if ruleset < 0:
+        raise OSError(ctypes.get_errno(), "Landlock is not available")
+    try:
+        read, write = _landlock_paths(config)
+        for paths, access in ((read, _LANDLOCK_READ), (write, _LANDLOCK_ALL)):
+            for path in paths:
+                try:
+                    fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+                except OSError:
+                    continue  # absent on this host (e.g. /lib64)
+                try:
+                    is_dir = os.path.isdir(path)
+                    rights = access if is_dir else access & ((1 << 0) | (1 << 1) | (1 << 2))
+                    rule = ctypes.create_string_buffer(struct.pack("=Qi", rights, fd))
+                    if libc.syscall(add, ruleset, 1, rule, 0) != 0:
+                        raise OSError(ctypes.get_errno(), f"Landlock rule for {path}")
+                finally:
+                    os.close(fd)
+        if libc.syscall(restrict, ruleset, 0) != 0:
+            raise OSError(ctypes.get_errno(), "Landlock restrict_self")
+    finally:
+        os.close(ruleset)
+
+
 def _apply_limits(limits):
     pairs = [
         (resource.RLIMIT_AS, limits["memory_mb"] * MB),
@@ -226,6 +276,8 @@ def job_process(config, job_fd, ready_fd):
     """Runs in the forked job process; returns the exit code (the caller raises SystemExit so
     the interpreter finalises exactly as after ``python script.py``)."""
     _drop_privileges(config)
+    if config["mode"] == "bare":
+        _landlock(config)
     gc.collect()  # touches every object now, so copy-on-write faults are not paid by the job
     gc.freeze()  # and the job's own collections (and the one at its end) skip them
     os.write(ready_fd, b"1")

@@ -8,10 +8,13 @@ whose runtime forbids them): the supervisor runs on the host as root, and each j
 - a total disk cap, polled over its dirs and whatever its uid owns in /tmp, /var/tmp and
   /dev/shm (the job is killed when it is over), plus rlimits;
 - every process of its uid killed when the job ends (kill(-1) as that uid), and its files in
-  the shared writable dirs removed.
+  the shared writable dirs removed;
+- Landlock (``supervisor._landlock``): the job reads only the interpreter's prefixes and the
+  system dirs (/usr, /lib, /etc, /proc, /sys, /dev) and writes only its own dirs, so
+  world-readable host files (the task's image, other users' files) are out of reach.
 
-NOT contained here (bubblewrap is): the network (loopback included) and reading world-readable
-host files. Behind Google's front end, egress settings must block the network (docs/sandbox.md).
+NOT contained here (bubblewrap is): the network (loopback included). Behind Google's front
+end, egress settings must block the network (docs/sandbox.md).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from autorust.sandbox.supervisor import kill_uid, remove_owned_files
 log = logging.getLogger(__name__)
 WEAKER_WARNING = (
     "sandbox without namespaces (bubblewrap unavailable): the job ran as its own unprivileged "
-    "uid, but the network and world-readable host files were reachable"
+    "uid with Landlock confining its files, but the network was reachable"
 )
 
 

@@ -7,8 +7,10 @@ namespaces gets (forced here, behind a simulated Google front end)."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
+import tempfile
 import textwrap
 import time
 import uuid
@@ -114,6 +116,33 @@ async def test_host_files_cannot_be_read_or_written(function) -> None:
     assert "READ" not in result.stdout and "WROTE" not in result.stdout, result.stdout
     assert "top secret" not in venv_file.read_text()
     assert not list(ROOT.glob("evil-*"))
+
+
+async def test_the_task_image_is_unreadable_in_every_mode(function, tmp_path: Path) -> None:
+    """Issue 21 case 9: in the uid mode a figure program copied the world-readable input
+    chart as its output.png and scored 1.0. Landlock now confines the bare mode's reads."""
+    shared = Path(tempfile.mkdtemp(prefix="autorust-task-"))
+    try:
+        shared.chmod(0o755)
+        image = shared / "chart.png"
+        image.write_bytes((ROOT / "examples" / "images" / "sales_chart.png").read_bytes())
+        image.chmod(0o644)
+        targets = [str(image), str(ROOT / "examples" / "images" / "sales_chart.png")]
+        code = textwrap.dedent(
+            f"""
+            import shutil
+            for path in {targets!r}:
+                try:
+                    shutil.copy(path, "output.png")
+                    print("COPIED", path)
+                except OSError as exc:
+                    print("blocked", type(exc).__name__)
+            """
+        )
+        _, result = await run(function, code)
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
+    assert "COPIED" not in result.stdout and result.stdout.count("blocked") == 2, result.stdout
 
 
 async def test_other_processes_environment_is_unreadable(function) -> None:
@@ -222,8 +251,11 @@ async def test_shared_memory_and_tmpfs_are_capped_and_cleaned(function) -> None:
         print("MB", written)
         """
     )
-    _, result = await run(function, code, disk_mb=16, timeout_s=20)
-    assert "disk quota exceeded (16 MB)" in result.limits_hit
+    mode, result = await run(function, code, disk_mb=16, timeout_s=20)
+    if mode == "uid":  # Landlock: the host's /dev/shm is not writable at all
+        assert "stopped Permission denied" in result.stdout and "MB 0" in result.stdout
+    else:
+        assert "disk quota exceeded (16 MB)" in result.limits_hit
     if result.stdout:
         assert int(result.stdout.split("MB")[-1]) < 200, "RAM filled through tmpfs"
     assert not list(Path("/dev/shm").glob(f"{name}-*")), "files left in the host's /dev/shm"
