@@ -135,6 +135,8 @@ def problems_of_test(test: TestCase, spec: Spec) -> list[str]:
 def as_test(proposal: ProposedTest, spec: Spec, index: int) -> TestCase | str:
     """A reviewer's proposal as a reviewer test in the spec's interface, or why it is not one."""
     name = f"reviewer_{index}_{proposal.name}"[:MAX_NAME]
+    if name in {t.name for t in spec.tests}:
+        name = f"reviewer_{index}_{len(spec.tests)}"
     try:
         if spec.interface == "stdio":
             test = TestCase(

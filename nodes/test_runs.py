@@ -16,6 +16,7 @@ from pathlib import Path
 
 from autorust.graph.context import AutorustConfig
 from autorust.graph.state import Execution, Spec, TestCase, TestResult
+from autorust.nodes.evidence import problems_of_test
 from autorust.sandbox import harness, literals
 from autorust.sandbox.base import Job, JobResult
 from autorust.sandbox.factory import cached_executor, make_executor
@@ -113,6 +114,14 @@ def save_artifacts(result: JobResult, folder: Path) -> dict[str, str]:
     return saved
 
 
+def _invalid(test: TestCase, problems: list[str]) -> TestResult:
+    return TestResult(
+        name=test.name, passed=False, call=test.call, stdin=test.stdin, source=test.source,
+        expected=test.expected if test.call is not None else repr(test.expected_stdout),
+        error="not a valid test: " + "; ".join(problems),
+    )  # fmt: skip
+
+
 async def run_tests(
     spec: Spec,
     tests: list[TestCase],
@@ -121,7 +130,16 @@ async def run_tests(
     artifact_dir: Path,
 ) -> Execution:
     """Execute ``source`` against ``tests`` in the sandbox; raises ``SandboxFailure`` when the
-    sandbox itself failed (so no attempt is charged to the code)."""
+    sandbox itself failed (so no attempt is charged to the code). A test the evidence rule
+    rejects (one restored from an older checkpoint) fails here without reaching the harness."""
+    checked = spec.interface != "figure"
+    problems = {t.name: p for t in tests if checked and (p := problems_of_test(t, spec))}
+    if problems:
+        valid = [t for t in tests if t.name not in problems]
+        execution = await run_tests(spec, valid, source, config, artifact_dir)
+        results = {r.name: r for r in execution.tests}
+        ordered = [results.get(t.name) or _invalid(t, problems[t.name]) for t in tests]
+        return execution.model_copy(update={"tests": ordered})
     job, nonce = build_job(spec, tests, source, config)
     executor = cached_executor(config.executor) or await asyncio.to_thread(
         make_executor,

@@ -473,3 +473,14 @@ def test_the_table_covers_every_class_with_enough_samples() -> None:
     assert len(HOSTILE) >= 40
     assert {spec for spec, _ in HOSTILE.values()} == set(SPECS)
     assert {spec for spec, _ in CORRECT.values()} == set(SPECS)
+
+
+async def test_the_harness_never_meets_a_test_the_validator_rejects(tmp_path: Path) -> None:
+    """A spec restored from an older checkpoint may hold expression tests: they fail on the
+    host with the validator's reason; the valid ones still run."""
+    spec = _function("double", ("double(2)", "4"), ("double(1) == 2", "True"))
+    source = "def double(x):\n    return 2 * x\n"
+    execution = await run_tests(spec, spec.tests, source, _config(tmp_path), tmp_path / "a")
+    assert [t.passed for t in execution.tests] == [True, False]
+    assert "not a valid test" in (execution.tests[1].error or "")
+    assert "nothing else" in (execution.tests[1].error or "")

@@ -194,3 +194,22 @@ def test_an_untrusted_answer_is_checked_or_rejected(garbage: object) -> None:
         return
     assert equal(tree, tree) or "nan" in json.dumps(tree) or tree[0] == "opaque"
     render(tree)
+
+
+def test_the_harness_rejects_expression_tests_itself(tmp_path, monkeypatch) -> None:
+    """Defence in depth: the in-sandbox harness applies the same grammar as the validator."""
+    from autorust.sandbox.harness import run_function_tests
+
+    (tmp_path / "solution.py").write_text(
+        "class A:\n    def __eq__(self, o): return True\n    __hash__ = object.__hash__\n"
+        "def double(x):\n    return A() if x == 1 else 2 * x\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    plan = {"function_name": "double", "per_test_timeout_s": 10, "tests": [
+        {"name": "expr", "call": "double(1) == 2", "expected": "True"},
+        {"name": "ok", "call": "double(2)", "expected": "4"},
+        {"name": "forged", "call": "double(1)", "expected": "2"},
+    ]}  # fmt: skip
+    results, _ = run_function_tests(plan)
+    assert [r["passed"] for r in results] == [False, True, False]
+    assert "not a valid test" in results[0]["error"]
