@@ -278,7 +278,7 @@ class Worker:
         line, _, self.buffer = self.buffer.partition(b"\n")
         try:
             message = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             return {"protocol_error": "the program wrote garbage into the answer channel"}
         return message if isinstance(message, dict) else {"protocol_error": "bad message"}
 

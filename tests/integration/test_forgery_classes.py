@@ -298,6 +298,17 @@ HOSTILE: dict[str, tuple[str, str]] = {
         ("import numpy as np\ndef double(x): return np.float64(2 * x)\n"),
     ),
     "nan_for_a_number": ("area", ("def area(r): return float('nan')\n")),
+    "floods_the_answer_channel_with_nesting": (
+        "double",
+        (
+            "import os\n"
+            "def double(x):\n"
+            "    deep = b'{\"id\": 0, \"value\": ' + b'[' * 200000 + b']' * 200000\n"
+            "    for fd in range(3, 32):\n        try:\n"
+            "            os.write(fd, deep + b'}\\n')\n        except OSError:\n            pass\n"
+            "    return 0\n"
+        ),
+    ),
     # the output channel (stdio)
     "drops_the_first_lines_indentation": ("indented", ("print('a')\nprint(' b')\n")),
     "carriage_return_as_line_break": (
