@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from functools import cache
 from pathlib import Path
@@ -15,11 +16,15 @@ from pydantic import BaseModel, SecretStr
 from autorust.graph.context import AutorustConfig, ModelSettings
 from autorust.llm.http_trace import traced_async_client
 from autorust.llm.scripted import SCRIPTED_MODEL_NAME, ScriptedChatModel
+from autorust.llm.servers import FACTS, ServerKind, TokenParam, detect, is_reasoning
+from autorust.llm.strategies import RequestOptions
 from autorust.llm.strategy_memory import OPENAI_BASE_URL
 
 DEFAULT_TIMEOUT_S = 120.0
 DEFAULT_MAX_RETRIES = 6
 DEFAULT_CALL_BUDGET_S = 180.0
+DEFAULT_MAX_REPLY_CHARS = 200_000
+log = logging.getLogger("autorust.model")
 
 
 class ModelEndpoint(BaseModel):
@@ -33,6 +38,18 @@ class ModelEndpoint(BaseModel):
     call_budget_s: float = DEFAULT_CALL_BUDGET_S
     timeout_s: float = DEFAULT_TIMEOUT_S
     offline: bool = False
+    server: ServerKind = "local"
+    reasoning: bool = False
+    max_tokens: int | None = None
+    token_param: TokenParam = "max_tokens"
+    max_reply_chars: int = DEFAULT_MAX_REPLY_CHARS
+
+    @property
+    def options(self) -> RequestOptions:
+        facts = FACTS[self.server]
+        return RequestOptions(
+            strict=facts.strict_json_schema, json_object_schema=facts.json_object_schema
+        )
 
     @property
     def host(self) -> str:
@@ -51,6 +68,7 @@ def endpoint_for(agent: str, config: AutorustConfig) -> ModelEndpoint:
     if config.provider == "scripted":
         return ModelEndpoint(agent=agent, model=SCRIPTED_MODEL_NAME, offline=True)
     settings = config.model_for(agent)
+    server = server_kind(settings)
     return ModelEndpoint(
         agent=agent,
         model=settings.model or "?",
@@ -59,7 +77,27 @@ def endpoint_for(agent: str, config: AutorustConfig) -> ModelEndpoint:
         max_retries=DEFAULT_MAX_RETRIES if settings.max_retries is None else settings.max_retries,
         call_budget_s=settings.call_budget_s or DEFAULT_CALL_BUDGET_S,
         timeout_s=settings.timeout_s or DEFAULT_TIMEOUT_S,
+        server=server,
+        reasoning=is_reasoning(settings.model, settings.model_family),
+        max_tokens=settings.max_tokens,
+        token_param=token_param(settings, server),
+        max_reply_chars=settings.max_reply_chars or DEFAULT_MAX_REPLY_CHARS,
     )
+
+
+def server_kind(settings: ModelSettings) -> ServerKind:
+    if settings.server and settings.server != "auto":
+        return settings.server
+    return detect(settings.base_url or os.environ.get("OPENAI_BASE_URL"))
+
+
+def token_param(settings: ModelSettings, server: ServerKind) -> TokenParam:
+    """The request field the server reads as the reply cap: OpenAI and Azure read
+    ``max_completion_tokens`` (reasoning models reject ``max_tokens``); Ollama and
+    llama-cpp-python read only ``max_tokens``, as do llama-server, vLLM and Anthropic."""
+    if settings.token_param and settings.token_param != "auto":
+        return settings.token_param
+    return FACTS[server].token_param
 
 
 class ModelNotConfiguredError(RuntimeError):
@@ -111,16 +149,31 @@ def _scripted(agent: str, replies_dir: str) -> BaseChatModel:
 
 def _openai(settings: ModelSettings, api_key: str | None, loop_id: int) -> BaseChatModel:
     # Local OpenAI-compatible servers usually accept any key; the client insists on one.
+    temperature = settings.temperature
+    reasoning = is_reasoning(settings.model, settings.model_family)
+    if reasoning and temperature is not None and temperature != 1:
+        note_once(
+            f"model {settings.model} is a reasoning model (o-series/GPT-5, or model_family "
+            f"'reasoning'): these reject temperature, so temperature {temperature} is not sent"
+        )
+        temperature = None
     return _cached_openai(
         settings.model,
         settings.base_url,
-        settings.temperature,
+        temperature,
         settings.timeout_s or DEFAULT_TIMEOUT_S,
         settings.max_tokens,
+        token_param(settings, server_kind(settings)),
+        settings.reasoning_effort,
         api_key or "not-needed",
         settings.requests_per_minute,
         loop_id,
     )
+
+
+@cache
+def note_once(message: str) -> None:
+    log.warning(message)
 
 
 @cache
@@ -141,6 +194,8 @@ def _cached_openai(
     temperature: float | None,
     timeout_s: float,
     max_tokens: int | None,
+    token_param: TokenParam,
+    reasoning_effort: str | None,
     api_key: str,
     requests_per_minute: float | None,
     loop_id: int,
@@ -148,11 +203,16 @@ def _cached_openai(
     limiter = endpoint_rate_limiter(base_url, requests_per_minute) if requests_per_minute else None
     # Retries are ours (autorust/llm/structured.py): one budget per call, strategy rejections
     # recognised before any retry, every reply's usage counted from the hook on the client.
+    # ChatOpenAI sends its max_tokens as max_completion_tokens, which Ollama and
+    # llama-cpp-python ignore: for those the cap travels as max_tokens in the body.
+    body_cap = max_tokens if token_param == "max_tokens" else None
     return ChatOpenAI(
         model=model,
         base_url=base_url,
         temperature=temperature,
-        max_tokens=max_tokens,
+        max_tokens=None if body_cap else max_tokens,
+        extra_body={"max_tokens": body_cap} if body_cap else None,
+        reasoning_effort=reasoning_effort,
         timeout=timeout_s,
         max_retries=0,
         api_key=SecretStr(api_key),
