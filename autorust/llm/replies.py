@@ -60,7 +60,9 @@ def classify(
 ) -> ReplyIssue | None:
     """The reply's issue, if it is one of the classified kinds."""
     if isinstance(exc, openai.LengthFinishReasonError):  # the SDK raises these for
-        return ReplyIssue("length", "finish_reason=length")  # response_format requests
+        choices = exc.completion.choices  # response_format requests
+        empty = not choices or not (choices[0].message.content or choices[0].message.tool_calls)
+        return ReplyIssue("length", "finish_reason=length" + (", content null" if empty else ""))
     if isinstance(exc, openai.ContentFilterFinishReasonError):
         return ReplyIssue("filtered", "finish_reason=content_filter")
     if exc is not None or message is None:

@@ -231,10 +231,11 @@ class _Call:
         current = self.max_tokens or max(output_tokens, 512)
         self.max_tokens = current * 2
 
-    def error(self, cls: type[ModelCallError], what: str) -> ModelCallError:
+    def error(self, cls: type[ModelCallError], what: str, *, quiet: bool = False) -> ModelCallError:
         self.finish()
         error = cls(f"{self.endpoint.describe()}: {what}", self.call)
-        log.error(str(error), extra={**self.context, "status": "error"})
+        level = logging.DEBUG if quiet else logging.ERROR
+        log.log(level, str(error), extra={**self.context, "status": "error"})
         return error
 
     async def wait_before_retry(self, reason: str, retry_after: float | None) -> None:
@@ -288,8 +289,10 @@ async def invoke_structured(
     )
     call = current.call
     stop = current_stop()
-    if stop is not None and stop.reason is not None:
-        raise current.error(ModelAccountError, f"not sent: the batch stopped ({stop.reason})")
+    if stop is not None and stop.reason is not None:  # said once, by the batch
+        raise current.error(
+            ModelAccountError, f"not sent: the batch stopped ({stop.reason})", quiet=True
+        )
     strategies = await current.strategies()
     index = 0
     statement = schema_statement(schema)
@@ -429,8 +432,10 @@ async def invoke_structured(
 
 
 def account_error(current: _Call, cls: type[ModelCallError], what: str) -> ModelCallError:
-    """A billing or credentials error: raised, and the batch (if any) stops once."""
-    error = current.error(cls, what)
-    if (stop := current_stop()) is not None:
+    """A billing or credentials error: raised, and the batch (if any) stops, saying so once
+    (calls that were in flight when it stopped fail quietly with the same error)."""
+    stop = current_stop()
+    error = current.error(cls, what, quiet=stop is not None)
+    if stop is not None:
         stop.trip(str(error))
     return error

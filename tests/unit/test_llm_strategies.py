@@ -12,9 +12,9 @@ from autorust.graph.state import CodeArtifact
 from autorust.llm.strategies import (
     AUTO_ORDER,
     ReplyProblem,
+    RequestOptions,
     Strategy,
     candidates,
-    RequestOptions,
     extract_json,
     is_rejection,
     prepare,
