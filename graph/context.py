@@ -75,6 +75,15 @@ class ModelSettings(BaseModel):
     max_reply_chars: int | None = Field(
         None, gt=0, description="largest reply accepted (default 200,000 characters)"
     )
+    max_image_bytes: int | None = Field(
+        None, gt=0, description="largest image sent, base64 bytes (default by server kind)"
+    )
+    max_image_side: int | None = Field(
+        None, gt=0, description="longest image side sent, px (default by server kind)"
+    )
+    max_image_pixels: int | None = Field(
+        None, gt=0, description="most pixels per image sent (default by server kind)"
+    )
     timeout_s: float | None = Field(None, gt=0, description="per-request timeout")
     max_retries: int | None = Field(
         None, ge=0, description="retries after transient errors (429, 5xx, timeouts) per call"

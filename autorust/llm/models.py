@@ -16,7 +16,14 @@ from pydantic import BaseModel, SecretStr
 from autorust.graph.context import AutorustConfig, ModelSettings
 from autorust.llm.http_trace import traced_async_client
 from autorust.llm.scripted import SCRIPTED_MODEL_NAME, ScriptedChatModel
-from autorust.llm.servers import FACTS, ServerKind, TokenParam, detect, is_reasoning
+from autorust.llm.servers import (
+    FACTS,
+    ImageLimits,
+    ServerKind,
+    TokenParam,
+    detect,
+    is_reasoning,
+)
 from autorust.llm.strategies import RequestOptions
 from autorust.llm.strategy_memory import OPENAI_BASE_URL
 
@@ -43,6 +50,7 @@ class ModelEndpoint(BaseModel):
     max_tokens: int | None = None
     token_param: TokenParam = "max_tokens"
     max_reply_chars: int = DEFAULT_MAX_REPLY_CHARS
+    images: ImageLimits = FACTS["local"].images
 
     @property
     def options(self) -> RequestOptions:
@@ -82,6 +90,17 @@ def endpoint_for(agent: str, config: AutorustConfig) -> ModelEndpoint:
         max_tokens=settings.max_tokens,
         token_param=token_param(settings, server),
         max_reply_chars=settings.max_reply_chars or DEFAULT_MAX_REPLY_CHARS,
+        images=image_limits(settings, server),
+    )
+
+
+def image_limits(settings: ModelSettings, server: ServerKind) -> ImageLimits:
+    """The server kind's defaults, each overridable (max_image_bytes/_side/_pixels)."""
+    default = FACTS[server].images
+    return ImageLimits(
+        max_bytes=settings.max_image_bytes or default.max_bytes,
+        max_side=settings.max_image_side or default.max_side,
+        max_pixels=settings.max_image_pixels or default.max_pixels,
     )
 
 

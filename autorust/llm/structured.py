@@ -63,6 +63,7 @@ from autorust.llm.errors import (
     transient_reason,
 )
 from autorust.llm.http_trace import HttpTrace, start_trace, stop_trace
+from autorust.llm.images import fit_images, has_images
 from autorust.llm.models import ModelEndpoint
 from autorust.llm.replies import ReplyIssue, classify, echo_of, reply_chars
 from autorust.llm.schemas import schema_statement
@@ -175,6 +176,8 @@ class _Call:
     async def send(
         self, strategy: Strategy, conversation: list[BaseMessage], config: RunnableConfig
     ) -> tuple[AIMessage | None, HttpTrace, BaseException | None]:
+        if not self.endpoint.offline and has_images(conversation):
+            conversation = await asyncio.to_thread(fit_images, conversation, self.endpoint.images)
         runnable, to_send = prepare(
             self.model, strategy, self.schema, conversation, self.endpoint.options
         )

@@ -152,6 +152,34 @@ def error_body(message: str, shape: str, status: int, code: str | None = None) -
 
 
 @dataclass(frozen=True)
+class SentImage:
+    kind: str  # png, jpeg, webp
+    size: tuple[int, int]
+    b64_bytes: int
+
+
+def images_of(request: dict[str, Any]) -> list[SentImage]:
+    """The data-URL images of a request, in order."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    found = []
+    for message in request.get("messages", []):
+        content = message.get("content")
+        for part in content if isinstance(content, list) else []:
+            url = (part.get("image_url") or {}).get("url", "") if isinstance(part, dict) else ""
+            if url.startswith("data:image/"):
+                header, _, payload = url.partition(",")
+                with Image.open(io.BytesIO(base64.b64decode(payload))) as img:
+                    size = img.size
+                found.append(SentImage(header[len("data:image/") :].split(";")[0], size,
+                                       len(payload)))  # fmt: skip
+    return found
+
+
+@dataclass(frozen=True)
 class ServerProfile:
     name: str
     accepts: frozenset[str] = ALL_STRATEGIES
@@ -172,6 +200,9 @@ class ServerProfile:
     reasoning_tokens: int | None = None
     # the request field the server reads as the reply cap (None: it reads none)
     cap_field: str | None = "max_completion_tokens"
+    # per image: base64 bytes and pixels a side (Anthropic: 5 MB, 8000 px)
+    max_image_b64: int | None = None
+    max_image_px: int | None = None
 
     def request_error(self, request: dict[str, Any]) -> Fault | None:
         """A 400 for a request this server does not take as it is (before any reply)."""
@@ -194,6 +225,18 @@ class ServerProfile:
                     "unsupported_parameter"))  # fmt: skip
         if self.alternating_roles and not roles_alternate(request):
             return Fault(400, body=error_body(ROLES_MUST_ALTERNATE, self.error_shape, 400))
+        for image in images_of(request):
+            if self.max_image_b64 is not None and image.b64_bytes > self.max_image_b64:
+                message = (
+                    "messages.0.content.1.image.source.base64: image exceeds 5 MB maximum: "
+                    f"{image.b64_bytes} bytes > {self.max_image_b64} bytes"
+                )
+                return Fault(400, body=error_body(message, "openai", 400))
+            if self.max_image_px is not None and max(image.size) > self.max_image_px:
+                return Fault(400, body=error_body(
+                    "messages.0.content.1.image.source.base64.data: At least one of the image "
+                    f"dimensions exceed max allowed size: {self.max_image_px} pixels", "openai",
+                    400))  # fmt: skip
         return None
 
     def reply_cap(self, request: dict[str, Any]) -> int | None:
@@ -266,11 +309,15 @@ PROFILES: dict[str, ServerProfile] = {
     # Anthropic's OpenAI SDK compatibility (docs.anthropic.com/en/api/openai-sdk):
     # "response_format" is ignored, so replies are prose unless the messages state the fields;
     # tools with a forced tool_choice work; max_tokens is read
+    # images: at most 5 MB of base64 and 8000 px a side each (docs.anthropic.com/en/docs/
+    # build-with-claude/vision)
     "anthropic": ServerProfile(
         "anthropic",
         reply_model="claude-sonnet-4-5",
         prose_without_schema=True,
         cap_field="max_tokens",
+        max_image_b64=5 * 1024 * 1024,
+        max_image_px=8000,
     ),
     # OpenAI o-series (platform.openai.com/docs/guides/reasoning): temperature other than 1
     # and max_tokens are 400s; reasoning tokens count against max_completion_tokens, and a
