@@ -75,6 +75,18 @@ class ModelSettings(BaseModel):
     max_reply_chars: int | None = Field(
         None, gt=0, description="largest reply accepted (default 200,000 characters)"
     )
+    api_version: str | None = Field(
+        None,
+        description="Azure OpenAI classic endpoints: the api-version (e.g. 2024-10-21); with it "
+        "base_url is the resource (https://NAME.openai.azure.com) and requests go to "
+        "/openai/deployments/<azure_deployment>/chat/completions",
+    )
+    azure_deployment: str | None = Field(None, description="Azure deployment name (default: model)")
+    azure_auth: Literal["key", "entra"] | None = Field(
+        None,
+        description="Azure: 'key' (api-key header; AZURE_OPENAI_API_KEY or the usual keys) or "
+        "'entra' (Entra ID tokens via azure-identity: pip install 'autorust[azure]')",
+    )
     max_image_bytes: int | None = Field(
         None, gt=0, description="largest image sent, base64 bytes (default by server kind)"
     )

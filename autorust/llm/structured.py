@@ -37,7 +37,7 @@ from typing import Any, TypeVar
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.runnables import RunnableConfig
-from langchain_openai import ChatOpenAI
+from langchain_openai.chat_models.base import BaseChatOpenAI
 from langgraph.config import get_config
 from pydantic import BaseModel, ValidationError
 
@@ -136,7 +136,7 @@ class _Call:
         self.call, self.context = call, context
         self.started = time.monotonic()
         self.deadline = self.started + endpoint.call_budget_s
-        self.http = isinstance(model, ChatOpenAI)
+        self.http = isinstance(model, BaseChatOpenAI)
         self.server_said = ""  # the last error status and excerpt, for the final message
         self.token_param = endpoint.token_param
         self.max_tokens = endpoint.max_tokens  # raised after a reply cut at the limit
@@ -208,11 +208,11 @@ class _Call:
             return {}
         if self.token_param == "max_tokens":
             return {"extra_body": {"max_tokens": self.max_tokens}}
-        return {"max_tokens": self.max_tokens, "extra_body": None}  # sent as max_completion_tokens
+        return {"max_completion_tokens": self.max_tokens, "extra_body": None}
 
     def adjust(self, status: int | None, body: str) -> str | None:
         """Drop or rename a request field the model rejected (once each); what was done."""
-        if not isinstance(self.model, ChatOpenAI):
+        if not isinstance(self.model, BaseChatOpenAI):
             return None
         if rejected_temperature(status, body) and "temperature" not in self.adjusted:
             self.adjusted.add("temperature")
@@ -284,7 +284,7 @@ async def invoke_structured(
     endpoint = endpoint or ModelEndpoint(
         agent=agent,
         model=str(getattr(model, "model_name", None) or type(model).__name__),
-        offline=not isinstance(model, ChatOpenAI),
+        offline=not isinstance(model, BaseChatOpenAI),
     )
     context = {"thread_id": _thread_id(), "agent": agent, "iteration": iteration}
     current = _Call(

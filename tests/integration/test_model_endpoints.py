@@ -307,3 +307,78 @@ async def test_a_reply_over_the_agents_size_cap_is_refused(tmp_path: Path) -> No
 
 def test_the_strategy_of_each_request_is_recorded(tmp_path: Path) -> None:
     assert strategy_of({"tools": [{}]}) == "tools"
+
+
+# ---- case 11: Azure classic deployments, api-version, api-key or Entra ID ----------------------
+
+
+def azure_config(fake: FakeOpenAI, home: Path, **settings: Any) -> AutorustConfig:
+    root = fake.base_url.removesuffix("/v1")
+    return AutorustConfig(
+        default={"model": "gpt-4o", "base_url": root, "api_version": "2024-10-21",
+                 "azure_deployment": "prod-gpt4o", **settings},
+        home=str(home),
+    )  # fmt: skip
+
+
+async def test_azure_classic_deployment_with_an_api_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Observed on 38a965c: only the v1 endpoint with a bearer key could be configured."""
+    for name in ("OPENAI_API_KEY", "AUTORUST_API_KEY", "AUTORUST_CODING_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", "azure-key-0123456789")
+    with FakeOpenAI(lambda request: CODE, profile="azure-openai") as server:
+        code, call = await ask_coder(azure_config(server, tmp_path, max_tokens=300))
+        path, headers, request = server.paths[-1], server.headers[-1], server.requests[-1]
+    assert code.source == CODE["source"]
+    assert path == "/openai/deployments/prod-gpt4o/chat/completions?api-version=2024-10-21"
+    assert headers["api-key"] == "azure-key-0123456789" and "authorization" not in headers
+    assert request["max_completion_tokens"] == 300  # Azure reads it (o-series need it)
+    assert request["response_format"]["json_schema"]["strict"] is True
+    assert call.model.startswith("gpt-4o-2024")
+
+
+async def test_azure_with_entra_id_tokens(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import types
+
+    class Credential:  # stands in for azure.identity.aio.DefaultAzureCredential
+        pass
+
+    def get_bearer_token_provider(credential: Any, scope: str) -> Any:
+        assert scope == "https://cognitiveservices.azure.com/.default"
+
+        async def token() -> str:
+            return "entra-token-0123456789"
+
+        return token
+
+    aio = types.ModuleType("azure.identity.aio")
+    aio.DefaultAzureCredential = Credential  # type: ignore[attr-defined]
+    aio.get_bearer_token_provider = get_bearer_token_provider  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "azure", types.ModuleType("azure"))
+    monkeypatch.setitem(sys.modules, "azure.identity", types.ModuleType("azure.identity"))
+    monkeypatch.setitem(sys.modules, "azure.identity.aio", aio)
+    with FakeOpenAI(lambda request: CODE, profile="azure-openai") as server:
+        await ask_coder(azure_config(server, tmp_path, azure_auth="entra"))
+        headers = server.headers[-1]
+    assert headers["authorization"] == "Bearer entra-token-0123456789"
+    assert "api-key" not in headers
+
+
+def test_entra_id_without_azure_identity_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from autorust.llm.models import ModelNotConfiguredError, make_chat_model
+
+    monkeypatch.setitem(sys.modules, "azure.identity.aio", None)  # import fails
+    config = AutorustConfig(
+        default={"model": "gpt-4o", "base_url": "https://x.openai.azure.com",
+                 "api_version": "2024-10-21", "azure_auth": "entra"},
+        home=str(tmp_path),
+    )  # fmt: skip
+    with pytest.raises(ModelNotConfiguredError, match=r"autorust\[azure\]"):
+        make_chat_model("coding", config, loop_id=1)

@@ -345,6 +345,7 @@ class FakeOpenAI(LoopbackServer):
         self.profile = PROFILES[profile] if isinstance(profile, str) else profile
         self.requests: list[dict[str, Any]] = []
         self.caps: list[int | None] = []  # the reply cap the server read, per request
+        self.paths: list[str] = []  # request paths, with their query
         self.headers: list[dict[str, str]] = []
         self.statuses: list[int] = []
         self.usage = {"prompt_tokens": 0, "completion_tokens": 0}
@@ -449,6 +450,7 @@ class FakeOpenAI(LoopbackServer):
                     fake.requests.append(request)
                     fake.headers.append(headers)
                     fake.caps.append(fake.profile.reply_cap(request))
+                    fake.paths.append(self.path)
                 strategy = strategy_of(request)
                 if strategy not in fake.profile.accepts:
                     fault = fake.profile.rejection(strategy)
