@@ -238,11 +238,19 @@ async def test_a_context_length_error_is_named_not_read_as_tools_rejected(tmp_pa
     assert strategies == ["json_schema"] and "context window" in str(info.value)
 
 
-async def test_a_quota_error_stops_the_batch_once(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize(
+    ("fault", "words"),
+    [
+        (Fault(429, body=QUOTA), "quota"),
+        (Fault(401, body={"error": {"message": "Incorrect API key provided"}}), "credentials"),
+    ],
+    ids=["insufficient_quota", "401"],
+)
+async def test_a_billing_or_credentials_error_stops_the_batch_once(
+    fault: Fault, words: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     images = copy_examples(tmp_path / "images", 6)
-    with FakeOpenAI(lambda request: Fault(429, body=QUOTA)) as server:
+    with FakeOpenAI(lambda request: fault) as server:
         config = AutorustConfig(
             default={"model": "m", "base_url": server.base_url}, home=str(tmp_path / "home"),
             ocr="off",
@@ -255,7 +263,7 @@ async def test_a_quota_error_stops_the_batch_once(
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1 and errors[0].getMessage().startswith("batch stopped: ")
     assert all(r.status == "error" for r in results)
-    assert all("quota" in (r.error or "") for r in results)
+    assert all(words in (r.error or "") for r in results)
 
 
 # ---- case 8: json_object on OpenAI/Azure -------------------------------------------------------
