@@ -390,3 +390,13 @@ def test_entra_id_without_azure_identity_says_what_to_install(
     )  # fmt: skip
     with pytest.raises(ModelNotConfiguredError, match=r"autorust\[azure\]"):
         make_chat_model("coding", config, loop_id=1)
+
+
+async def test_a_rejected_max_tokens_is_resent_as_max_completion_tokens(tmp_path: Path) -> None:
+    """An o-series model behind a proxy at a local URL: max_tokens is a 400 there."""
+    with FakeOpenAI(lambda request: CODE, profile="openai-reasoning") as server:
+        code, _ = await ask_coder(config_for(server, tmp_path, model="o4-mini", max_tokens=4000))
+        requests = list(server.requests)
+    assert code.source == CODE["source"] and server.statuses == [400, 200]
+    assert requests[0]["max_tokens"] == 4000 and "max_tokens" not in requests[1]
+    assert requests[1]["max_completion_tokens"] == 4000
