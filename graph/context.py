@@ -32,6 +32,10 @@ PROMPT_FAMILIES = (*MODEL_AGENTS, "vision_confirm")
 # model settings that change what a model answers (timeouts and retry counts do not)
 RESULT_MODEL_FIELDS = {"model", "base_url", "temperature", "structured_output"}
 StructuredOutput = Literal["auto", "json_schema", "json_object", "tools", "prompt"]
+ServerSetting = Literal["auto", "openai", "azure", "anthropic", "gemini", "ollama", "local"]
+ModelFamily = Literal["auto", "chat", "reasoning"]
+ReasoningEffort = Literal["none", "minimal", "low", "medium", "high"]
+TokenParamSetting = Literal["auto", "max_tokens", "max_completion_tokens"]
 
 
 class ModelSettings(BaseModel):
@@ -50,6 +54,48 @@ class ModelSettings(BaseModel):
         "prompt only); 'auto' (default) falls back in that order when the endpoint rejects one",
     )
     max_tokens: int | None = Field(None, gt=0, description="cap on tokens per reply")
+    server: ServerSetting | None = Field(
+        None,
+        description="the endpoint's kind ('auto': from the URL): decides the token-cap "
+        "parameter, strict json_schema and image limits",
+    )
+    token_param: TokenParamSetting | None = Field(
+        None,
+        description="request field for max_tokens: 'max_completion_tokens' (OpenAI, Azure) or "
+        "'max_tokens' (Ollama, llama.cpp, vLLM, Anthropic, Gemini); 'auto' by server kind",
+    )
+    model_family: ModelFamily | None = Field(
+        None,
+        description="'reasoning' for o-series/GPT-5 models (no temperature; reasoning_effort), "
+        "e.g. behind an Azure deployment name; 'auto' (default) from the model name",
+    )
+    reasoning_effort: ReasoningEffort | None = Field(
+        None, description="reasoning models: how much to think (sent as reasoning_effort)"
+    )
+    max_reply_chars: int | None = Field(
+        None, gt=0, description="largest reply accepted (default 200,000 characters)"
+    )
+    api_version: str | None = Field(
+        None,
+        description="Azure OpenAI classic endpoints: the api-version (e.g. 2024-10-21); with it "
+        "base_url is the resource (https://NAME.openai.azure.com) and requests go to "
+        "/openai/deployments/<azure_deployment>/chat/completions",
+    )
+    azure_deployment: str | None = Field(None, description="Azure deployment name (default: model)")
+    azure_auth: Literal["key", "entra"] | None = Field(
+        None,
+        description="Azure: 'key' (api-key header; AZURE_OPENAI_API_KEY or the usual keys) or "
+        "'entra' (Entra ID tokens via azure-identity: pip install 'autorust[azure]')",
+    )
+    max_image_bytes: int | None = Field(
+        None, gt=0, description="largest image sent, base64 bytes (default by server kind)"
+    )
+    max_image_side: int | None = Field(
+        None, gt=0, description="longest image side sent, px (default by server kind)"
+    )
+    max_image_pixels: int | None = Field(
+        None, gt=0, description="most pixels per image sent (default by server kind)"
+    )
     timeout_s: float | None = Field(None, gt=0, description="per-request timeout")
     max_retries: int | None = Field(
         None, ge=0, description="retries after transient errors (429, 5xx, timeouts) per call"
@@ -149,10 +195,7 @@ class AutorustConfig(BaseSettings):
                 if self.provider == "scripted" and self.scripted_replies
                 else None
             ),
-            "models": {
-                agent: self.model_for(agent).model_dump(include=RESULT_MODEL_FIELDS)
-                for agent in MODEL_AGENTS
-            },
+            "models": {agent: result_fields(self.model_for(agent)) for agent in MODEL_AGENTS},
             "prompts": {
                 family: [version, template_hash(family, version)]
                 for family, version in self.resolved_prompt_versions().items()
@@ -167,6 +210,15 @@ class AutorustConfig(BaseSettings):
         }
         blob = json.dumps(relevant, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:8]
+
+
+def result_fields(settings: ModelSettings) -> dict[str, object]:
+    """The settings that change what a model answers; ones added later count only when set
+    (older runs keep their fingerprint)."""
+    fields = settings.model_dump(include=RESULT_MODEL_FIELDS)
+    if settings.reasoning_effort is not None:
+        fields["reasoning_effort"] = settings.reasoning_effort
+    return fields
 
 
 def replies_hash(folder: str) -> str:

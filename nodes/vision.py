@@ -151,8 +151,10 @@ async def vision_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dict
         update = {**base, "spec": spec, "prompt_versions": {AGENT: "ocr"}}
         problems = evidence_problems(spec)
         return {**update, **unverified(spec, problems)} if problems else update
-    if ocr is not None:
-        spec.ocr_text = ocr.text
+    # ocr_text is what OCR read, never the model's own transcription: with OCR off (or not
+    # installed) whatever the model put there is discarded, so no later prompt shows it as
+    # "text read from the image by OCR"
+    spec.ocr_text = ocr.text if ocr is not None else None
     update = {
         **base,
         "spec": spec,

@@ -1,9 +1,12 @@
 """Read an input image once: validate it, normalise it for the model, cache it by content hash.
 
 Normalisation: EXIF orientation applied; first frame of animations; palette, grey, CMYK,
-16-bit and alpha modes flattened to RGB on white; longest side at most ``MAX_MODEL_SIDE``;
-re-encoded as PNG. Anything that cannot be read becomes an ``ImageInputError`` with a
-specific message, so one bad file fails only its own item.
+16-bit and alpha modes flattened to RGB on white; longest side at most ``MAX_MODEL_SIDE``,
+except for very tall or wide pages (long side over ``TALL_RATIO`` times the short one), which
+keep their resolution up to ``MAX_TALL_PIXELS`` so their text stays legible (the model layer
+sends them as overlapping tiles: ``autorust/llm/images.py``); re-encoded as PNG. Anything
+that cannot be read becomes an ``ImageInputError`` with a specific message, so one bad file
+fails only its own item.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 MAX_MODEL_SIDE = 2048
+TALL_RATIO = 2.5
+MAX_TALL_PIXELS = 16_000_000
+MAX_TALL_SIDE = 32_000
 MAX_PIXELS = 40_000_000  # ~ 6300 x 6300; above this a file is treated as a decompression bomb
 MAX_FILE_BYTES = 50_000_000
 EXIF_ORIENTATION = 0x0112
@@ -91,6 +97,19 @@ def _decode(raw: bytes, path: Path) -> tuple[Image.Image, list[str]]:
     return ImageOps.exif_transpose(img), notes
 
 
+def normalised_size(width: int, height: int) -> tuple[int, int]:
+    """Longest side at most ``MAX_MODEL_SIDE``; tall or wide pages keep their resolution
+    (within ``MAX_TALL_PIXELS`` and ``MAX_TALL_SIDE``) instead of losing their short side."""
+    long, short = max(width, height), min(width, height)
+    if long <= short * TALL_RATIO:
+        scale = min(1.0, MAX_MODEL_SIDE / long)
+    else:
+        scale = min(1.0, (MAX_TALL_PIXELS / (width * height)) ** 0.5, MAX_TALL_SIDE / long)
+    if scale >= 1.0:
+        return width, height
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
 def load_image(path: str | Path, cache_dir: str | Path | None = None) -> LoadedImage:
     path = Path(path)
     if not path.is_file():
@@ -102,18 +121,23 @@ def load_image(path: str | Path, cache_dir: str | Path | None = None) -> LoadedI
         raise ImageInputError(f"{path}: {size:,} bytes is over the {MAX_FILE_BYTES:,}-byte limit")
     raw = path.read_bytes()
     sha256 = hashlib.sha256(raw).hexdigest()
-    cached = Path(cache_dir) / f"{sha256}.png" if cache_dir else None
+    # "-2": normalised with the tall-page rule (older entries shrank tall pages to 2048 px)
+    cached = Path(cache_dir) / f"{sha256}-2.png" if cache_dir else None
     if cached is not None and cached.is_file():
         with Image.open(cached) as img:
             return LoadedImage(path, sha256, img.width, img.height, cached.read_bytes())
     img, notes = _decode(raw, path)
-    if img.format == "PNG" and img.mode == "RGB" and not notes and max(img.size) <= MAX_MODEL_SIDE:
+    target = normalised_size(*img.size)
+    if img.format == "PNG" and img.mode == "RGB" and not notes and target == img.size:
         png, (width, height) = raw, img.size  # already what the model gets: no re-encoding
     else:
         normalised = _flatten(img)
-        if max(normalised.size) > MAX_MODEL_SIDE:
+        if target != normalised.size:
             notes.append(f"downscaled from {normalised.width}x{normalised.height}")
-            normalised.thumbnail((MAX_MODEL_SIDE, MAX_MODEL_SIDE))
+            if max(target) <= MAX_MODEL_SIDE:
+                normalised.thumbnail((MAX_MODEL_SIDE, MAX_MODEL_SIDE))
+            else:  # a tall or wide page, scaled down less
+                normalised = normalised.resize(target, Image.Resampling.LANCZOS)
         buffer = io.BytesIO()
         normalised.save(buffer, format="PNG")  # optimize=True costs ~4x the time for ~3%
         png, (width, height) = buffer.getvalue(), normalised.size

@@ -45,12 +45,26 @@ class InvalidModelOutputError(ModelCallError, ValueError):
     """The model kept replying with output that does not fit the schema."""
 
 
-class ModelAuthError(ModelCallError):
+class ModelAccountError(ModelCallError):
+    """No call to this endpoint can succeed until the user acts (credentials, billing): a
+    batch stops at the first one instead of failing every item the same way."""
+
+
+class ModelAuthError(ModelAccountError):
     """The endpoint rejected the credentials (401/403)."""
+
+
+class ModelQuotaError(ModelAccountError):
+    """The account is out of quota or credit (429 ``insufficient_quota``): a billing state,
+    not a rate limit, so waiting does not help."""
 
 
 class ModelRequestError(ModelCallError):
     """The endpoint rejected the request itself (400/404/422...): retrying cannot help."""
+
+
+class ModelContextLengthError(ModelRequestError):
+    """The request is longer than the model's context window."""
 
 
 class ModelUnavailableError(ModelCallError):
@@ -97,6 +111,43 @@ def body_text(exc: BaseException) -> str:
 
 
 TRANSIENT_STATUSES = frozenset({408, 409, 425, 429})
+# a 429 that is a billing state, not a rate limit (OpenAI: "insufficient_quota"; Azure and
+# others: the quota or credit words)
+_QUOTA_WORDS = ("insufficient_quota", "exceeded your current quota", "credit balance is too low",
+                "billing", "quota exceeded", "out of credits")  # fmt: skip
+# OpenAI "context_length_exceeded"; vLLM "maximum context length is"; llama-cpp-python
+# "exceed context window"; Anthropic "prompt is too long"; Ollama/llama-server "context size"
+_CONTEXT_WORDS = ("context_length_exceeded", "maximum context length", "context window",
+                  "context length", "prompt is too long", "context size",
+                  "input tokens exceed", "too many tokens")  # fmt: skip
+
+
+def is_quota_error(status: int | None, body: str) -> bool:
+    lowered = body.lower()
+    return status in (402, 429) and any(word in lowered for word in _QUOTA_WORDS)
+
+
+def is_context_length_error(status: int | None, body: str) -> bool:
+    lowered = body.lower()
+    return status in (400, 413, 422, 500) and any(word in lowered for word in _CONTEXT_WORDS)
+
+
+def rejected_temperature(status: int | None, body: str) -> bool:
+    """OpenAI reasoning models: "Unsupported value: 'temperature' does not support 0.2 with
+    this model. Only the default (1) value is supported." (400)."""
+    lowered = body.lower()
+    return (
+        status == 400
+        and "temperature" in lowered
+        and ("unsupported" in lowered or "not support" in lowered or "only the default" in lowered)
+    )
+
+
+def rejected_max_tokens(status: int | None, body: str) -> bool:
+    """OpenAI reasoning models: "Unsupported parameter: 'max_tokens' is not supported with this
+    model. Use 'max_completion_tokens' instead." (400)."""
+    lowered = body.lower()
+    return status == 400 and "'max_tokens'" in lowered and "max_completion_tokens" in lowered
 
 
 def transient_reason(exc: BaseException) -> str | None:

@@ -3,26 +3,33 @@ JSON is found. Validation against the schema always happens on our side (``struc
 
 - ``json_schema``: ``response_format: {"type": "json_schema", ...}`` (OpenAI, Azure, vLLM,
   llama.cpp's llama-server, Ollama >= 0.5).
-- ``json_object``: ``response_format: {"type": "json_object", "schema": ...}`` plus the schema in
-  the prompt (llama-cpp-python constrains to the schema; servers that only know JSON mode still
-  get valid JSON and the schema in words).
+- ``json_object``: ``response_format: {"type": "json_object"}``, with the schema attached where
+  the server reads it (llama-cpp-python constrains to it; OpenAI and Azure reject the unknown
+  parameter, so it is not sent there).
 - ``tools``: one function whose parameters are the schema, the call forced by ``tool_choice``.
-- ``prompt``: no request parameter at all; the schema is in the prompt, the JSON is taken from
-  the reply's text (fenced or bare).
+- ``prompt``: no request parameter at all; the JSON is taken from the reply's text (fenced or
+  bare).
+
+Whatever the strategy, the schema is stated once, compactly, in the system message (servers may
+ignore ``response_format`` and answer 200: Anthropic's OpenAI-compatible endpoint does), and
+the messages alternate roles as strict chat templates require (``conversation.py``).
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import re
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, SystemMessage
+from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.runnables import Runnable
 from pydantic import BaseModel
+
+from autorust.llm.conversation import arrange
+from autorust.llm.schemas import json_schema, schema_statement, strict_schema
 
 
 class Strategy(StrEnum):
@@ -64,52 +71,50 @@ def is_rejection(strategy: Strategy, status: int | None, body: str) -> bool:
     return any(word in lowered for word in _REJECTION_WORDS[strategy])
 
 
-def schema_of(schema: type[BaseModel]) -> dict[str, Any]:
-    """The JSON schema of ``schema`` (a fresh copy: callers may adjust it)."""
-    return json.loads(_json_schema(schema))  # 30x cheaper than deepcopy of the dict
+@dataclass(frozen=True)
+class RequestOptions:
+    """What the endpoint accepts beyond the common protocol."""
 
-
-@functools.cache
-def _json_schema(schema: type[BaseModel]) -> str:
-    # model_json_schema takes ~3 ms: computed once per model class
-    return json.dumps(schema.model_json_schema(), separators=(",", ":"))
-
-
-def instructions(schema: type[BaseModel]) -> SystemMessage:
-    """The schema in words, for strategies where the server does not get (or may ignore) it."""
-    return SystemMessage(
-        f"Reply with one JSON object matching the JSON schema {schema.__name__} below, and "
-        "nothing else: no prose, no code fences around it.\n"
-        f"{_json_schema(schema)}"
-    )
+    strict: bool = False  # json_schema with strict: true (OpenAI, Azure)
+    json_object_schema: bool = True  # response_format.schema with json_object (llama-cpp-python
+    # constrains to it; OpenAI and Azure reject unknown parameters)
 
 
 def prepare(
-    model: BaseChatModel, strategy: Strategy, schema: type[BaseModel], messages: list[BaseMessage]
+    model: BaseChatModel,
+    strategy: Strategy,
+    schema: type[BaseModel],
+    messages: list[BaseMessage],
+    options: RequestOptions = RequestOptions(),
 ) -> tuple[Runnable[Any, BaseMessage], list[BaseMessage]]:
-    """The runnable to invoke and the messages to send for ``strategy``."""
+    """The runnable to invoke and the messages to send for ``strategy``: whatever the strategy,
+    the schema is stated once in the system message (servers may ignore ``response_format``)
+    and the roles alternate (``conversation.arrange``)."""
     name = schema.__name__
+    to_send = arrange(messages, schema_statement(schema))
     if strategy is Strategy.JSON_SCHEMA:
+        body = strict_schema(schema) if options.strict else json_schema(schema)
         response_format = {
             "type": "json_schema",
-            "json_schema": {"name": name, "schema": schema_of(schema), "strict": False},
+            "json_schema": {"name": name, "schema": body, "strict": options.strict},
         }
-        return model.bind(response_format=response_format), messages
+        return model.bind(response_format=response_format), to_send
     if strategy is Strategy.TOOLS:
         tool = {
             "type": "function",
             "function": {
                 "name": name,
                 "description": f"Return the {name} object.",
-                "parameters": schema_of(schema),
+                "parameters": json_schema(schema),
             },
         }
-        return model.bind_tools([tool], tool_choice=name), messages
-    with_schema = [*messages, instructions(schema)]
+        return model.bind_tools([tool], tool_choice=name), to_send
     if strategy is Strategy.JSON_OBJECT:
-        response_format = {"type": "json_object", "schema": schema_of(schema)}
-        return model.bind(response_format=response_format), with_schema
-    return model, with_schema
+        response_format: dict[str, Any] = {"type": "json_object"}
+        if options.json_object_schema:
+            response_format["schema"] = json_schema(schema)
+        return model.bind(response_format=response_format), to_send
+    return model, to_send
 
 
 _FENCED = re.compile(r"```(?:json)?\s*\n?(.*?)```", re.DOTALL)
@@ -127,7 +132,8 @@ def reply_text(message: AIMessage) -> str:
 
 
 def _loads_object(text: str) -> Any:
-    value = json.loads(text)
+    # strict=False: raw newlines and tabs inside strings, as llama.cpp's JSON grammar allows
+    value = json.loads(text, strict=False)
     if not isinstance(value, dict):
         raise ValueError(f"expected a JSON object, got {type(value).__name__}")
     return value
@@ -171,7 +177,8 @@ FILTERED = "the endpoint's content filter blocked the reply (finish_reason=conte
 
 
 def reply_json(message: AIMessage) -> Any:
-    """The candidate object in a reply (tool-call arguments or the text's JSON)."""
+    """The candidate object in a reply (tool-call arguments or the text's JSON). Refusals,
+    cut-off and empty replies are classified before this (``replies.classify``)."""
     metadata = message.response_metadata or {}
     if refusal := (message.additional_kwargs or {}).get("refusal"):
         raise ReplyProblem(f"the model refused: {refusal}")
@@ -183,6 +190,10 @@ def reply_json(message: AIMessage) -> Any:
         return message.tool_calls[0]["args"]
     if message.invalid_tool_calls:
         bad = message.invalid_tool_calls[0]
+        try:  # e.g. raw newlines inside strings, which the client's strict parser refuses
+            return extract_json(str(bad.get("args") or ""))
+        except ValueError:
+            pass
         raise ReplyProblem(f"the tool call's arguments are not valid JSON: {bad.get('error')}")
     text = reply_text(message)
     if not text:

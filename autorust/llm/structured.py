@@ -4,14 +4,23 @@
   ``auto`` a strategy the endpoint rejects (400/422/500 naming ``response_format``,
   ``json_schema`` or ``tools``) is replaced at once by the next one, and the one that works is
   remembered per endpoint + model in the run home (``strategy_memory.py``).
+  A strategy is remembered only once one of its replies validated (a server that ignores
+  ``response_format`` answers 200 whatever it is sent).
 - Transient failures (429 honouring ``retry-after``, other 5xx, timeouts, dropped connections,
-  a 200 whose body is not JSON, has no ``choices`` or no content) are retried here with
-  exponential backoff and jitter: at most ``max_retries`` times and never past the call's
-  budget (``call_budget_s``, default 180 s, which bounds every request's timeout too).
-  Deterministic failures (400, 404, 422, rejected credentials) end the call at once.
-- Every reply is validated on our side; an invalid one (schema violation, truncated JSON,
-  ``finish_reason=length``, a refusal) is re-asked with the problem, at most
-  ``max_regenerations`` times.
+  a 200 whose body is not JSON or has no ``choices``) are retried here with exponential
+  backoff and jitter: at most ``max_retries`` times and never past the call's budget
+  (``call_budget_s``, default 180 s, which bounds every request's timeout too). Deterministic
+  failures (400, 404, 422) end the call at once; a context-length 400 is named as such; a 400
+  rejecting ``temperature`` (reasoning models) or ``max_tokens`` is resent once without it.
+  Billing/quota (429 ``insufficient_quota``) and credential errors are never retried and stop
+  a batch once (``batch_stop.py``).
+- Replies that are complete but unusable are classified, never retried blindly: a refusal is
+  re-asked once naming it, a reply cut at the token limit (``finish_reason: length``, also
+  ``content: null`` from a reasoning model that spent its budget) once with twice the budget,
+  an empty reply resent once; a second one of the same kind ends the call saying what happened.
+- Every reply is validated on our side; an invalid one (schema violation, truncated JSON) is
+  re-asked with the problem and the schema restated, at most ``max_regenerations`` times. A
+  reply over the agent's size cap (``max_reply_chars``) is refused at once.
 - Every reply's usage counts, read by an httpx hook from what the server reported (rejected
   and regenerated replies, and those of a call that finally failed: the error carries the
   ``ModelCall``).
@@ -25,31 +34,40 @@ import random
 import time
 from typing import Any, TypeVar
 
-import openai
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.runnables import RunnableConfig
-from langchain_openai import ChatOpenAI
+from langchain_openai.chat_models.base import BaseChatOpenAI
 from langgraph.config import get_config
 from pydantic import BaseModel, ValidationError
 
 from autorust.graph.state import ModelCall
+from autorust.llm.batch_stop import current_stop
+from autorust.llm.conversation import reask
 from autorust.llm.errors import (
     InvalidModelOutputError,
+    ModelAccountError,
     ModelAuthError,
     ModelCallError,
+    ModelContextLengthError,
+    ModelQuotaError,
     ModelRequestError,
     ModelUnavailableError,
     body_text,
+    is_context_length_error,
+    is_quota_error,
+    rejected_max_tokens,
+    rejected_temperature,
     server_text,
     status_of,
     transient_reason,
 )
 from autorust.llm.http_trace import HttpTrace, start_trace, stop_trace
+from autorust.llm.images import fit_images, has_images
 from autorust.llm.models import ModelEndpoint
+from autorust.llm.replies import ReplyIssue, classify, echo_of, reply_chars
+from autorust.llm.schemas import schema_statement
 from autorust.llm.strategies import (
-    FILTERED,
-    TRUNCATED,
     ReplyProblem,
     Strategy,
     candidates,
@@ -62,8 +80,11 @@ from autorust.redaction import redact
 
 __all__ = [
     "InvalidModelOutputError",
+    "ModelAccountError",
     "ModelAuthError",
     "ModelCallError",
+    "ModelContextLengthError",
+    "ModelQuotaError",
     "ModelRequestError",
     "ModelUnavailableError",
     "invoke_structured",
@@ -88,16 +109,6 @@ def backoff_s(retry: int, retry_after: float | None) -> float:
     if retry_after is not None:
         return retry_after
     return min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**retry) * random.uniform(0.5, 1.0)
-
-
-def finished_early(exc: BaseException | None) -> ReplyProblem | None:
-    """The SDK's own complaints about a complete reply (it raises them for ``response_format``
-    requests): truncated at the token limit, or blocked by a content filter."""
-    if isinstance(exc, openai.LengthFinishReasonError):
-        return ReplyProblem(TRUNCATED)
-    if isinstance(exc, openai.ContentFilterFinishReasonError):
-        return ReplyProblem(FILTERED)
-    return None
 
 
 def validation_problem(exc: ValidationError) -> str:
@@ -125,8 +136,11 @@ class _Call:
         self.call, self.context = call, context
         self.started = time.monotonic()
         self.deadline = self.started + endpoint.call_budget_s
-        self.http = isinstance(model, ChatOpenAI)
+        self.http = isinstance(model, BaseChatOpenAI)
         self.server_said = ""  # the last error status and excerpt, for the final message
+        self.token_param = endpoint.token_param
+        self.max_tokens = endpoint.max_tokens  # raised after a reply cut at the limit
+        self.adjusted: set[str] = set()  # request fields dropped or renamed after a 400
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
@@ -162,10 +176,16 @@ class _Call:
     async def send(
         self, strategy: Strategy, conversation: list[BaseMessage], config: RunnableConfig
     ) -> tuple[AIMessage | None, HttpTrace, BaseException | None]:
-        runnable, to_send = prepare(self.model, strategy, self.schema, conversation)
+        if not self.endpoint.offline and has_images(conversation):
+            conversation = await asyncio.to_thread(fit_images, conversation, self.endpoint.images)
+        runnable, to_send = prepare(
+            self.model, strategy, self.schema, conversation, self.endpoint.options
+        )
         remaining = self.remaining()
         if self.http:
-            runnable = runnable.bind(timeout=max(0.1, min(self.endpoint.timeout_s, remaining)))
+            runnable = runnable.bind(
+                timeout=max(0.1, min(self.endpoint.timeout_s, remaining)), **self.cap()
+            )
         trace, token = start_trace()
         message: Any = None
         try:
@@ -180,10 +200,45 @@ class _Call:
             self._account(trace, message)
         return message, trace, None
 
-    def error(self, cls: type[ModelCallError], what: str) -> ModelCallError:
+    def cap(self) -> dict[str, Any]:
+        """The reply cap as the server reads it, when it differs from the client's own."""
+        endpoint = self.endpoint
+        same = (self.max_tokens, self.token_param) == (endpoint.max_tokens, endpoint.token_param)
+        if self.max_tokens is None or same:
+            return {}
+        if self.token_param == "max_tokens":
+            return {"extra_body": {"max_tokens": self.max_tokens}}
+        return {"max_completion_tokens": self.max_tokens, "extra_body": None}
+
+    def adjust(self, status: int | None, body: str) -> str | None:
+        """Drop or rename a request field the model rejected (once each); what was done."""
+        if not isinstance(self.model, BaseChatOpenAI):
+            return None
+        if rejected_temperature(status, body) and "temperature" not in self.adjusted:
+            self.adjusted.add("temperature")
+            self.model = self.model.model_copy(update={"temperature": None})
+            return (
+                "the model rejects temperature (a reasoning model?): resending without it; "
+                f"set AUTORUST_{self.endpoint.agent.upper()}__MODEL_FAMILY=reasoning to skip this"
+            )
+        if rejected_max_tokens(status, body) and "max_tokens" not in self.adjusted:
+            self.adjusted.add("max_tokens")
+            self.token_param = "max_completion_tokens"
+            self.max_tokens = self.max_tokens or self.endpoint.max_tokens
+            self.model = self.model.model_copy(update={"extra_body": None})
+            return "the model rejects max_tokens: resending the cap as max_completion_tokens"
+        return None
+
+    def raise_budget(self, output_tokens: int) -> None:
+        """Twice the cap (or twice what the cut reply used when no cap was set)."""
+        current = self.max_tokens or max(output_tokens, 512)
+        self.max_tokens = current * 2
+
+    def error(self, cls: type[ModelCallError], what: str, *, quiet: bool = False) -> ModelCallError:
         self.finish()
         error = cls(f"{self.endpoint.describe()}: {what}", self.call)
-        log.error(str(error), extra={**self.context, "status": "error"})
+        level = logging.DEBUG if quiet else logging.ERROR
+        log.log(level, str(error), extra={**self.context, "status": "error"})
         return error
 
     async def wait_before_retry(self, reason: str, retry_after: float | None) -> None:
@@ -229,16 +284,23 @@ async def invoke_structured(
     endpoint = endpoint or ModelEndpoint(
         agent=agent,
         model=str(getattr(model, "model_name", None) or type(model).__name__),
-        offline=not isinstance(model, ChatOpenAI),
+        offline=not isinstance(model, BaseChatOpenAI),
     )
     context = {"thread_id": _thread_id(), "agent": agent, "iteration": iteration}
     current = _Call(
         model, schema, endpoint, memory, ModelCall(agent=agent, iteration=iteration), context
     )
     call = current.call
+    stop = current_stop()
+    if stop is not None and stop.reason is not None:  # said once, by the batch
+        raise current.error(
+            ModelAccountError, f"not sent: the batch stopped ({stop.reason})", quiet=True
+        )
     strategies = await current.strategies()
     index = 0
-    conversation = list(messages)
+    statement = schema_statement(schema)
+    reasks: list[BaseMessage] = []  # assistant/user pairs: each rejected reply, what was wrong
+    issues: dict[str, int] = {}  # classified replies (refusal, length, filtered, empty) so far
     while True:
         if current.remaining() <= 0:
             raise current.error(
@@ -258,11 +320,38 @@ async def invoke_structured(
             },
             "run_name": f"{agent}-structured",
         }
-        message, trace, exc = await current.send(strategy, conversation, run_config)
+        message, trace, exc = await current.send(strategy, [*messages, *reasks], run_config)
         last = trace.last
-        cut_off = finished_early(exc)
-        if exc is not None and cut_off is None:
+        issue = classify(exc, message, last)
+        if exc is not None and issue is None:
             status, body = status_of(exc), body_text(exc)
+            if status is not None:
+                current.server_said = f"HTTP {status}: {server_text(body)}"
+            if (done := current.adjust(status, body)) is not None:
+                log.warning(f"{endpoint.describe()}: {done}", extra=context)
+                continue
+            if is_quota_error(status, body):
+                raise account_error(
+                    current,
+                    ModelQuotaError,
+                    f"the account is out of quota or credit (HTTP {status}: "
+                    f"{server_text(body)}); not retried: check the plan and billing",
+                )
+            if status in (401, 403):
+                raise account_error(
+                    current,
+                    ModelAuthError,
+                    f"the endpoint rejected the credentials (HTTP {status}); check "
+                    f"OPENAI_API_KEY / AUTORUST_API_KEY / AUTORUST_{agent.upper()}_API_KEY and "
+                    "the endpoint URL",
+                )
+            if is_context_length_error(status, body):
+                raise current.error(
+                    ModelContextLengthError,
+                    f"the request is longer than the model's context window (HTTP {status}: "
+                    f"{server_text(body)}); use a model with a longer context or a server "
+                    "started with a larger one",
+                )
             if is_rejection(strategy, status, body):
                 what = f"structured output '{strategy}' (HTTP {status}: {server_text(body)})"
                 if index + 1 < len(strategies):
@@ -278,16 +367,7 @@ async def invoke_structured(
                     f"the endpoint rejected {what}; set AUTORUST_{agent.upper()}"
                     "__STRUCTURED_OUTPUT to auto or to a strategy it supports",
                 )
-            if status in (401, 403):
-                raise current.error(
-                    ModelAuthError,
-                    f"the endpoint rejected the credentials (HTTP {status}); check "
-                    f"OPENAI_API_KEY / AUTORUST_API_KEY / AUTORUST_{agent.upper()}_API_KEY and "
-                    "the endpoint URL",
-                )
             reason = transient_reason(exc)
-            if status is not None:
-                current.server_said = f"HTTP {status}: {server_text(body)}"
             if reason is None and last is not None and last.status == 200 and last.problem:
                 reason = last.problem  # e.g. empty choices: the client library chokes on it
             if reason is None:
@@ -300,23 +380,36 @@ async def invoke_structured(
             await current.wait_before_retry(reason, last.retry_after_s if last else None)
             continue
 
-        await current.remember(strategy)
         try:
-            if cut_off is not None:
-                raise cut_off
-            if last is not None and last.problem:
-                raise ReplyProblem(last.problem, empty=True)
+            if issue is not None:
+                raise issue
             assert message is not None
+            if (size := reply_chars(message)) > endpoint.max_reply_chars:
+                raise current.error(
+                    InvalidModelOutputError,
+                    f"the {agent} agent's reply is {size:,} characters, over its "
+                    f"{endpoint.max_reply_chars:,}-character cap (AUTORUST_{agent.upper()}"
+                    "__MAX_REPLY_CHARS); it was not used",
+                )
             candidate = reply_json(message)
             parsed = schema.model_validate(candidate)
-        except ReplyProblem as problem_exc:
-            if problem_exc.empty:
-                await current.wait_before_retry(str(problem_exc), None)
+        except ReplyIssue as found:
+            issues[found.kind] = issues.get(found.kind, 0) + 1
+            if issues[found.kind] > 1:
+                final = found.final(agent, current.max_tokens)
+                raise current.error(InvalidModelOutputError, final) from None
+            if found.kind == "empty":
+                await current.wait_before_retry(str(found), None)
                 continue
+            if found.kind == "length":
+                current.raise_budget(last.output_tokens if last else 0)
+            problem = found.reask()
+        except ReplyProblem as problem_exc:
             problem = str(problem_exc)
         except ValidationError as validation_exc:
             problem = validation_problem(validation_exc)
         else:
+            await current.remember(strategy)  # only a strategy whose reply validated
             current.finish()
             log.info(
                 "model call ok",
@@ -338,10 +431,14 @@ async def invoke_structured(
             f"invalid reply, regenerating: {problem}",
             extra={**context, "attempt": len(call.regenerations)},
         )
-        conversation = [
-            *messages,
-            HumanMessage(
-                f"Your previous reply was rejected: {problem}\n"
-                f"Reply again with a complete, valid {schema.__name__} object."
-            ),
-        ]
+        reasks += reask(echo_of(message, issue), problem, statement)
+
+
+def account_error(current: _Call, cls: type[ModelCallError], what: str) -> ModelCallError:
+    """A billing or credentials error: raised, and the batch (if any) stops, saying so once
+    (calls that were in flight when it stopped fail quietly with the same error)."""
+    stop = current_stop()
+    error = current.error(cls, what, quiet=stop is not None)
+    if stop is not None:
+        stop.trip(str(error))
+    return error

@@ -13,6 +13,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from pydantic import BaseModel, Field
 
 from autorust.graph.context import AutorustConfig
+from autorust.llm.batch_stop import batch_stop, current_stop
 from autorust.redaction import redact
 from autorust.runtime.identity import thread_id_from_digest
 from autorust.runtime.inputs import InputGroup, group_by_content
@@ -87,6 +88,10 @@ class BatchRun:
     async def _attempt(
         self, image: Path, graph: Any, thread_id: str, claim: Claim | None = None
     ) -> ItemResult:
+        if (stop := current_stop()) is not None and stop.reason is not None:
+            if self.claims and claim is Claim.CLAIMED:
+                await self.claims.release(thread_id)
+            return self._record(image, not_started(image, thread_id, stop.reason))
         self.on_event(BatchEvent(kind="item_started", image_path=str(image)))
         try:
             if claim is Claim.CLAIMED and self.claims:
@@ -174,5 +179,16 @@ class BatchRun:
         gate = asyncio.Semaphore(self.options.max_in_flight)
         graph = compile_graph(self.checkpointer, node_wrapper=self.scheduler.wrap)
         groups = await asyncio.to_thread(group_by_content, self.images)
-        await asyncio.gather(*(self._group(group, gate, graph) for group in groups))
+        with batch_stop():  # a billing or credentials error stops the batch once
+            await asyncio.gather(*(self._group(group, gate, graph) for group in groups))
         return [self.results[str(image)] for image in self.images]
+
+
+def not_started(image: Path, thread_id: str, reason: str) -> ItemResult:
+    """An item the batch did not start after it stopped (a plain rerun starts it)."""
+    return ItemResult(
+        image_path=str(image),
+        thread_id=thread_id,
+        status="error",
+        error=redact(f"not started: the batch stopped ({reason})"),
+    )

@@ -40,6 +40,7 @@ class Fault:
 class Completion:
     content: str | None
     finish_reason: str = "stop"
+    refusal: str | None = None  # OpenAI: message.refusal, content null
 
 
 @dataclass
@@ -108,6 +109,76 @@ LLAMA_CPP_PYTHON_500 = (
 )
 
 
+ROLES_MUST_ALTERNATE = (
+    "Conversation roles must alternate user/assistant/user/assistant/..."  # Gemma 3 template
+)
+PROSE = (
+    "Happy to help! The image shows a small programming exercise. I would start by reading "
+    "the examples carefully, then write a function that handles each case."
+)
+
+
+def _message_texts(request: dict[str, Any]) -> list[str]:
+    texts = []
+    for message in request.get("messages", []):
+        content = message.get("content")
+        if isinstance(content, str):
+            texts.append(content)
+        elif isinstance(content, list):
+            texts += [str(part.get("text", "")) for part in content if isinstance(part, dict)]
+    return texts
+
+
+def schema_in_messages(request: dict[str, Any]) -> bool:
+    """The fields are stated in the messages (not only in response_format)."""
+    return any(_SCHEMA_IN_PROMPT.search(text) for text in _message_texts(request))
+
+
+def roles_alternate(request: dict[str, Any]) -> bool:
+    roles = [m.get("role") for m in request.get("messages", [])]
+    if roles and roles[0] in ("system", "developer"):
+        roles = roles[1:]
+    return bool(roles) and all(
+        role == ("user" if index % 2 == 0 else "assistant") for index, role in enumerate(roles)
+    )
+
+
+def error_body(message: str, shape: str, status: int, code: str | None = None) -> dict[str, Any]:
+    if shape == "vllm":
+        return {"object": "error", "message": message, "type": "BadRequestError", "param": None,
+                "code": status}  # fmt: skip
+    return {"error": {"message": message, "type": "invalid_request_error", "param": None,
+                      "code": code}}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SentImage:
+    kind: str  # png, jpeg, webp
+    size: tuple[int, int]
+    b64_bytes: int
+
+
+def images_of(request: dict[str, Any]) -> list[SentImage]:
+    """The data-URL images of a request, in order."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    found = []
+    for message in request.get("messages", []):
+        content = message.get("content")
+        for part in content if isinstance(content, list) else []:
+            url = (part.get("image_url") or {}).get("url", "") if isinstance(part, dict) else ""
+            if url.startswith("data:image/"):
+                header, _, payload = url.partition(",")
+                with Image.open(io.BytesIO(base64.b64decode(payload))) as img:
+                    size = img.size
+                found.append(SentImage(header[len("data:image/") :].split(";")[0], size,
+                                       len(payload)))  # fmt: skip
+    return found
+
+
 @dataclass(frozen=True)
 class ServerProfile:
     name: str
@@ -118,6 +189,58 @@ class ServerProfile:
     reply_model: str | None = None  # Azure names the underlying model, not the deployment
     extra_body: Callable[[], dict[str, Any]] | None = None
     extra_choice: Callable[[], dict[str, Any]] | None = None
+    # Anthropic: response_format ignored (200); prose unless the fields are in the messages
+    prose_without_schema: bool = False
+    # strict chat templates (Gemma 3, Mistral): 400 unless roles alternate after the system
+    alternating_roles: bool = False
+    # OpenAI/Azure reject unknown request parameters (e.g. json_object's "schema")
+    rejects_unknown_parameters: bool = False
+    # OpenAI reasoning models: no temperature but 1, no max_tokens; a budget under
+    # reasoning_tokens is spent thinking (content null, finish_reason length)
+    reasoning_tokens: int | None = None
+    # the request field the server reads as the reply cap (None: it reads none)
+    cap_field: str | None = "max_completion_tokens"
+    # per image: base64 bytes and pixels a side (Anthropic: 5 MB, 8000 px)
+    max_image_b64: int | None = None
+    max_image_px: int | None = None
+
+    def request_error(self, request: dict[str, Any]) -> Fault | None:
+        """A 400 for a request this server does not take as it is (before any reply)."""
+        response_format = request.get("response_format") or {}
+        if self.rejects_unknown_parameters and "schema" in response_format:
+            return Fault(400, body={"error": {
+                "message": "Unknown parameter: 'response_format.schema'.",
+                "type": "invalid_request_error", "param": "response_format.schema",
+                "code": "unknown_parameter"}})  # fmt: skip
+        if self.reasoning_tokens is not None:
+            if request.get("temperature") not in (None, 1, 1.0):
+                return Fault(400, body=error_body(
+                    f"Unsupported value: 'temperature' does not support "
+                    f"{request['temperature']} with this model. Only the default (1) value is "
+                    "supported.", "openai", 400, "unsupported_value"))  # fmt: skip
+            if "max_tokens" in request:
+                return Fault(400, body=error_body(
+                    "Unsupported parameter: 'max_tokens' is not supported with this model. "
+                    "Use 'max_completion_tokens' instead.", "openai", 400,
+                    "unsupported_parameter"))  # fmt: skip
+        if self.alternating_roles and not roles_alternate(request):
+            return Fault(400, body=error_body(ROLES_MUST_ALTERNATE, self.error_shape, 400))
+        for image in images_of(request):
+            if self.max_image_b64 is not None and image.b64_bytes > self.max_image_b64:
+                message = (
+                    "messages.0.content.1.image.source.base64: image exceeds 5 MB maximum: "
+                    f"{image.b64_bytes} bytes > {self.max_image_b64} bytes"
+                )
+                return Fault(400, body=error_body(message, "openai", 400))
+            if self.max_image_px is not None and max(image.size) > self.max_image_px:
+                return Fault(400, body=error_body(
+                    "messages.0.content.1.image.source.base64.data: At least one of the image "
+                    f"dimensions exceed max allowed size: {self.max_image_px} pixels", "openai",
+                    400))  # fmt: skip
+        return None
+
+    def reply_cap(self, request: dict[str, Any]) -> int | None:
+        return request.get(self.cap_field) if self.cap_field else None
 
     def rejection(self, strategy: str) -> Fault:
         if self.name == "llama-cpp-python":
@@ -148,7 +271,8 @@ def _azure_filters() -> dict[str, Any]:
 
 
 PROFILES: dict[str, ServerProfile] = {
-    "openai": ServerProfile("openai"),
+    # OpenAI (platform.openai.com/docs/api-reference/chat): unknown parameters are 400s
+    "openai": ServerProfile("openai", rejects_unknown_parameters=True),
     # Azure OpenAI before api-version 2024-08-01-preview: no json_schema; annotations around
     # the completion; "model" is the underlying model, whatever the deployment is called
     "azure-openai-2024-06-01": ServerProfile(
@@ -167,18 +291,46 @@ PROFILES: dict[str, ServerProfile] = {
     ),
     # vLLM (guided decoding): every strategy; errors are {"object": "error", ...}
     "vllm": ServerProfile("vllm", error_shape="vllm"),
-    # Ollama >= 0.5: json_schema and json_object; tools work but tool_choice is ignored
-    "ollama": ServerProfile("ollama", tool_choice_honoured=False),
+    # Ollama >= 0.5: json_schema and json_object; tools work but tool_choice is ignored; the
+    # reply cap is read from max_tokens only (github.com/ollama/ollama docs/openai.md)
+    "ollama": ServerProfile("ollama", tool_choice_honoured=False, cap_field="max_tokens"),
     # llama-cpp-python 0.3.x: json_schema is a 500 with the validation text and a traceback
     "llama-cpp-python": ServerProfile(
         "llama-cpp-python",
         accepts=frozenset({"json_object", "tools", "prompt"}),
         rejection_status=500,
+        cap_field="max_tokens",
     ),
     # llama.cpp's llama-server: json_schema (and json_object with a schema); adds timings
     "llama-server": ServerProfile(
         "llama-server",
         extra_body=lambda: {"timings": {"prompt_n": 1, "predicted_n": 1}},
+    ),
+    # Anthropic's OpenAI SDK compatibility (docs.anthropic.com/en/api/openai-sdk):
+    # "response_format" is ignored, so replies are prose unless the messages state the fields;
+    # tools with a forced tool_choice work; max_tokens is read
+    # images: at most 5 MB of base64 and 8000 px a side each (docs.anthropic.com/en/docs/
+    # build-with-claude/vision)
+    "anthropic": ServerProfile(
+        "anthropic",
+        reply_model="claude-sonnet-4-5",
+        prose_without_schema=True,
+        cap_field="max_tokens",
+        max_image_b64=5 * 1024 * 1024,
+        max_image_px=8000,
+    ),
+    # OpenAI o-series (platform.openai.com/docs/guides/reasoning): temperature other than 1
+    # and max_tokens are 400s; reasoning tokens count against max_completion_tokens, and a
+    # budget spent thinking returns content null with finish_reason "length"
+    "openai-reasoning": ServerProfile(
+        "openai-reasoning",
+        reply_model="o3-2025-04-16",
+        rejects_unknown_parameters=True,
+        reasoning_tokens=1500,
+    ),
+    # vLLM serving Gemma 3 (its chat template raises unless roles alternate: 400)
+    "vllm-gemma": ServerProfile(
+        "vllm-gemma", error_shape="vllm", alternating_roles=True, cap_field="max_tokens"
     ),
     # a server without function calling
     "no-tools": ServerProfile(
@@ -192,6 +344,8 @@ class FakeOpenAI(LoopbackServer):
         self.responder = responder
         self.profile = PROFILES[profile] if isinstance(profile, str) else profile
         self.requests: list[dict[str, Any]] = []
+        self.caps: list[int | None] = []  # the reply cap the server read, per request
+        self.paths: list[str] = []  # request paths, with their query
         self.headers: list[dict[str, str]] = []
         self.statuses: list[int] = []
         self.usage = {"prompt_tokens": 0, "completion_tokens": 0}
@@ -207,12 +361,23 @@ class FakeOpenAI(LoopbackServer):
             self.usage["completion_tokens"] += completion_tokens
 
     def _completion(
-        self, request: dict[str, Any], content: str | None, finish_reason: str = "stop"
+        self,
+        request: dict[str, Any],
+        content: str | None,
+        finish_reason: str = "stop",
+        refusal: str | None = None,
     ) -> dict[str, Any]:
         prompt_tokens = max(1, len(json.dumps(request.get("messages", []))) // 4)
-        completion_tokens = max(1, len(content or "") // 4)
+        completion_tokens = max(1, len(content or refusal or "") // 4)
+        cap = self.profile.reply_cap(request)
+        if self.profile.reasoning_tokens is not None and (cap or 10**9) < (
+            self.profile.reasoning_tokens + completion_tokens
+        ):
+            content, finish_reason, completion_tokens = None, "length", cap or 0
         self._bill(prompt_tokens, completion_tokens)
         message: dict[str, Any] = {"role": "assistant", "content": content}
+        if refusal is not None:
+            message = {"role": "assistant", "content": None, "refusal": refusal}
         forced = isinstance(request.get("tool_choice"), dict)
         if (
             strategy_of(request) == "tools"
@@ -284,10 +449,23 @@ class FakeOpenAI(LoopbackServer):
                 with fake._lock:
                     fake.requests.append(request)
                     fake.headers.append(headers)
+                    fake.caps.append(fake.profile.reply_cap(request))
+                    fake.paths.append(self.path)
                 strategy = strategy_of(request)
                 if strategy not in fake.profile.accepts:
                     fault = fake.profile.rejection(strategy)
                     self._send(fault.status, fault.body, fault.headers)
+                    return
+                if (fault := fake.profile.request_error(request)) is not None:
+                    self._send(fault.status, fault.body, fault.headers)
+                    return
+                forced_tool = strategy == "tools" and isinstance(request.get("tool_choice"), dict)
+                if (
+                    fake.profile.prose_without_schema
+                    and not forced_tool
+                    and not schema_in_messages(request)
+                ):
+                    self._send(200, fake._completion(request, PROSE), {})
                     return
                 reply = fake.responder(request)
                 if isinstance(reply, Fault):
@@ -303,7 +481,9 @@ class FakeOpenAI(LoopbackServer):
                     self._send_bytes(reply.status, reply.body, {}, reply.content_type)
                     return
                 if isinstance(reply, Completion):
-                    completion = fake._completion(request, reply.content, reply.finish_reason)
+                    completion = fake._completion(
+                        request, reply.content, reply.finish_reason, reply.refusal
+                    )
                 else:
                     content = reply if isinstance(reply, str) else json.dumps(reply)
                     completion = fake._completion(request, content)

@@ -63,9 +63,15 @@ class ModelServer:
         return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
 
 
-def start_model_server(log: Path, n_ctx: int = 4096) -> ModelServer:
+def start_model_server(
+    log: Path, n_ctx: int = 4096, command: list[str] | None = None
+) -> ModelServer:
+    """llama-cpp-python's server (or ``command``, formatted with ``{port}``), ready and checked
+    to answer one completion."""
     port = free_port()
-    command = [
+    if command is not None:
+        command = [part.format(port=port) for part in command]
+    command = command or [
         sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2_gguf()),
         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx), "--verbose", "False",
         "--n_threads", str(os.cpu_count() or 1), "--n_threads_batch", str(os.cpu_count() or 1),
@@ -85,6 +91,7 @@ def start_model_server(log: Path, n_ctx: int = 4096) -> ModelServer:
         try:
             with urllib.request.urlopen(f"{server.base_url}/models", timeout=2) as reply:
                 if reply.status == 200:
+                    check_first_completion(server)
                     return server
         except OSError:
             time.sleep(0.25)
@@ -92,6 +99,58 @@ def start_model_server(log: Path, n_ctx: int = 4096) -> ModelServer:
     raise RuntimeError(
         f"llama_cpp.server not ready in {READY_TIMEOUT_S:.0f}s:\n{server.log_tail()}"
     )
+
+
+def amx_cpu() -> bool:
+    try:
+        return "amx_tile" in Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+
+
+def crash_message(server: ModelServer) -> str:
+    """Why the server died on its first completion, in words that say what to do."""
+    code = server.process.returncode
+    signal_name = ""
+    if code is not None and code < 0:
+        signal_name = f" ({signal.Signals(-code).name})"
+    cpu = (
+        "this CPU reports AMX (amx_tile in /proc/cpuinfo)"
+        if amx_cpu()
+        else "the wheel may have been built for another CPU"
+    )
+    return (
+        f"llama_cpp.server died on its first completion, exit {code}{signal_name}. The likely "
+        f"cause: llama-cpp-python was built with native CPU flags and {cpu}; a native build "
+        "segfaults in llama_decode there. Rebuild it portable with scripts/setup.sh (it builds "
+        "with GGML_NATIVE=OFF into ~/.cache/autorust/wheels/<flags>/ and bypasses pip's wheel "
+        "cache), or: pip uninstall -y llama-cpp-python && CMAKE_ARGS=-DGGML_NATIVE=OFF pip "
+        "install --no-cache-dir llama-cpp-python. Server log:\n" + server.log_tail()
+    )
+
+
+def check_first_completion(server: ModelServer) -> None:
+    """One tiny completion before any test uses the server: a build that crashes in
+    ``llama_decode`` fails the fixture here, with its likely cause, not a test midway."""
+    request = urllib.request.Request(
+        f"{server.base_url}/chat/completions",
+        data=json.dumps(
+            {"messages": [{"role": "user", "content": "Say hi."}], "max_tokens": 2}
+        ).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=READY_TIMEOUT_S) as reply:
+            reply.read()
+    except (OSError, http.client.HTTPException) as exc:
+        try:
+            server.process.wait(5)
+        except subprocess.TimeoutExpired:
+            stop_model_server(server)
+            pytest.fail(f"llama_cpp.server did not answer a first completion ({exc})")
+        pytest.fail(crash_message(server))
+    if server.process.poll() is not None:
+        pytest.fail(crash_message(server))
 
 
 def stop_model_server(server: ModelServer) -> None:

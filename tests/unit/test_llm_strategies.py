@@ -6,16 +6,16 @@ import json
 from pathlib import Path
 
 import pytest
-from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
 from autorust.graph.state import CodeArtifact
 from autorust.llm.strategies import (
     AUTO_ORDER,
     ReplyProblem,
+    RequestOptions,
     Strategy,
     candidates,
     extract_json,
-    instructions,
     is_rejection,
     prepare,
     reply_json,
@@ -94,17 +94,33 @@ def test_each_strategy_sends_what_it_says() -> None:
         runnable, sent = prepare(model, strategy, CodeArtifact, messages)
         kwargs = getattr(runnable, "kwargs", {})
         fmt = kwargs.get("response_format")
+        # whatever the strategy: the schema stated once, in the one system message first
+        assert isinstance(sent[0], SystemMessage) and sent[1:] == messages
+        assert str(sent[0].content).count('"source": string') == 1
         if strategy is Strategy.JSON_SCHEMA:
             assert fmt["type"] == "json_schema" and fmt["json_schema"]["name"] == "CodeArtifact"
-            assert sent == messages
+            assert fmt["json_schema"]["strict"] is False
         elif strategy is Strategy.JSON_OBJECT:
             assert fmt["type"] == "json_object" and fmt["schema"]["title"] == "CodeArtifact"
-            assert sent[-1] == instructions(CodeArtifact)
         elif strategy is Strategy.TOOLS:
             assert kwargs["tools"][0]["function"]["name"] == "CodeArtifact"
             assert kwargs["tool_choice"]["function"]["name"] == "CodeArtifact"
         else:
-            assert runnable is model and "CodeArtifact" in str(sent[-1].content)
+            assert runnable is model
+
+
+def test_openai_gets_strict_json_schema_and_plain_json_mode() -> None:
+    """Issue 23 case 8: OpenAI and Azure reject unknown parameters (response_format.schema)
+    and accept strict: true with a schema that follows the strict rules."""
+    from langchain_openai import ChatOpenAI
+
+    model = ChatOpenAI(model="m", api_key="not-needed", base_url="http://127.0.0.1:9/v1")
+    options = RequestOptions(strict=True, json_object_schema=False)
+    runnable, _ = prepare(model, Strategy.JSON_OBJECT, CodeArtifact, [], options)
+    assert runnable.kwargs["response_format"] == {"type": "json_object"}  # type: ignore[attr-defined]
+    runnable, _ = prepare(model, Strategy.JSON_SCHEMA, CodeArtifact, [], options)
+    sent = runnable.kwargs["response_format"]["json_schema"]  # type: ignore[attr-defined]
+    assert sent["strict"] is True and sent["schema"]["additionalProperties"] is False
 
 
 def test_memory_keeps_one_strategy_per_endpoint_and_model(tmp_path: Path) -> None:
