@@ -25,6 +25,7 @@ from autorust.graph.state import (
     Verdict,
 )
 from autorust.imaging.figure_compare import compare_figures, renders_identical
+from autorust.imaging.png_budget import png_budget_problem
 from autorust.nodes.shared import ModelCallError, agent_tools, ask_model, run_config
 from autorust.nodes.test_runs import FIGURE_FILE, SECOND_RENDER
 
@@ -91,6 +92,10 @@ async def figure_check(
     if rendered is None:
         return None, [f"no {FIGURE_FILE} was produced: save the figure with "
                       f"fig.savefig({FIGURE_FILE!r})"]  # fmt: skip
+    # the job chose these bytes: read their header before anything decodes them
+    too_big = await asyncio.to_thread(png_budget_problem, rendered, name=FIGURE_FILE)
+    if too_big is not None:
+        return None, [too_big]
     figure = await asyncio.to_thread(
         compare_figures, state.image_path, rendered, threshold=threshold
     )
@@ -104,6 +109,9 @@ async def figure_check(
         ]
     )
     second = artifacts.get(SECOND_RENDER)
+    if second is not None and await asyncio.to_thread(png_budget_problem, second) is not None:
+        second = None  # the first render passed the budget; an oversized second one differs
+        failures.append(UNSEEDED)
     if second is not None and not await asyncio.to_thread(renders_identical, rendered, second):
         failures.append(UNSEEDED)
     return figure, failures

@@ -46,6 +46,12 @@ class Job(BaseModel):
         default_factory=list, description="glob patterns of files to return from the work dir"
     )
     max_collect_bytes: int = Field(8_000_000, description="total size cap of collected files")
+    max_collect_files: int = Field(
+        16, ge=0, le=1000, description="at most this many files are collected (first matches)"
+    )
+    max_collect_file_bytes: int = Field(
+        8_000_000, ge=0, description="size cap of each collected file"
+    )
 
 
 class JobResult(BaseModel):
