@@ -20,11 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from autorust.sandbox import cgroup
 from autorust.sandbox.base import Job, JobResult, Limits
 from autorust.sandbox.bubblewrap.executor import BubblewrapExecutor
 from autorust.sandbox.cloud_function.client import CloudFunctionExecutor
-from autorust.sandbox.supervisor import remove_ipc_objects
 from tests.support.cloud_function_server import cloud_function, world_readable_python
 from tests.support.host_watchdog import HostWatchdog, WatchReport
 
@@ -58,6 +56,7 @@ async def run(backend, code: str, **limits: object) -> tuple[JobResult, WatchRep
     job = Job(files={"main.py": textwrap.dedent(code)}, limits=Limits(**{**LIMITS, **limits}))
     with HostWatchdog(watch=[Path("/dev/shm")]) as dog:
         result = await executor.execute(job)
+    print(f"{backend[0]}: {dog.report.summary()}; limits hit: {result.limits_hit}")
     assert result.sandbox_error is None, result.sandbox_error
     return result, dog.report
 
@@ -258,6 +257,8 @@ async def test_a_later_job_cannot_reach_an_earlier_jobs_ipc_objects(backend) -> 
 
 def test_remove_ipc_objects_removes_what_a_uid_left() -> None:
     """The clean-up the uid mode runs after each job (whatever the filter let through)."""
+    from autorust.sandbox.supervisor import remove_ipc_objects
+
     if os.geteuid() != 0:
         pytest.skip("needs root to act as another uid")
     uid = 61_999  # outside the leased range
@@ -285,6 +286,8 @@ def test_remove_ipc_objects_removes_what_a_uid_left() -> None:
 def test_this_machine_gives_each_sandbox_a_cgroup() -> None:
     """Where a memory cgroup can be made (root, controllers mounted) the sandboxes use it; this
     documents which mode the tests above exercised."""
+    from autorust.sandbox import cgroup
+
     if os.geteuid() != 0:
         pytest.skip("cgroups need root")
     reason = cgroup.available()
