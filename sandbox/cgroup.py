@@ -12,7 +12,6 @@ one by one instead (seccomp, polled file count; see docs/sandbox.md).
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import itertools
 import logging
@@ -212,7 +211,6 @@ def _hierarchy() -> tuple[Hierarchy | None, str]:
             if memory is None or pids is None:
                 return None, "no memory and pids cgroup controllers mounted"
             hierarchy = Hierarchy(1, _make_base(memory), _make_base(pids))
-        atexit.register(remove_base)
         probe = _make(hierarchy)
         try:
             probe.set_limits(64 * MB, 16)
@@ -259,6 +257,8 @@ def create(memory_mb: int, disk_mb: int, processes: int) -> JobCgroup | None:
 
 def remove_base() -> None:
     """At exit: this process's base cgroups (empty by then)."""
+    if not _hierarchy.cache_info().currsize:
+        return  # never made: nothing to remove (and nothing to make now)
     hierarchy, _ = _hierarchy()
     if hierarchy is not None:
         for folder in dict.fromkeys([hierarchy.memory, hierarchy.pids]):

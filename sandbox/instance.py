@@ -87,6 +87,7 @@ def _discard_started(future: concurrent.futures.Future[SandboxInstance]) -> None
 def _kill_all_at_exit() -> None:
     for instance in list(_LIVE):
         instance.discard_now()
+    cgroups.remove_base()  # after the sandboxes' own cgroups are gone
 
 
 class SandboxInstance:
