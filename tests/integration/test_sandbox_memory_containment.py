@@ -120,6 +120,30 @@ async def test_sysv_shared_memory_is_bounded_and_gone_after_the_job(backend) -> 
     assert_host_held_little(report)
 
 
+MSG_QUEUES = """
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+message = ctypes.create_string_buffer(b"\\x01" + b"\\0" * 7 + b"m" * 8184)
+held = 0
+for _ in range(20000):
+    queue = libc.msgget(0, 0o1600)  # IPC_PRIVATE, IPC_CREAT | 0600
+    if queue < 0:
+        print("refused", ctypes.get_errno())
+        break
+    sent = [libc.msgsnd(queue, message, 8184, 0o4000) for _ in range(2)]  # IPC_NOWAIT
+    held += 16
+print("held", held // 1024, "MB")
+"""
+
+
+async def test_message_queues_count_against_the_memory_limit(backend) -> None:
+    """Case 2: 20,000 SysV message queues of 16 KB each (kernel memory, about 320 MB)."""
+    result, report = await run(backend, MSG_QUEUES)
+    assert "held 312" not in result.stdout, report.summary()
+    assert MEMORY_HIT in result.limits_hit or "refused" in result.stdout, result
+    assert_host_held_little(report)
+
+
 INODES = """
 import os, tempfile
 made = 0
