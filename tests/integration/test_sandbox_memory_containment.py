@@ -323,3 +323,26 @@ def test_this_machine_gives_each_sandbox_a_cgroup() -> None:
         assert group.oom_kills() == 0
     finally:
         assert group.remove()
+
+
+async def test_without_a_cgroup_the_memory_channels_are_closed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The fallback where no cgroup can be made (no root, no controllers): simulated here by
+    refusing every cgroup; memfd and SysV IPC are then denied, file floods still stopped."""
+    if os.geteuid() != 0:
+        pytest.skip("containment is tested as root, like CI")
+    from autorust.sandbox import cgroup
+
+    monkeypatch.setattr(cgroup, "create", lambda *args: None)
+    executor = BubblewrapExecutor(warm_pool_size=0)
+    backend = ("local-no-cgroup", executor)
+    try:
+        for code in (MEMFD, SYSV_SHM, MSG_QUEUES):
+            result, report = await run(backend, code)
+            assert "refused 1" in result.stdout, result  # EPERM
+            assert_host_held_little(report)
+        result, _ = await run(backend, INODES)
+        assert any(hit.startswith("file count limit") for hit in result.limits_hit), result
+    finally:
+        await executor.aclose()
