@@ -90,8 +90,10 @@ async def figure_check(
     artifacts = state.execution.artifacts
     rendered = artifacts.get(FIGURE_FILE)
     if rendered is None:
-        return None, [f"no {FIGURE_FILE} was produced: save the figure with "
-                      f"fig.savefig({FIGURE_FILE!r})"]  # fmt: skip
+        # the sandbox's own words when it refused the file (over its size cap)
+        refused = [w for w in state.execution.warnings if w.startswith(f"file {FIGURE_FILE} ")]
+        return None, refused or [f"no {FIGURE_FILE} was produced: save the figure with "
+                                 f"fig.savefig({FIGURE_FILE!r})"]  # fmt: skip
     # the job chose these bytes: read their header before anything decodes them
     too_big = await asyncio.to_thread(png_budget_problem, rendered, name=FIGURE_FILE)
     if too_big is not None:

@@ -164,3 +164,20 @@ async def test_collected_files_are_bounded_in_count_size_and_names(tmp_path: Pat
     assert any("letters, digits" in w for w in result.warnings), result.warnings
     assert not any("\n" in w or "\x1b" in w for w in result.warnings)
     assert len(saved) <= 8 and dog.report.files_created <= 8, dog.report.summary()
+
+
+def test_an_output_png_over_the_file_cap_is_named_in_the_checkers_failure() -> None:
+    import asyncio
+
+    from autorust.graph.state import CodeArtifact, Execution, RunState
+    from autorust.nodes.checker import figure_check
+
+    refused = "file output.png not collected: over the size limit (4000000 bytes a file, ...)"
+    state = RunState(
+        image_path="x.png",
+        spec=Spec(title="t", kind="figure", interface="figure", description="d"),
+        code=CodeArtifact(source="print(1)"),
+        execution=Execution(backend="local-bwrap", exit_code=0, warnings=[refused]),
+    )
+    figure, failures = asyncio.run(figure_check(state, 0.9))
+    assert figure is None and failures == [refused]
