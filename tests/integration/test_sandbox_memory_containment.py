@@ -144,6 +144,33 @@ async def test_message_queues_count_against_the_memory_limit(backend) -> None:
     assert_host_held_little(report)
 
 
+MANY_PROCESSES = """
+import os, time
+children = []
+for _ in range(10):
+    pid = os.fork()
+    if pid == 0:
+        try:
+            block = bytearray(100 << 20)
+            for at in range(0, len(block), 4096):
+                block[at] = 1
+            time.sleep(2)
+        finally:
+            os._exit(0)
+    children.append(pid)
+survivors = sum(os.waitpid(pid, 0)[1] == 0 for pid in children)
+print("survivors", survivors)
+"""
+
+
+async def test_the_memory_limit_caps_all_processes_of_a_job_together(backend) -> None:
+    """RLIMIT_AS is per process: 10 processes of 100 MB each were 1 GB under memory_mb=128."""
+    result, report = await run(backend, MANY_PROCESSES)
+    assert "survivors 10" not in result.stdout, report.summary()
+    assert report.mem_available_drop_mb < BUDGET_MB + NOISE_MB, report.summary()
+    assert MEMORY_HIT in result.limits_hit, result
+
+
 INODES = """
 import os, tempfile
 made = 0
