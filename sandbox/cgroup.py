@@ -163,8 +163,10 @@ def _v2_dir(paths: dict[str, str]) -> Path | None:
     if "" not in paths or not (CGROUP_FS / "cgroup.controllers").exists():
         return None
     own = CGROUP_FS / paths[""].lstrip("/")
+    # our children get what our subtree_control enables; we cannot enable it ourselves while
+    # we hold processes (v2's no-internal-processes rule): the delegation must provide it
     try:
-        enabled = set((own / "cgroup.controllers").read_text().split())
+        enabled = set((own / "cgroup.subtree_control").read_text().split())
     except OSError:
         return None
     return own if {"memory", "pids"} <= enabled else None
