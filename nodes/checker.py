@@ -30,6 +30,7 @@ from autorust.graph.state import (
     Verdict,
 )
 from autorust.imaging.figure_compare import compare_figures, renders_identical
+from autorust.imaging.png_budget import png_budget_problem
 from autorust.nodes.evidence import as_test
 from autorust.nodes.shared import ModelCallError, agent_tools, ask_model, run_config
 from autorust.nodes.test_runs import FIGURE_FILE, SECOND_RENDER
@@ -97,8 +98,14 @@ async def figure_check(
     artifacts = state.execution.artifacts
     rendered = artifacts.get(FIGURE_FILE)
     if rendered is None:
-        return None, [f"no {FIGURE_FILE} was produced: save the figure with "
-                      f"fig.savefig({FIGURE_FILE!r})"]  # fmt: skip
+        # the sandbox's own words when it refused the file (over its size cap)
+        refused = [w for w in state.execution.warnings if w.startswith(f"file {FIGURE_FILE} ")]
+        return None, refused or [f"no {FIGURE_FILE} was produced: save the figure with "
+                                 f"fig.savefig({FIGURE_FILE!r})"]  # fmt: skip
+    # the job chose these bytes: read their header before anything decodes them
+    too_big = await asyncio.to_thread(png_budget_problem, rendered, name=FIGURE_FILE)
+    if too_big is not None:
+        return None, [too_big]
     figure = await asyncio.to_thread(
         compare_figures, state.image_path, rendered, threshold=threshold
     )
@@ -112,6 +119,9 @@ async def figure_check(
         ]
     )
     second = artifacts.get(SECOND_RENDER)
+    if second is not None and await asyncio.to_thread(png_budget_problem, second) is not None:
+        second = None  # the first render passed the budget; an oversized second one differs
+        failures.append(UNSEEDED)
     if second is not None and not await asyncio.to_thread(renders_identical, rendered, second):
         failures.append(UNSEEDED)
     return figure, failures

@@ -27,6 +27,8 @@ HARNESS_FILES = {
 }
 FIGURE_FILE = "output.png"
 SECOND_RENDER = "_render2/output.png"
+MAX_FIGURE_BYTES = 4_000_000  # a chart's PNG is tens to hundreds of kilobytes
+SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,199}")
 # figure code that may draw random data is rendered twice: differing renders mean unseeded
 # randomness, which no comparison with the target image can ever accept
 RANDOMNESS = re.compile(r"\brandom\b|\brandn?\b|default_rng|\bnormal\(|\buniform\(|shuffle")
@@ -55,7 +57,11 @@ def build_job(
         argv=["python", "_harness.py"],
         stdin=json.dumps(plan),
         limits=config.executor.limits,
-        collect=["*.png", "_render2/*.png"],
+        # only the declared outputs, never whatever the job chose to leave behind
+        collect=[FIGURE_FILE, SECOND_RENDER] if spec.interface == "figure" else [],
+        max_collect_files=2,
+        max_collect_file_bytes=MAX_FIGURE_BYTES,
+        max_collect_bytes=2 * MAX_FIGURE_BYTES,
     )
     return job, nonce
 
@@ -104,11 +110,18 @@ def _results(report: dict | None, result: JobResult, tests: list[TestCase]) -> l
     return reported
 
 
-def save_artifacts(result: JobResult, folder: Path) -> dict[str, str]:
+def save_artifacts(
+    result: JobResult, folder: Path, expected: tuple[str, ...] = (FIGURE_FILE, SECOND_RENDER)
+) -> dict[str, str]:
+    """Write the declared outputs a job returned to ``folder``; anything else is dropped (a
+    backend that returned more than it was asked for is not trusted with host file names)."""
     saved: dict[str, str] = {}
     for name, content in result.files.items():
+        flat = name.replace("/", "__")
+        if name not in expected or not SAFE_NAME.fullmatch(flat):
+            continue
         folder.mkdir(parents=True, exist_ok=True)
-        target = folder / name.replace("/", "__")
+        target = folder / flat
         target.write_bytes(content)
         saved[name] = str(target)
     return saved

@@ -15,7 +15,12 @@ class Limits(BaseModel):
     """Resource caps applied to every job."""
 
     timeout_s: float = Field(10.0, gt=0, le=600, description="Wall-clock limit for the whole job")
-    memory_mb: int = Field(512, ge=16, description="Address-space cap per process")
+    memory_mb: int = Field(
+        512,
+        ge=16,
+        description="Address-space cap per process; with a cgroup (docs/sandbox.md) also the "
+        "cap of everything the sandbox holds together, with disk_mb and 48 MB on top",
+    )
     cpu_s: int = Field(30, ge=1, description="CPU-time cap per process")
     file_size_mb: int = Field(64, ge=1, description="Largest file the code may write")
     disk_mb: int = Field(
@@ -46,6 +51,12 @@ class Job(BaseModel):
         default_factory=list, description="glob patterns of files to return from the work dir"
     )
     max_collect_bytes: int = Field(8_000_000, description="total size cap of collected files")
+    max_collect_files: int = Field(
+        16, ge=0, le=1000, description="at most this many files are collected (first matches)"
+    )
+    max_collect_file_bytes: int = Field(
+        8_000_000, ge=0, description="size cap of each collected file"
+    )
 
 
 class JobResult(BaseModel):

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autorust.sandbox import cgroup as cgroups
 from autorust.sandbox import supervisor
 from autorust.sandbox.base import Job, JobResult
 from autorust.sandbox.channel import BoundedSink, FrameSource, close_quietly, write_all
@@ -56,6 +57,8 @@ class Launch:
     # fds the sandbox command reads at start (bwrap --seccomp); closed here once it started
     pass_fds: list[int] = field(default_factory=list)
     cleanup: list[Callable[[], None]] = field(default_factory=list)
+    # every process of the sandbox is born in it; its limits are set per job
+    cgroup: cgroups.JobCgroup | None = None
 
 
 _LIVE: weakref.WeakSet[SandboxInstance] = weakref.WeakSet()
@@ -84,6 +87,7 @@ def _discard_started(future: concurrent.futures.Future[SandboxInstance]) -> None
 def _kill_all_at_exit() -> None:
     for instance in list(_LIVE):
         instance.discard_now()
+    cgroups.remove_base()  # after the sandboxes' own cgroups are gone
 
 
 class SandboxInstance:
@@ -105,6 +109,9 @@ class SandboxInstance:
         }  # fmt: skip
         config = {**launch.config, "ctl_in": ctl_in_r, "ctl_out": ctl_out_w, "job_in": job_r}
         argv = [*launch.prefix, launch.python, "-c", SUPERVISOR_SOURCE, json.dumps(config)]
+        if launch.cgroup is not None:
+            argv = [*cgroups.enter_prefix(launch.cgroup), *argv]
+            launch.cleanup.insert(0, launch.cgroup.remove)  # runs last: after the uid's release
         try:
             self.proc = subprocess.Popen(
                 argv,
@@ -169,11 +176,21 @@ class SandboxInstance:
         feeder: asyncio.Task[None] | None = None
         try:
             await self.ready()
+            if self.launch.cgroup is not None:
+                try:
+                    self.launch.cgroup.set_limits(
+                        cgroups.memory_limit_bytes(job.limits.memory_mb, job.limits.disk_mb),
+                        job.limits.processes + cgroups.PIDS_OVERHEAD,
+                    )
+                except OSError as exc:
+                    return self._sandbox_error(f"could not set the sandbox's cgroup limits ({exc})")
             limits = job.limits.model_dump()
             control = {
                 "limits": limits,
                 "collect": job.collect,
                 "max_collect_bytes": job.max_collect_bytes,
+                "max_collect_files": job.max_collect_files,
+                "max_collect_file_bytes": job.max_collect_file_bytes,
             }
             work = {"files": job.files, "argv": job.argv, "limits": limits}
             try:
@@ -199,6 +216,16 @@ class SandboxInstance:
                     err,
                 )
             if header is None:
+                if self._out_of_memory():  # the kernel killed the supervisor for the job's memory
+                    return self._finish(
+                        JobResult(
+                            duration_s=round(time.perf_counter() - started, 4),
+                            warnings=["the sandbox ran out of memory; its files are lost"],
+                        ),
+                        job,
+                        out,
+                        err,
+                    )
                 if self.launch.job_can_kill_supervisor:
                     return self._finish(
                         JobResult(
@@ -214,7 +241,15 @@ class SandboxInstance:
             if "error" in data:
                 return self._sandbox_error(f"the sandbox failed: {data['error']}")
             files: dict[str, bytes] = {}
-            for name, size in data["files"]:
+            listed = data["files"]
+            # a supervisor the job could reach (no root) is not trusted with the caps
+            if (
+                len(listed) > job.max_collect_files
+                or sum(size for _, size in listed) > (job.max_collect_bytes)
+                or not all(supervisor.safe_name(name) for name, _ in listed)
+            ):
+                return self._sandbox_error("the sandbox returned files over the collect limits")
+            for name, size in listed:
                 content = await self.frames.next(BACKSTOP_GRACE_S)
                 if content is None or len(content) != size:
                     return self._sandbox_error("the sandbox stopped while returning files")
@@ -257,10 +292,20 @@ class SandboxInstance:
             result.limits_hit.append(f"memory limit ({job.limits.memory_mb} MB)")
         if any(sign in tail for sign in FORK_SIGNS):
             result.limits_hit.append(f"process limit ({job.limits.processes})")
+        group = self.launch.cgroup
+        memory_hit = f"memory limit ({job.limits.memory_mb} MB)"
+        if group is not None and group.oom_kills() and memory_hit not in result.limits_hit:
+            result.limits_hit.append(memory_hit)
+        process_hit = f"process limit ({job.limits.processes})"
+        if group is not None and group.pids_refused() and process_hit not in result.limits_hit:
+            result.limits_hit.append(process_hit)
         size_hit = f"file size limit ({job.limits.file_size_mb} MB)"
         if "File too large" in tail and size_hit not in result.limits_hit:
             result.limits_hit.append(size_hit)
         return result
+
+    def _out_of_memory(self) -> bool:
+        return self.launch.cgroup is not None and self.launch.cgroup.oom_kills() > 0
 
     @staticmethod
     def _sandbox_error(message: str) -> JobResult:

@@ -163,11 +163,18 @@ def write_files(workdir: Path, files: dict[str, str]) -> None:
 
 
 def collect_files(
-    workdir: Path, patterns: list[str], max_bytes: int
+    workdir: Path,
+    patterns: list[str],
+    max_bytes: int,
+    max_files: int = 16,
+    max_file_bytes: int | None = None,
 ) -> tuple[dict[str, bytes], list[str]]:
     """Regular, singly linked files matching ``patterns`` inside the work dir, reached without
-    following any symlink (generated code could point one, or a hard link, at host files)."""
-    found, warnings = supervisor.collect(str(workdir), patterns, max_bytes)
+    following any symlink (generated code could point one, or a hard link, at host files);
+    bounded in count and size, plain names only (``supervisor.collect``)."""
+    found, warnings = supervisor.collect(
+        str(workdir), patterns, max_bytes, max_files=max_files, max_file_bytes=max_file_bytes
+    )
     return dict(found), warnings
 
 
@@ -201,8 +208,9 @@ async def run_job(
             preexec=preexec,
         )
         result.files, result.warnings = await asyncio.to_thread(
-            collect_files, workdir, job.collect, job.max_collect_bytes
-        )
+            collect_files, workdir, job.collect, job.max_collect_bytes,
+            job.max_collect_files, job.max_collect_file_bytes,
+        )  # fmt: skip
     finally:
         await asyncio.to_thread(shutil.rmtree, workdir, True)
     return result

@@ -46,6 +46,14 @@ SHARED_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/dev/mqueue")
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_DUMPABLE = 4
 EXIT = struct.Struct(">i")
+PR_SET_SECCOMP = 22
+SECCOMP_MODE_FILTER = 2
+# files (and dirs) the job may hold across its writable mounts: each costs the kernel an inode
+# and a dentry (about 1 KB with a long name) that no size limit of a tmpfs counts
+MAX_INODES = 20000
+# what a collected file may be called: no control characters, no escapes, nothing hidden
+NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-/")
+MAX_NAME = 200
 # set in the job process: where it reports its exit code right before leaving, so the supervisor
 # need not wait for the kernel to tear the process down
 _done = {"fd": None, "pid": None}
@@ -98,7 +106,22 @@ def _prctl(option, value):
 # -- the job process ---------------------------------------------------------------------------
 
 
+def _install_seccomp(program):
+    """bare mode: the same filter bubblewrap installs for its sandboxes (after no_new_privs)."""
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_char_p)]
+
+    fprog = SockFprog(len(program) // 8, program)
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "could not install the seccomp filter")
+
+
 def _drop_privileges(config):
+    # when the sandbox's memory cgroup is full, the kernel kills the job, never its supervisor
+    with contextlib.suppress(OSError), open("/proc/self/oom_score_adj", "w") as handle:
+        handle.write("1000")
     uid = config.get("uid")
     if uid is not None and os.geteuid() == 0:
         os.setgroups([])
@@ -107,6 +130,8 @@ def _drop_privileges(config):
         if os.geteuid() == 0 or os.getuid() == 0:
             raise OSError("still root after setresuid")
     _prctl(PR_SET_NO_NEW_PRIVS, 1)
+    if config.get("seccomp"):
+        _install_seccomp(bytes.fromhex(config["seccomp"]))
     # A uid change makes the process non-dumpable, which would hand /proc/self to root;
     # a fresh interpreter would be dumpable again, so be one.
     _prctl(PR_SET_DUMPABLE, 1)
@@ -361,7 +386,7 @@ def _wait_for(pid, deadline, poll=None, done_fd=None):
         left = deadline - time.monotonic()
         if left <= 0:
             return None, None
-        wait = min(left, 0.05 if poll else 3600)
+        wait = min(left, 0.02 if poll else 3600)
         if watched and pidfd is not None:
             select.select(watched, [], [], wait)
         else:
@@ -440,7 +465,7 @@ def _kill_the_job(config, exiting=()):
         time.sleep(0.002)
 
 
-def _tree_bytes(path, uid=None):
+def _tree_bytes(path, uid=None, counts=None):
     total = 0
     stack = [path]
     while stack:
@@ -457,16 +482,49 @@ def _tree_bytes(path, uid=None):
             if uid is not None and info.st_uid != uid:
                 continue
             total += info.st_blocks * 512
+            if counts is not None:
+                counts["inodes"] = counts.get("inodes", 0) + 1
             if stat.S_ISDIR(info.st_mode):
                 stack.append(entry.path)
     return total
 
 
-def _disk_used(config):
+def _deleted_open_bytes(uid):
+    """Bytes of files the uid's processes hold open after unlinking them: no tree walk sees
+    them, yet they take the disk until the last descriptor goes."""
+    total, seen = 0, set()
+    for pid in _processes_of(uid):
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                info = os.stat(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            key = (info.st_dev, info.st_ino)
+            if stat.S_ISREG(info.st_mode) and info.st_nlink == 0 and key not in seen:
+                seen.add(key)
+                total += info.st_blocks * 512
+    return total
+
+
+def _disk_used(config, counts=None):
     """Bytes the job holds in the places it can write (bare mode: no tmpfs caps)."""
-    used = _tree_bytes(config["workdir"]) + _tree_bytes(config["tmpdir"])
+    used = _tree_bytes(config["workdir"], counts=counts)
+    used += _tree_bytes(config["tmpdir"], counts=counts)
     for shared in SHARED_WRITABLE:
-        used += _tree_bytes(shared, uid=config["uid"])
+        used += _tree_bytes(shared, uid=config["uid"], counts=counts)
+    return used + _deleted_open_bytes(config["uid"])
+
+
+def _inodes_used(paths):
+    used = 0
+    for path in paths:
+        with contextlib.suppress(OSError):
+            info = os.statvfs(path)
+            used += info.f_files - info.f_ffree
     return used
 
 
@@ -508,6 +566,42 @@ def remove_owned_files(uid):
         _remove_owned(shared, uid)
 
 
+# /proc/sysvipc/<kind>: (id column, owner columns, the ctl call that removes one)
+_IPC_TABLES = {
+    "shm": (1, (7, 9), "shmctl"),
+    "msg": (1, (7, 9), "msgctl"),
+    "sem": (1, (4, 6), "semctl"),
+}
+IPC_RMID = 0
+
+
+def remove_ipc_objects(uid):
+    """bare mode (the host's IPC namespace): remove every SysV shared memory segment, message
+    queue and semaphore set the uid owns or created, so no later job (another uid) reads them
+    and no memory stays held. Returns how many were removed."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    removed = 0
+    for kind, (id_col, owner_cols, call) in _IPC_TABLES.items():
+        try:
+            with open(f"/proc/sysvipc/{kind}") as handle:
+                rows = handle.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            try:
+                if uid not in (int(fields[owner_cols[0]]), int(fields[owner_cols[1]])):
+                    continue
+                ident = int(fields[id_col])
+            except (IndexError, ValueError):
+                continue
+            ctl = getattr(libc, call)
+            args = (ident, 0, IPC_RMID, None) if call == "semctl" else (ident, IPC_RMID, None)
+            result = ctl(*args)
+            removed += result == 0
+    return removed
+
+
 def _safe_open(root, relative, root_dev, uid):
     """An fd on root/relative if it is a regular, singly linked file of the work dir reached
     without following any symlink; else None."""
@@ -538,25 +632,43 @@ def _safe_open(root, relative, root_dev, uid):
     return file_fd
 
 
-def collect(workdir, patterns, max_bytes, uid=None):
-    """[(name, bytes)], warnings."""
+def safe_name(name):
+    """Whether a collected file's name may reach the host (file names, logs, prompts)."""
+    return 0 < len(name) <= MAX_NAME and set(name) <= NAME_CHARS and not name.startswith("-")
+
+
+def collect(workdir, patterns, max_bytes, uid=None, max_files=16, max_file_bytes=None):
+    """[(name, bytes)], warnings. At most ``max_files`` files, each at most ``max_file_bytes``
+    and all together at most ``max_bytes``; names outside NAME_CHARS are never collected (nor
+    repeated in a warning)."""
     root = os.path.realpath(workdir)
     root_dev = os.stat(root).st_dev
+    per_file = max_bytes if max_file_bytes is None else min(max_bytes, max_file_bytes)
     found, warnings, total = [], [], 0
     seen = set()
+    skipped = {"names": 0, "count": 0}
     for pattern in patterns:
-        for name in sorted(glob.glob(pattern, root_dir=root, recursive=True)):
+        for name in glob.iglob(pattern, root_dir=root, recursive=True):
             name = os.path.normpath(name)
             if name in seen:
                 continue
             seen.add(name)
+            if not safe_name(name):
+                skipped["names"] += 1
+                continue
+            if len(found) >= max_files:
+                skipped["count"] += 1
+                if skipped["count"] > 1000:  # enough to say so; stop walking a flood
+                    break
+                continue
             fd = _safe_open(root, name, root_dev, uid)
             if fd is None:
                 continue
             try:
                 size = os.fstat(fd).st_size
-                if total + size > max_bytes:
-                    warnings.append(f"file {name} not collected: over the {max_bytes} byte limit")
+                if size > per_file or total + size > max_bytes:
+                    warnings.append(f"file {name} not collected: over the size limit "
+                                    f"({per_file} bytes a file, {max_bytes} in all)")  # fmt: skip
                     continue
                 with os.fdopen(fd, "rb", closefd=False) as handle:
                     data = handle.read(size + 1)[:size]
@@ -564,6 +676,11 @@ def collect(workdir, patterns, max_bytes, uid=None):
                 os.close(fd)
             found.append((name, data))
             total += len(data)
+    if skipped["names"]:
+        warnings.append(f"{skipped['names']} file(s) not collected: names may only use "
+                        "letters, digits and . _ - /")  # fmt: skip
+    if skipped["count"]:
+        warnings.append(f"only the first {max_files} matching files were collected")
     return found, warnings
 
 
@@ -574,6 +691,8 @@ def _limits_hit(config, job, status, timed_out, stats):
         hit.append(f"timed out after {float(limits['timeout_s']):.1f} s")
     if stats.get("disk_full"):
         hit.append(f"disk quota exceeded ({limits['disk_mb']} MB)")
+    if stats.get("too_many_files"):
+        hit.append(f"file count limit ({MAX_INODES} files)")
     if status is not None and os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
         if sig == signal.SIGXCPU:
@@ -592,29 +711,50 @@ def supervise(config, child, ctl_in, ctl_out, done_r):
     started = time.monotonic()
     deadline = started + float(job["limits"]["timeout_s"])
     stats = {}
-    poll = None
-    if config["mode"] == "bare":
-        cap = job["limits"]["disk_mb"] * MB
+    cap = job["limits"]["disk_mb"] * MB
+    # the mounts' inodes in use before the job: what the job adds is its own
+    baseline = _inodes_used(config["quota_paths"])
 
-        def poll():
-            if _disk_used(config) > cap:
+    pace = {"next": 0.0}
+
+    def poll():
+        if config["mode"] == "bare":
+            now = time.monotonic()
+            if now < pace["next"]:
+                return False
+            counts = {}
+            if _disk_used(config, counts) > cap:
                 stats["disk_full"] = True
-                return True
-            return False
+            inodes = counts.get("inodes", 0)
+            # a walk contends with the job for its dirs' locks: leave the job (at least) four
+            # times the walk's time between two walks
+            pace["next"] = time.monotonic() + max(0.05, 4 * (time.monotonic() - now))
+        else:
+            inodes = _inodes_used(config["quota_paths"]) - baseline
+            # a full tmpfs is ENOSPC for the job, not a reason to stop it; but a file unlinked
+            # while open is gone by the end, so look while the job runs
+            if not stats.get("disk_full") and any(map(_full, config["quota_paths"])):
+                stats["disk_seen_full"] = True
+        if inodes > MAX_INODES:
+            stats["too_many_files"] = True
+        return bool(stats.get("disk_full") or stats.get("too_many_files"))
 
     status, reported = _wait_for(child, deadline, poll, done_r)
     if reported is not None and config["mode"] == "bare":
         _, status = os.waitpid(child, 0)  # kill_uid waits for the uid's last process anyway
-    timed_out = status is None and reported is None and not stats.get("disk_full")
+    stopped = stats.get("disk_full") or stats.get("too_many_files")
+    timed_out = status is None and reported is None and not stopped
     clean = _kill_the_job(config, exiting=(child,) if reported is not None else ())
     if status is None and reported is None:
         _, status = os.waitpid(child, 0)
     duration = time.monotonic() - started
     if config["mode"] != "bare":
-        stats["disk_full"] = any(_full(path) for path in config["quota_paths"])
+        stats["disk_full"] = stats.get("disk_seen_full") or any(map(_full, config["quota_paths"]))
     files, warnings = collect(
         config["workdir"], job["collect"], job["max_collect_bytes"],
         uid=config["uid"] if config["mode"] == "bare" else None,
+        max_files=job.get("max_collect_files", 16),
+        max_file_bytes=job.get("max_collect_file_bytes", job["max_collect_bytes"]),
     )  # fmt: skip
     if not clean:
         warnings.append("some processes of the job could not be killed")
@@ -628,6 +768,7 @@ def supervise(config, child, ctl_in, ctl_out, done_r):
     }
     if config["mode"] == "bare":
         remove_owned_files(config["uid"])
+        remove_ipc_objects(config["uid"])
     _write_all(ctl_out, encode_frame(json.dumps(result).encode()))
     for _, data in files:
         _write_all(ctl_out, encode_frame(data))

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
 from functools import cache
 from pathlib import Path
 
@@ -69,6 +70,7 @@ def bwrap_prefix(
     disk_mb: int,
     fontlist: Path | None,
     seccomp_fd: int | None = None,
+    proc_data: dict[str, int] | None = None,
 ) -> list[str]:
     """``bwrap ... --`` for one sandbox; the supervisor's command follows."""
     disk = str(disk_mb * MB)
@@ -113,12 +115,29 @@ def bwrap_prefix(
         argv += ["--ro-bind", str(root), str(root)]
     if fontlist is not None:  # built once; read-only so no job can poison the next one's
         argv += ["--ro-bind", str(fontlist), f"{MPL_DIR}/{fontlist.name}"]
+    for target, fd in (proc_data or {}).items():
+        argv += ["--perms", "0444", "--ro-bind-data", str(fd), target]
     if seccomp_fd is not None:
         argv += ["--seccomp", str(seccomp_fd)]
     argv += ["--chdir", JOB_DIR]
     for key, value in sandbox_env(python).items():
         argv += ["--setenv", key, value]
     return [*argv, "--"]
+
+
+def proc_data_fds() -> dict[str, int]:
+    """Readable fds whose contents bwrap puts over /proc files that identify the host: its
+    kernel command line (empty) and boot id (a fresh random one per sandbox)."""
+    fake = {"/proc/cmdline": "\n", "/proc/sys/kernel/random/boot_id": f"{uuid.uuid4()}\n"}
+    fds: dict[str, int] = {}
+    for target, text in fake.items():
+        read_end, write_end = os.pipe()
+        try:
+            os.write(write_end, text.encode())  # a few bytes: fits the pipe buffer
+        finally:
+            os.close(write_end)
+        fds[target] = read_end
+    return fds
 
 
 @cache

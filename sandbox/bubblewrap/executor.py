@@ -19,9 +19,16 @@ import sys
 import time
 from collections.abc import Callable
 
+from autorust.sandbox import cgroup as cgroups
 from autorust.sandbox.base import Job, JobResult, Limits, SandboxUnavailableError
 from autorust.sandbox.bubblewrap import fontcache, seccomp
-from autorust.sandbox.bubblewrap.command import JOB_DIR, bwrap_prefix, find_bwrap, python_roots
+from autorust.sandbox.bubblewrap.command import (
+    JOB_DIR,
+    bwrap_prefix,
+    find_bwrap,
+    proc_data_fds,
+    python_roots,
+)
 from autorust.sandbox.instance import Launch, SandboxInstance, SandboxStartError, start_sandbox
 from autorust.sandbox.leases import Lease, UidLeases
 from autorust.sandbox.pool import WarmPool, run_in_pool
@@ -101,6 +108,9 @@ class BubblewrapExecutor:
             )
         if await asyncio.to_thread(seccomp.filter_program) is None:
             log.warning("libseccomp not found: sandboxes run without their seccomp filter")
+        no_cgroup = await asyncio.to_thread(cgroups.available)
+        if no_cgroup:
+            log.info("no memory cgroup per sandbox (%s): memfd and SysV IPC denied", no_cgroup)
         if self._fontlist is None and await asyncio.to_thread(
             fontcache.visible_matplotlib, self.roots
         ):
@@ -144,8 +154,17 @@ class BubblewrapExecutor:
                 raise SandboxStartError(str(exc)) from None
             uid = lease.value
             cleanup.append(lambda: _release_when_gone(lease))
-        program = seccomp.filter_program()
+        defaults = Limits()
+        try:  # a job's own limits are set when it arrives
+            group = cgroups.create(defaults.memory_mb, disk_mb, defaults.processes)
+        except OSError as exc:
+            for release in reversed(cleanup):
+                release()
+            raise SandboxStartError(f"could not make the sandbox's cgroup ({exc})") from None
+        # without a cgroup nothing counts memfd and SysV IPC memory: close those channels
+        program = seccomp.filter_program(close_memory_channels=group is None)
         seccomp_fd = seccomp.program_fd(program) if program else None
+        proc_data = proc_data_fds()
         launch = Launch(
             prefix=bwrap_prefix(
                 self.bwrap,
@@ -155,8 +174,9 @@ class BubblewrapExecutor:
                 disk_mb=disk_mb,
                 fontlist=self._fontlist,
                 seccomp_fd=seccomp_fd,
+                proc_data=proc_data,
             ),
-            pass_fds=[seccomp_fd] if seccomp_fd is not None else [],
+            pass_fds=[*proc_data.values(), *([seccomp_fd] if seccomp_fd is not None else [])],
             python=self.python,
             config={
                 "mode": "bwrap",
@@ -168,6 +188,7 @@ class BubblewrapExecutor:
             disk_mb=disk_mb,
             job_can_kill_supervisor=not self.as_root,
             cleanup=cleanup,
+            cgroup=group,
         )
         return SandboxInstance(launch)
 

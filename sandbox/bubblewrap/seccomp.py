@@ -6,6 +6,12 @@ contained job has no use for and that container escapes go through: creating nam
 (a user namespace would hand the job a full capability set over new mounts), mounting, keyrings,
 eBPF, userfaultfd, io_uring, perf events, module and kexec loading. Everything else is allowed,
 so ordinary programs (threads, subprocesses, multiprocessing, numpy) run unchanged.
+
+Always denied as well: AF_VSOCK sockets (a channel to the hypervisor host). With
+``close_memory_channels`` (a sandbox without a memory cgroup, and the ``uid`` mode, which shares
+the host's IPC namespace) the kernel memory no rlimit counts is closed too: memfd_create and
+memfd_secret, every SysV IPC call (shared memory, message queues, semaphores) and POSIX message
+queues. POSIX semaphores and shared memory (files in /dev/shm, as multiprocessing uses) stay.
 """
 
 from __future__ import annotations
@@ -18,7 +24,14 @@ import tempfile
 from functools import cache
 
 SCMP_ACT_ALLOW = 0x7FFF0000
+SCMP_CMP_EQ = 4
 SCMP_CMP_MASKED_EQ = 7
+AF_VSOCK = 40
+MEMORY_CHANNELS = (
+    "memfd_create", "memfd_secret", "shmget", "shmat", "shmctl", "shmdt", "msgget", "msgsnd",
+    "msgrcv", "msgctl", "semget", "semop", "semtimedop", "semctl", "ipc", "mq_open",
+    "mq_timedsend", "mq_timedreceive", "mq_notify", "mq_getsetattr", "mq_unlink",
+)  # fmt: skip
 DENIED = (
     "unshare", "setns", "mount", "umount2", "pivot_root", "move_mount", "open_tree", "fsopen",
     "fsconfig", "fsmount", "fspick", "keyctl", "add_key", "request_key", "bpf", "userfaultfd",
@@ -51,7 +64,7 @@ def _errno_action(code: int) -> int:
 
 
 @cache
-def filter_program() -> bytes | None:
+def filter_program(close_memory_channels: bool = False) -> bytes | None:
     """The compiled BPF program, or None when libseccomp is not installed."""
     name = ctypes.util.find_library("seccomp")
     if name is None:
@@ -81,6 +94,10 @@ def filter_program() -> bytes | None:
 
         for syscall in DENIED:
             add(syscall, deny)
+        if close_memory_channels:
+            for syscall in MEMORY_CHANNELS:
+                add(syscall, deny)
+        add("socket", _errno_action(errno.EAFNOSUPPORT), _ArgCmp(0, SCMP_CMP_EQ, AF_VSOCK, 0))
         for flag in NAMESPACE_FLAGS:
             add("clone", deny, _ArgCmp(0, SCMP_CMP_MASKED_EQ, flag, flag))
         # clone3 passes its flags in memory a filter cannot read: ENOSYS makes libc use clone

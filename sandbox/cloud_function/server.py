@@ -38,6 +38,8 @@ from autorust.sandbox.base import Executor, Job, JobResult, Limits, SandboxUnava
 
 log = logging.getLogger("autorust.cloud_function")
 MAX_REQUEST_BYTES = int(os.environ.get("AUTORUST_CF_MAX_REQUEST_BYTES", 4_000_000))
+MAX_COLLECT_FILES = 64
+MAX_COLLECT_BYTES = 32_000_000
 MAX_LIMITS = Limits(timeout_s=120, memory_mb=2048, cpu_s=120, processes=256, disk_mb=1024)
 ISOLATIONS = ("bwrap", "uid", "none")
 OPT_OUT = "AUTORUST_CF_ALLOW_WEAK_ISOLATION"
@@ -170,7 +172,14 @@ def execute(request: flask.Request) -> flask.Response:
         job = Job.model_validate_json(body)
     except ValidationError as exc:
         return _error(400, f"invalid job: {exc.errors(include_url=False, include_input=False)}")
-    job = job.model_copy(update={"limits": _clamp(job.limits)})
+    job = job.model_copy(
+        update={
+            "limits": _clamp(job.limits),
+            # what comes back is base64 in one response: bounded whatever the caller asked
+            "max_collect_files": min(job.max_collect_files, MAX_COLLECT_FILES),
+            "max_collect_bytes": min(job.max_collect_bytes, MAX_COLLECT_BYTES),
+        }
+    )
     isolation = "unknown"
     try:
         current = runtime()

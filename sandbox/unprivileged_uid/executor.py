@@ -7,8 +7,11 @@ whose runtime forbids them): the supervisor runs on the host as root, and each j
 - a private work dir and tmp dir (mode 0700, its uid), HOME and TMPDIR pointing there;
 - a total disk cap, polled over its dirs and whatever its uid owns in /tmp, /var/tmp and
   /dev/shm (the job is killed when it is over), plus rlimits;
-- every process of its uid killed when the job ends (kill(-1) as that uid), and its files in
-  the shared writable dirs removed;
+- every process of its uid killed when the job ends (kill(-1) as that uid), its files in
+  the shared writable dirs and its SysV IPC objects removed;
+- the bubblewrap sandbox's seccomp filter, with memfd, SysV IPC and POSIX message queues
+  closed as well (this mode shares the host's IPC namespace); files it unlinks while holding
+  them open count against its disk cap; a memory and pids cgroup where the machine has one;
 - Landlock (``supervisor._landlock``): the job reads only the interpreter's prefixes and the
   system dirs (/usr, /lib, /etc, /proc, /sys, /dev) and writes only its own dirs, so
   world-readable host files (the task's image, other users' files) are out of reach.
@@ -25,11 +28,13 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from autorust.sandbox import cgroup as cgroups
 from autorust.sandbox.base import Job, JobResult, Limits, SandboxUnavailableError
+from autorust.sandbox.bubblewrap import seccomp
 from autorust.sandbox.instance import Launch, SandboxInstance, SandboxStartError, start_sandbox
 from autorust.sandbox.leases import JobDirs, Lease, UidLeases
 from autorust.sandbox.pool import WarmPool, run_in_pool
-from autorust.sandbox.supervisor import kill_uid, remove_owned_files
+from autorust.sandbox.supervisor import kill_uid, remove_ipc_objects, remove_owned_files
 
 log = logging.getLogger(__name__)
 WEAKER_WARNING = (
@@ -115,9 +120,19 @@ class UidExecutor:
         cleanup: list[Callable[[], None]] = [
             lambda: _release(lease),
             lambda: self._dirs.remove(root, dir_lease),
+            lambda: remove_ipc_objects(uid),
             lambda: remove_owned_files(uid),
             lambda: kill_uid(uid),  # runs first: nothing of the job outlives its sandbox
         ]
+        defaults = Limits()
+        try:
+            group = cgroups.create(defaults.memory_mb, disk_mb, defaults.processes)
+        except OSError as exc:
+            for release in reversed(cleanup):
+                release()
+            raise SandboxStartError(f"could not make the sandbox's cgroup ({exc})") from None
+        # the host's IPC namespace is shared with every other process: memory channels closed
+        program = seccomp.filter_program(close_memory_channels=True)
         launch = Launch(
             prefix=[],
             python=self.python,
@@ -127,11 +142,13 @@ class UidExecutor:
                 "workdir": str(workdir),
                 "tmpdir": str(tmpdir),
                 "quota_paths": [],
+                "seccomp": program.hex() if program else None,
             },
             disk_mb=disk_mb,
             env=_env(self.python, workdir, tmpdir),
             cwd=str(workdir),
             cleanup=cleanup,
+            cgroup=group,
         )
         return SandboxInstance(launch)
 

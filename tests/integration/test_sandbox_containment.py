@@ -13,6 +13,7 @@ import pytest
 
 from autorust.sandbox.base import ExecutorSettings, Job, Limits
 from autorust.sandbox.factory import make_executor
+from tests.support.host_watchdog import HostWatchdog
 
 pytestmark = pytest.mark.bwrap
 ROOT = Path(__file__).resolve().parents[2]
@@ -120,15 +121,21 @@ while True:
     except OSError:
         pass
 """
-    result = await run(sandbox, code, timeout_s=3, processes=32)
+    with HostWatchdog() as dog:
+        result = await run(sandbox, code, timeout_s=3, processes=32)
     assert result.timed_out
+    # seen from the host: the bomb's processes stay within its limit (+ sandbox, + noise)
+    assert dog.report.processes_rise < 32 + 8 + 40, dog.report.summary()
     # the host is still able to start processes and nothing of the bomb is left
     after = await run(sandbox, "print('alive')")
     assert after.stdout.strip() == "alive"
 
 
 async def test_memory_bomb_is_stopped(sandbox) -> None:
-    result = await run(sandbox, "x = bytearray(4 * 1024**3)\nprint('allocated')", memory_mb=256)
+    with HostWatchdog() as dog:
+        code = "x = bytearray(4 * 1024**3)\nprint('allocated')"
+        result = await run(sandbox, code, memory_mb=256)
+    assert dog.report.mem_available_drop_mb < 256 + 64 + 64 + 300, dog.report.summary()
     assert result.exit_code != 0 and "allocated" not in result.stdout
     assert "MemoryError" in result.stderr
     assert "memory limit (256 MB)" in result.limits_hit
