@@ -24,9 +24,10 @@ from autorust.graph.state import (
     TestResult,
     Verdict,
 )
-from autorust.imaging.figure_compare import compare_figures, renders_identical
+from autorust.imaging.figure_compare import renders_identical
+from autorust.imaging.figures.judge import judge_figure
 from autorust.nodes.shared import ModelCallError, agent_tools, ask_model, run_config
-from autorust.nodes.test_runs import FIGURE_FILE, SECOND_RENDER
+from autorust.nodes.test_runs import FIGURE_FACTS, FIGURE_FILE, FITTED_RENDERS, SECOND_RENDER
 
 AGENT = AgentName.CHECKER
 TAIL_CHARS = 2_000
@@ -91,9 +92,10 @@ async def figure_check(
     if rendered is None:
         return None, [f"no {FIGURE_FILE} was produced: save the figure with "
                       f"fig.savefig({FIGURE_FILE!r})"]  # fmt: skip
-    figure = await asyncio.to_thread(
-        compare_figures, state.image_path, rendered, threshold=threshold
-    )
+    # the figure saved again at the target's size and its facts, when the runner made them
+    renders = {name: path for name, path in artifacts.items()
+               if name in (FIGURE_FILE, *FITTED_RENDERS, FIGURE_FACTS)}  # fmt: skip
+    figure = await asyncio.to_thread(judge_figure, state.image_path, renders, threshold=threshold)
     failures = (
         []
         if figure.passed

@@ -16,13 +16,17 @@ from pathlib import Path
 
 from autorust.graph.context import AutorustConfig
 from autorust.graph.state import Execution, Spec, TestCase, TestResult
-from autorust.sandbox import harness
+from autorust.sandbox import figure_runner, harness
 from autorust.sandbox.base import Job, JobResult
 from autorust.sandbox.factory import cached_executor, make_executor
 
 HARNESS_SOURCE = Path(harness.__file__).read_text(encoding="utf-8")
+FIGURE_RUNNER_SOURCE = Path(figure_runner.__file__).read_text(encoding="utf-8")
 FIGURE_FILE = "output.png"
 SECOND_RENDER = "_render2/output.png"
+# written by the figure runner: the figure saved again at the target's size, and its facts
+FITTED_RENDERS = ("_fit/output.png", "_fit/resized.png")
+FIGURE_FACTS = "figure.json"
 # figure code that may draw random data is rendered twice: differing renders mean unseeded
 # randomness, which no comparison with the target image can ever accept
 RANDOMNESS = re.compile(r"\brandom\b|\brandn?\b|default_rng|\bnormal\(|\buniform\(|shuffle")
@@ -33,10 +37,17 @@ class SandboxFailure(RuntimeError):
 
 
 def build_job(
-    spec: Spec, tests: list[TestCase], source: str, config: AutorustConfig
+    spec: Spec,
+    tests: list[TestCase],
+    source: str,
+    config: AutorustConfig,
+    target_size: tuple[int, int] | None = None,
 ) -> tuple[Job, str]:
-    """The job and its nonce; the plan travels on stdin, never as a file the code could read."""
+    """The job and its nonce; the plan travels on stdin, never as a file the code could read.
+    A figure job also ships the figure runner, which saves the figure again at
+    ``target_size`` (the task image's pixel size) and exports its facts."""
     nonce = secrets.token_hex(16)
+    figure = spec.interface == "figure"
     plan = {
         "nonce": nonce,
         "interface": spec.interface,
@@ -44,14 +55,20 @@ def build_job(
         "tests": [t.model_dump(exclude_none=True) for t in tests],
         "per_test_timeout_s": min(5.0, config.executor.limits.timeout_s),
         "run_timeout_s": config.executor.limits.timeout_s,
-        "second_render": spec.interface == "figure" and bool(RANDOMNESS.search(source)),
+        "second_render": figure and bool(RANDOMNESS.search(source)),
+        "target_size": list(target_size) if figure and target_size else None,
     }
+    files = {"solution.py": source, "_harness.py": HARNESS_SOURCE}
+    collect = ["*.png", "_render2/*.png"]
+    if figure:
+        files[harness.FIGURE_RUNNER] = FIGURE_RUNNER_SOURCE
+        collect += [*FITTED_RENDERS, FIGURE_FACTS]
     job = Job(
-        files={"solution.py": source, "_harness.py": HARNESS_SOURCE},
+        files=files,
         argv=["python", "_harness.py"],
         stdin=json.dumps(plan),
         limits=config.executor.limits,
-        collect=["*.png", "_render2/*.png"],
+        collect=collect,
     )
     return job, nonce
 
@@ -116,10 +133,11 @@ async def run_tests(
     source: str,
     config: AutorustConfig,
     artifact_dir: Path,
+    target_size: tuple[int, int] | None = None,
 ) -> Execution:
     """Execute ``source`` against ``tests`` in the sandbox; raises ``SandboxFailure`` when the
     sandbox itself failed (so no attempt is charged to the code)."""
-    job, nonce = build_job(spec, tests, source, config)
+    job, nonce = build_job(spec, tests, source, config, target_size)
     executor = cached_executor(config.executor) or await asyncio.to_thread(
         make_executor,
         config.executor,  # the first one probes bwrap: off the event loop
