@@ -5,6 +5,8 @@ of issue #17 (>= 95% of faithful variants pass; >= 90% of each kind of wrong var
 Baseline in the same run: the exact code's own render compared with itself must pass (100%).
 Run:
     .venv/bin/python bench/bench_figures.py [--smoke] [--charts a,b] [--cache DIR] [--show]
+    .venv/bin/python bench/bench_figures.py --gallery [--split validation|tuning] [--scripts a,b]
+``--gallery`` runs the matplotlib gallery corpus of issue #25 (bench/gallery_bench.py).
 ``--smoke`` runs three charts (a test runs it); renders are cached in DIR (default
 .cache/chart-corpus) by a hash of the corpus source, so later runs only compare.
 """
@@ -73,7 +75,20 @@ def main(argv: list[str] | None = None) -> dict[str, tuple[int, int]]:
     parser.add_argument("--charts", help="comma-separated chart names")
     parser.add_argument("--cache", type=Path, default=ROOT / ".cache" / "chart-corpus")
     parser.add_argument("--show", action="store_true", help="print every comparison")
+    parser.add_argument(
+        "--gallery",
+        action="store_true",
+        help="the matplotlib gallery corpus (issue #25) instead of ours",
+    )
+    parser.add_argument("--split", default="validation", choices=["tuning", "validation"])
+    parser.add_argument("--scripts", help="gallery: comma-separated script names")
+    parser.add_argument("--out", type=Path, help="gallery: write every verdict as JSON here")
     args = parser.parse_args(argv)
+    if args.gallery:
+        from bench.gallery_bench import run as run_gallery
+
+        names = args.scripts.split(",") if args.scripts else None
+        return run_gallery(args.split, names, args.show, args.out)
     charts = args.charts.split(",") if args.charts else (SMOKE if args.smoke else list(CHARTS))
     return run(charts, args.cache, args.show)
 

@@ -29,11 +29,12 @@ from autorust.graph.state import (
     TestResult,
     Verdict,
 )
-from autorust.imaging.figure_compare import compare_figures, renders_identical
+from autorust.imaging.figure_compare import renders_identical
+from autorust.imaging.figures.judge import judge_figure
 from autorust.imaging.png_budget import png_budget_problem
 from autorust.nodes.evidence import as_test
 from autorust.nodes.shared import ModelCallError, agent_tools, ask_model, run_config
-from autorust.nodes.test_runs import FIGURE_FILE, SECOND_RENDER
+from autorust.nodes.test_runs import FIGURE_FACTS, FIGURE_FILE, FITTED_RENDERS, SECOND_RENDER
 from autorust.nodes.untrusted import UNTRUSTED_RULE, code_for_review, untrusted
 
 AGENT = AgentName.CHECKER
@@ -102,13 +103,16 @@ async def figure_check(
         refused = [w for w in state.execution.warnings if w.startswith(f"file {FIGURE_FILE} ")]
         return None, refused or [f"no {FIGURE_FILE} was produced: save the figure with "
                                  f"fig.savefig({FIGURE_FILE!r})"]  # fmt: skip
-    # the job chose these bytes: read their header before anything decodes them
-    too_big = await asyncio.to_thread(png_budget_problem, rendered, name=FIGURE_FILE)
-    if too_big is not None:
-        return None, [too_big]
-    figure = await asyncio.to_thread(
-        compare_figures, state.image_path, rendered, threshold=threshold
-    )
+    # the figure saved again at the target's size and its facts, when the runner made them
+    renders = {name: path for name, path in artifacts.items()
+               if name in (FIGURE_FILE, *FITTED_RENDERS, FIGURE_FACTS)}  # fmt: skip
+    # the job chose these bytes: read their headers before anything decodes them
+    for name, path in renders.items():
+        if name.endswith(".png"):
+            too_big = await asyncio.to_thread(png_budget_problem, path, name=name)
+            if too_big is not None:
+                return None, [too_big]
+    figure = await asyncio.to_thread(judge_figure, state.image_path, renders, threshold=threshold)
     failures = (
         []
         if figure.passed

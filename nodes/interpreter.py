@@ -9,6 +9,7 @@ from langgraph.runtime import Runtime
 
 from autorust.graph.context import AutorustConfig
 from autorust.graph.state import RunState
+from autorust.imaging.figures.loading import fit_size
 from autorust.nodes.shared import run_config
 from autorust.nodes.test_runs import SandboxFailure, run_tests
 from autorust.sandbox.base import SandboxUnavailableError
@@ -29,6 +30,7 @@ async def interpreter_node(state: RunState, runtime: Runtime[AutorustConfig]) ->
             state.code.source,
             config,
             artifact_dir(config, state, label),
+            target_size=fit_size(state.image_path) if state.spec.kind == "figure" else None,
         )
     except (SandboxFailure, SandboxUnavailableError) as exc:
         # the sandbox, not the code, failed: an infrastructure error, no attempt is charged

@@ -17,7 +17,7 @@ from pathlib import Path
 from autorust.graph.context import AutorustConfig
 from autorust.graph.state import Execution, Spec, TestCase, TestResult
 from autorust.nodes.evidence import problems_of_test
-from autorust.sandbox import harness, literals
+from autorust.sandbox import figure_runner, harness, literals
 from autorust.sandbox.base import Job, JobResult
 from autorust.sandbox.factory import cached_executor, make_executor
 
@@ -25,8 +25,13 @@ HARNESS_FILES = {
     "_harness.py": Path(harness.__file__).read_text(encoding="utf-8"),
     "_literals.py": Path(literals.__file__).read_text(encoding="utf-8"),
 }
+FIGURE_RUNNER_SOURCE = Path(figure_runner.__file__).read_text(encoding="utf-8")
 FIGURE_FILE = "output.png"
 SECOND_RENDER = "_render2/output.png"
+# written by the figure runner: the figure saved again at the target's size, and its facts
+FITTED_RENDERS = ("_fit/output.png", "_fit/resized.png")
+FIGURE_FACTS = "figure.json"
+FIGURE_OUTPUTS = (FIGURE_FILE, SECOND_RENDER, *FITTED_RENDERS, FIGURE_FACTS)
 MAX_FIGURE_BYTES = 4_000_000  # a chart's PNG is tens to hundreds of kilobytes
 SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,199}")
 # figure code that may draw random data is rendered twice: differing renders mean unseeded
@@ -39,10 +44,17 @@ class SandboxFailure(RuntimeError):
 
 
 def build_job(
-    spec: Spec, tests: list[TestCase], source: str, config: AutorustConfig
+    spec: Spec,
+    tests: list[TestCase],
+    source: str,
+    config: AutorustConfig,
+    target_size: tuple[int, int] | None = None,
 ) -> tuple[Job, str]:
-    """The job and its nonce; the plan travels on stdin, never as a file the code could read."""
+    """The job and its nonce; the plan travels on stdin, never as a file the code could read.
+    A figure job also ships the figure runner, which saves the figure again at
+    ``target_size`` (the task image's pixel size) and exports its facts."""
     nonce = secrets.token_hex(16)
+    figure = spec.interface == "figure"
     plan = {
         "nonce": nonce,
         "interface": spec.interface,
@@ -50,18 +62,22 @@ def build_job(
         "tests": [t.model_dump(exclude_none=True) for t in tests],
         "per_test_timeout_s": min(5.0, config.executor.limits.timeout_s),
         "run_timeout_s": config.executor.limits.timeout_s,
-        "second_render": spec.interface == "figure" and bool(RANDOMNESS.search(source)),
+        "second_render": figure and bool(RANDOMNESS.search(source)),
+        "target_size": list(target_size) if figure and target_size else None,
     }
+    files = {"solution.py": source, **HARNESS_FILES}
+    if figure:
+        files[harness.FIGURE_RUNNER] = FIGURE_RUNNER_SOURCE
     job = Job(
-        files={"solution.py": source, **HARNESS_FILES},
+        files=files,
         argv=["python", "_harness.py"],
         stdin=json.dumps(plan),
         limits=config.executor.limits,
         # only the declared outputs, never whatever the job chose to leave behind
-        collect=[FIGURE_FILE, SECOND_RENDER] if spec.interface == "figure" else [],
-        max_collect_files=2,
+        collect=list(FIGURE_OUTPUTS) if figure else [],
+        max_collect_files=len(FIGURE_OUTPUTS),
         max_collect_file_bytes=MAX_FIGURE_BYTES,
-        max_collect_bytes=2 * MAX_FIGURE_BYTES,
+        max_collect_bytes=3 * MAX_FIGURE_BYTES,
     )
     return job, nonce
 
@@ -141,6 +157,7 @@ async def run_tests(
     source: str,
     config: AutorustConfig,
     artifact_dir: Path,
+    target_size: tuple[int, int] | None = None,
 ) -> Execution:
     """Execute ``source`` against ``tests`` in the sandbox; raises ``SandboxFailure`` when the
     sandbox itself failed (so no attempt is charged to the code). A test the evidence rule
@@ -149,11 +166,11 @@ async def run_tests(
     problems = {t.name: p for t in tests if checked and (p := problems_of_test(t, spec))}
     if problems:
         valid = [t for t in tests if t.name not in problems]
-        execution = await run_tests(spec, valid, source, config, artifact_dir)
+        execution = await run_tests(spec, valid, source, config, artifact_dir, target_size)
         results = {r.name: r for r in execution.tests}
         ordered = [results.get(t.name) or _invalid(t, problems[t.name]) for t in tests]
         return execution.model_copy(update={"tests": ordered})
-    job, nonce = build_job(spec, tests, source, config)
+    job, nonce = build_job(spec, tests, source, config, target_size)
     executor = cached_executor(config.executor) or await asyncio.to_thread(
         make_executor,
         config.executor,  # the first one probes bwrap: off the event loop

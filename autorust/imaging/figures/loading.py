@@ -110,3 +110,17 @@ def load_picture(source: str | Path | Image.Image) -> Picture:
         image = _to_rgb(image).resize(size, Image.BOX)
     rgb = np.asarray(_to_rgb(image), dtype=np.uint8).copy()
     return Picture(rgb=rgb, original_size=original, background=_border_colour(rgb))
+
+
+def fit_size(source: str | Path) -> tuple[int, int] | None:
+    """The pixel size to save a candidate figure at for comparison with ``source``: its own
+    size, reduced like ``load_picture`` reduces it (header only; None when unreadable)."""
+    try:
+        with Image.open(source) as opened:
+            width, height = opened.size
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
+    if width < 1 or height < 1:
+        return None
+    factor = max(1.0, max(width, height) / MAX_SIDE)
+    return max(1, round(width / factor)), max(1, round(height / factor))

@@ -1,0 +1,75 @@
+"""The verdict on a figure job: the candidate's renders (the figure saved again at the target's
+size by the sandbox's figure runner, and its own ``output.png``) against the target image.
+
+Order: a fitted render that has the target's pixels passes outright; otherwise each render is
+judged by the tolerant comparison (``compare.compare_figures``) and the first that passes
+counts, and a fitted render in the target's layout is also compared place by place
+(``aligned``), which may only add failed checks. The exported facts (``figure.json``) only
+name differences; no fact makes a figure pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from autorust.graph.state import FigureComparison
+from autorust.imaging.figures.aligned import compare_aligned
+from autorust.imaging.figures.compare import compare_figures
+from autorust.imaging.figures.facts import FigureFacts, load_facts
+from autorust.imaging.figures.loading import load_picture
+
+OWN = "output.png"
+FITTED = {"_fit/output.png": "fit", "_fit/resized.png": "resized"}
+FACTS = "figure.json"
+
+
+def _facts_for(facts: FigureFacts | None, which: str):
+    return None if facts is None else getattr(facts, which, None)
+
+
+def judge_figure(
+    target_path: str | Path, renders: Mapping[str, str | Path], *, threshold: float = 0.9
+) -> FigureComparison:
+    """``renders``: artifact name -> file (``output.png``, ``_fit/output.png``,
+    ``_fit/resized.png``, ``figure.json``); only ``output.png`` is required."""
+    facts = load_facts(renders.get(FACTS))
+    fitted = [(name, renders[name]) for name in FITTED if name in renders]
+    try:
+        target = load_picture(target_path)
+    except Exception:  # compare_figures says why in a failed check
+        target = None
+    aligned = {}
+    if target is not None:
+        for name, path in fitted:
+            try:
+                picture = load_picture(path)
+            except Exception:
+                continue
+            result = compare_aligned(target, picture, _facts_for(facts, FITTED[name]))
+            if result.identical:
+                return FigureComparison(
+                    score=1.0,
+                    ssim=1.0,
+                    colour_score=1.0,
+                    passed=True,
+                    notes=[f"{name}: the target's pixels"],
+                )
+            aligned[name] = result
+    best: FigureComparison | None = None
+    for name, path in [*fitted, (OWN, renders.get(OWN))]:
+        if path is None:
+            continue
+        result = compare_figures(target_path, path, threshold=threshold)
+        extra = aligned[name].failures if name in aligned else []
+        if extra:
+            failed = [*result.failed_checks, *[f for f in extra if f not in result.failed_checks]]
+            result = result.model_copy(
+                update={"passed": False, "failed_checks": failed, "differences": list(failed)}
+            )
+        if result.passed:
+            return result
+        if best is None or result.score > best.score:
+            best = result
+    assert best is not None, "output.png is required"
+    return best

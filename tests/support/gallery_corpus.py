@@ -1,0 +1,206 @@
+"""A public, realistic chart corpus: plotting scripts of matplotlib's example gallery, each as
+the task image (its render), and as coder replies: the original, faithful re-renders (another
+dpi, another figure size) and one-edit perturbations (the main series' colour, its data x1.3 at
+every other index, one word of the title or an axis label, the last series left out).
+
+The scripts are *not* in this repository (public code stays out of our commits): they are
+extracted from a local snapshot of the gallery into ``AUTORUST_GALLERY`` (default
+``~/.cache/autorust/gallery``) by ``python -m tests.support.gallery_corpus extract GIT_DIR``;
+``tests/fixtures/gallery/manifest.json`` (committed) names the selected scripts, their blob
+hashes and the tuning/validation split, drawn once at random with a recorded seed.
+Matplotlib's license applies to the scripts (``LICENSE`` is extracted next to them).
+
+A reply is the script with ``plt.show()`` removed and an epilogue that edits the current
+figure (for the perturbations) and saves it as ``output.png``: an edit made on the figure
+after the script ran is generic over every kind of chart the gallery draws.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+ROOT = Path(__file__).resolve().parents[2]
+MANIFEST = ROOT / "tests" / "fixtures" / "gallery" / "manifest.json"
+GALLERY_ENV = "AUTORUST_GALLERY"
+Kind = Literal["original", "faithful", "colour", "data", "label", "missing series"]
+EDIT_KINDS: tuple[Kind, ...] = ("colour", "data", "label", "missing series")
+SHOW = re.compile(r"^(\s*)(?:plt|pyplot|matplotlib\.pyplot)\.show\([^)]*\)\s*$", re.M)
+
+# faithful re-renders: (name, dpi, figure size factor)
+FAITHFUL = [("dpi0.8", 80, 1.0), ("dpi1.25", 125, 1.0), ("dpi2", 200, 1.0), ("size1.25", 100, 1.25)]
+
+
+def gallery_dir() -> Path:
+    return Path(os.environ.get(GALLERY_ENV, Path.home() / ".cache" / "autorust" / "gallery"))
+
+
+@dataclass(frozen=True)
+class Entry:
+    path: str  # galleries/examples/...
+    blob: str
+    split: Literal["tuning", "validation"]
+
+    @property
+    def name(self) -> str:
+        return Path(self.path).stem
+
+    def source(self) -> str:
+        return (gallery_dir() / self.path).read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class Variant:
+    entry: Entry
+    kind: Kind
+    name: str  # e.g. "dpi1.25", "colour"
+    epilogue: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.entry.name}__{self.name}"
+
+    def script(self) -> str:
+        body = SHOW.sub(lambda m: f"{m.group(1)}pass", self.entry.source())
+        return f"{body}\n\n# --- corpus epilogue ({self.name}) ---\n{self.epilogue}"
+
+
+def manifest() -> dict:
+    return json.loads(MANIFEST.read_text(encoding="utf-8"))
+
+
+def entries(split: str | None = None) -> list[Entry]:
+    found = [Entry(**item) for item in manifest()["scripts"]]
+    return [e for e in found if split in (None, e.split)]
+
+
+def available() -> bool:
+    return MANIFEST.is_file() and all((gallery_dir() / e.path).is_file() for e in entries())
+
+
+SAVE = 'plt.gcf().savefig("output.png"{dpi})\n'
+PRELUDE = "import matplotlib.pyplot as plt\nimport numpy as np\nfrom tests_gallery_edits import *\n"
+
+
+def variants(entry: Entry) -> list[Variant]:
+    out = [
+        Variant(
+            entry, "original", "original", "import matplotlib.pyplot as plt\n" + SAVE.format(dpi="")
+        )
+    ]
+    for name, dpi, size in FAITHFUL:
+        resize = (
+            ""
+            if size == 1.0
+            else (
+                "_f = plt.gcf()\n"
+                f"_f.set_size_inches(_f.get_size_inches() * {size}, forward=False)\n"
+            )
+        )
+        out.append(
+            Variant(
+                entry,
+                "faithful",
+                name,
+                "import matplotlib.pyplot as plt\n"
+                + resize
+                + SAVE.format(dpi=f", dpi={dpi}" if dpi != 100 else ""),
+            )
+        )
+    for kind in EDIT_KINDS:
+        call = {
+            "colour": "edit_colour",
+            "data": "edit_data",
+            "label": "edit_label",
+            "missing series": "drop_series",
+        }[kind]
+        out.append(
+            Variant(
+                entry,
+                kind,
+                kind.replace(" ", "_"),
+                PRELUDE + f"{call}(plt.gcf())\n" + SAVE.format(dpi=""),
+            )
+        )
+    return out
+
+
+EDITS_MODULE = ROOT / "tests" / "support" / "gallery_edits.py"
+
+
+def extract(git_dir: str, names: list[str]) -> None:
+    """Copy the scripts named (and the license) out of a snapshot of the gallery."""
+    target = gallery_dir()
+    for path in [*names, "LICENSE/LICENSE"]:
+        text = subprocess.run(
+            ["git", f"--git-dir={git_dir}", "show", f"HEAD:{path}"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        (target / path).parent.mkdir(parents=True, exist_ok=True)
+        (target / path).write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) >= 3 and sys.argv[1] == "extract":
+        extract(sys.argv[2], [e.path for e in entries()])
+        print(f"extracted {len(entries())} scripts into {gallery_dir()}")
+    else:
+        sys.exit("usage: python -m tests.support.gallery_corpus extract GIT_DIR")
+
+
+CATEGORIES = (
+    "lines_bars_and_markers",
+    "statistics",
+    "pie_and_polar_charts",
+    "scales",
+    "text_labels_and_annotations",
+    "subplots_axes_and_figures",
+    "ticks",
+    "spines",
+    "showcase",
+    "style_sheets",
+    "shapes_and_collections",
+    "color",
+    "misc",
+    "specialty_plots",
+    "pyplots",
+    "units",
+)
+EXCLUDE = re.compile(
+    r"get_sample_data|imread|\bopen\(|np\.load|read_csv|urlopen|projection=.3d|"
+    r"animation|widgets|mpl_toolkits|plt\.ion|input\(|usetex|\.pdf|\.svg|"
+    r"import pandas|matplotlib\.use\(|subprocess|sys\.argv|savefig"
+)
+SEED = 2025
+
+
+def candidates(git_dir: str) -> list[tuple[str, str]]:
+    """(path, blob) of gallery scripts that read no file, need no network and draw in 2-D."""
+    listing = subprocess.run(
+        ["git", f"--git-dir={git_dir}", "ls-tree", "-r", "HEAD", "galleries/examples"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.splitlines()
+    found = []
+    for line in listing:
+        meta, path = line.split("\t")
+        if not path.endswith(".py") or path.split("/")[2] not in CATEGORIES:
+            continue
+        text = subprocess.run(
+            ["git", f"--git-dir={git_dir}", "show", f"HEAD:{path}"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        if not EXCLUDE.search(text) and "plt." in text:
+            found.append((path, meta.split()[2]))
+    return found
