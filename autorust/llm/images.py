@@ -113,7 +113,7 @@ def _data_url(kind: str, data: bytes) -> str:
     return f"data:image/{kind};base64," + base64.b64encode(data).decode("ascii")
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=4)  # data URLs of long pages are megabytes each
 def _fitted(url: str, limits: ImageLimits) -> tuple[dict[str, Any], ...]:
     payload = base64.b64decode(url.partition(",")[2])
     with Image.open(io.BytesIO(payload)) as opened:

@@ -68,17 +68,32 @@ def texts(request: dict[str, Any]) -> str:
 # ---- case 2: Anthropic ignores response_format -------------------------------------------------
 
 
-def test_anthropic_with_auto_runs_end_to_end(tmp_path: Path) -> None:
-    """Observed on 38a965c: every item ended "no valid Spec after 3 replies" - json_schema was
-    remembered after the first 200 and the schema was never in the messages."""
+@pytest.mark.parametrize(
+    ("profile", "settings"),
+    [
+        ("anthropic", {"MODEL": "claude-sonnet-4-5"}),
+        # o3 with a temperature and a budget it spends thinking at first
+        ("openai-reasoning", {"MODEL": "o3", "SERVER": "openai", "TEMPERATURE": "0.2",
+                              "MAX_TOKENS": "1000"}),
+        ("vllm-gemma", {"MODEL": "google/gemma-3-27b-it"}),
+        ("ollama", {"MODEL": "qwen2.5-coder:7b", "SERVER": "ollama", "MAX_TOKENS": "300"}),
+        ("llama-cpp-python", {"MODEL": "smollm2"}),
+        ("azure-openai", {"MODEL": "prod-gpt4o", "SERVER": "azure"}),
+    ],
+)  # fmt: skip
+def test_autorust_run_with_auto_ends_as_designed_on_each_emulator(
+    profile: str, settings: dict[str, str], tmp_path: Path
+) -> None:
+    """Observed on 38a965c with the Anthropic emulator: every item ended "no valid Spec after
+    3 replies" - json_schema was remembered after the first 200 and the schema was never in
+    the messages."""
     images = copy_examples(tmp_path / "images", 2)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTORUST_", "OPENAI_"))}
-    with FakeOpenAI(replies_by_schema(REPLIES), profile="anthropic") as server:
+    with FakeOpenAI(replies_by_schema(REPLIES), profile=profile) as server:
         env |= {
             "AUTORUST_DEFAULT__BASE_URL": server.base_url,
-            "AUTORUST_DEFAULT__MODEL": "claude-sonnet-4-5",
-            "OPENAI_API_KEY": "sk-ant-test-0123456789",
-        }
+            "OPENAI_API_KEY": "sk-test-0123456789",
+        } | {f"AUTORUST_DEFAULT__{name}": value for name, value in settings.items()}
         proc = subprocess.run(
             [sys.executable, "-m", "autorust.cli.main", "run", str(tmp_path / "images"),
              "--out", str(tmp_path / "out"), "--output", "jsonl"],
@@ -89,9 +104,10 @@ def test_anthropic_with_auto_runs_end_to_end(tmp_path: Path) -> None:
     finished = [e for e in events if e["event"] == "item_finished"]
     assert len(finished) == len(images), proc.stderr[-2000:]
     assert {e["status"] for e in finished} == {"passed"}, proc.stderr[-2000:]
-    assert all(schema_in_messages(r) for r in requests)
+    assert all(schema_in_messages(r) and roles_alternate(r) for r in requests)
     remembered = json.loads((tmp_path / ".autorust" / FILE_NAME).read_text())
-    assert set(remembered.values()) == {"json_schema"}  # it validated there
+    expected = "json_object" if profile == "llama-cpp-python" else "json_schema"
+    assert set(remembered.values()) == {expected}  # a strategy whose reply validated
 
 
 async def test_a_strategy_is_remembered_only_after_a_reply_validated(tmp_path: Path) -> None:
