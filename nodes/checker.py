@@ -39,6 +39,14 @@ from autorust.nodes.untrusted import UNTRUSTED_RULE, code_for_review, untrusted
 
 AGENT = AgentName.CHECKER
 MAX_DISPUTES_PER_RUN = 3
+DESCRIBED_FAILURES = 20  # failing tests spelled out for the coder; the rest are counted
+VALUE_CHARS = 600  # of each expected/actual/exception text in feedback
+
+
+def _cut(text: str | None) -> str | None:
+    if text is None or len(text) <= VALUE_CHARS:
+        return text
+    return f"{text[:VALUE_CHARS]}...({len(text) - VALUE_CHARS:,} more characters)"
 
 
 def describe_test(test: TestResult) -> str:
@@ -52,13 +60,13 @@ def describe_test(test: TestResult) -> str:
         subject = f"test {test.name!r}"
     if test.source == "reviewer":
         subject = "reviewer " + subject + " (confirmed against the image)"
-    line = f"{subject}: expected {test.expected}"
+    line = f"{subject}: expected {_cut(test.expected)}"
     if test.exception:
-        line += f", but it raised {test.exception}"
+        line += f", but it raised {_cut(test.exception)}"
     elif test.error:
-        line += f", but {test.error}"
+        line += f", but {_cut(test.error)}"
     else:
-        line += f", got {test.actual}"
+        line += f", got {_cut(test.actual)}"
         if test.note:
             line += f" ({test.note})"
     if test.stdout:
@@ -77,7 +85,10 @@ def hard_failures(execution: Execution) -> list[str]:
         failures.append(f"the program exited with code {execution.exit_code}")
     if not execution.harness_ok and not any(not t.passed for t in execution.tests):
         failures.append("the test harness did not report: the run was cut short")
-    failures += [describe_test(test) for test in execution.tests if not test.passed]
+    failed = [test for test in execution.tests if not test.passed]
+    failures += [describe_test(test) for test in failed[:DESCRIBED_FAILURES]]
+    if len(failed) > DESCRIBED_FAILURES:
+        failures.append(f"... and {len(failed) - DESCRIBED_FAILURES} more failing tests")
     if failures:  # why the sandbox stopped it, when it did: the coder's first clue
         failures += [f"sandbox limit: {limit}" for limit in execution.limits_hit]
     return failures

@@ -66,6 +66,8 @@ def build_job(
         "target_size": list(target_size) if figure and target_size else None,
     }
     files = {"solution.py": source, **HARNESS_FILES}
+    # only the declared outputs, never whatever the job chose to leave behind
+    collect = list(FIGURE_OUTPUTS) if figure else []
     if figure:
         files[harness.FIGURE_RUNNER] = FIGURE_RUNNER_SOURCE
     job = Job(
@@ -73,9 +75,8 @@ def build_job(
         argv=["python", "_harness.py"],
         stdin=json.dumps(plan),
         limits=config.executor.limits,
-        # only the declared outputs, never whatever the job chose to leave behind
-        collect=list(FIGURE_OUTPUTS) if figure else [],
-        max_collect_files=len(FIGURE_OUTPUTS),
+        collect=collect,
+        max_collect_files=len(collect),
         max_collect_file_bytes=MAX_FIGURE_BYTES,
         max_collect_bytes=3 * MAX_FIGURE_BYTES,
     )
@@ -127,7 +128,7 @@ def _results(report: dict | None, result: JobResult, tests: list[TestCase]) -> l
 
 
 def save_artifacts(
-    result: JobResult, folder: Path, expected: tuple[str, ...] = (FIGURE_FILE, SECOND_RENDER)
+    result: JobResult, folder: Path, expected: tuple[str, ...] = FIGURE_OUTPUTS
 ) -> dict[str, str]:
     """Write the declared outputs a job returned to ``folder``; anything else is dropped (a
     backend that returned more than it was asked for is not trusted with host file names)."""

@@ -20,9 +20,10 @@ from pathlib import Path
 
 import pytest
 from langchain_core.messages import HumanMessage
+from pydantic import BaseModel
 
 from autorust.graph.context import AutorustConfig
-from autorust.graph.state import CodeArtifact, RunState
+from autorust.graph.state import RunState
 from autorust.llm.errors import ModelCallError
 from autorust.llm.models import endpoint_for, make_chat_model
 from autorust.llm.strategies import Strategy
@@ -38,6 +39,10 @@ from tests.support.model_server import (
 )
 
 pytestmark = pytest.mark.model_server
+
+
+class Colour(BaseModel):
+    colour: str
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "sk-test-REAL-SERVER-5e1f7a"
 MODEL = "smollm2"
@@ -171,10 +176,11 @@ async def test_the_remembered_strategy_is_used_first_on_the_real_server(
 
         async def ask() -> list[str]:
             before = len(proxy.exchanges)
-            # a 135M model may well fail validation: the strategy is the point here
+            # a strategy is remembered once a reply validated: a schema the 135M model
+            # fills under json_object's grammar (a program would often fail to parse)
             with contextlib.suppress(ModelCallError):
                 await invoke_structured(
-                    model, [HumanMessage("Write a Python function add(a, b).")], CodeArtifact,
+                    model, [HumanMessage("Name one colour, as JSON.")], Colour,
                     agent="coding", iteration=0, metadata={}, max_regenerations=0,
                     endpoint=endpoint_for("coding", config), memory=StrategyMemory(tmp_path),
                 )  # fmt: skip
