@@ -28,7 +28,10 @@ from autorust.imaging.ocr import OcrUnavailableError, ocr_available, read_text
 LEVELS = 64  # a channel this much apart, after the best shift by up to one pixel
 MIN_PIXELS, MIN_SHARE = 12, 0.00015  # a differing place this large is a difference
 LAYOUT_PX = 2  # axes boxes this close: the same layout
+SAME_SHARE = 0.01  # or all but this share of the pixels the same: the same layout too
 MAX_REPORTED = 4
+COLOURED = 40  # max - min channel: data drawn in colour, not black or grey text
+DATA_SHARE = 0.3  # of a place's differing pixels coloured: data differs there, not a font
 WORD = re.compile(r"[A-Za-z0-9]+")
 
 
@@ -197,8 +200,17 @@ def _point_difference(artist: ArtistFact, ax: AxesFact, target: Picture, scale: 
     return None
 
 
+def _coloured_share(picture: Picture, mask: np.ndarray) -> float:
+    values = picture.rgb[mask].astype(np.int16)
+    if not len(values):
+        return 0.0
+    return float(((values.max(axis=1) - values.min(axis=1)) >= COLOURED).mean())
+
+
 def _describe(area: tuple[int, int, int, int], facts: RenderFacts | None, target: Picture,
-              rendered: Picture, scale: float) -> str | None:  # fmt: skip
+              rendered: Picture, scale: float, data: bool) -> str | None:  # fmt: skip
+    """A sentence for one differing place; None when it is only text that OCR reads as the
+    same words on both sides (and no coloured data differs there)."""
     left, top, right, bottom = area
     generic = (
         f"the rendering differs from the image at x {left}-{right}, y {top}-{bottom} px "
@@ -220,7 +232,7 @@ def _describe(area: tuple[int, int, int, int], facts: RenderFacts | None, target
     for text in texts:
         if (said := _text_difference(text, target, rendered, scale)) is not None:
             return said
-    return None if texts else generic
+    return None if texts and not data else generic
 
 
 def compare_aligned(target: Picture, rendered: Picture, facts: RenderFacts | None) -> Aligned:
@@ -230,7 +242,7 @@ def compare_aligned(target: Picture, rendered: Picture, facts: RenderFacts | Non
     least = max(MIN_PIXELS, MIN_SHARE * changed.size)
     if changed.sum() < least:
         return Aligned(True, True, [])
-    if not _same_layout(target, rendered):
+    if changed.mean() > SAME_SHARE and not _same_layout(target, rendered):
         return Aligned(False, False, [])
     labels, count = ndimage.label(ndimage.binary_dilation(changed, iterations=3))
     sizes = ndimage.sum(changed, labels, index=np.arange(1, count + 1))
@@ -241,7 +253,9 @@ def compare_aligned(target: Picture, rendered: Picture, facts: RenderFacts | Non
             break
         rows, cols = np.nonzero(labels == index + 1)
         area = (int(cols.min()), int(rows.min()), int(cols.max()) + 1, int(rows.max()) + 1)
-        said = _describe(area, facts, target, rendered, scale)
+        place = (labels == index + 1) & changed
+        data = max(_coloured_share(target, place), _coloured_share(rendered, place)) >= DATA_SHARE
+        said = _describe(area, facts, target, rendered, scale, data)
         if said and said not in failures:
             failures.append(said)
     return Aligned(False, True, failures)

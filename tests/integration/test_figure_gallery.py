@@ -1,0 +1,47 @@
+"""A sample of the matplotlib gallery corpus (issue #25) as a test set: for each script, the
+original and every faithful re-render (0.8x, 1.25x, 2x dpi, a 1.25x larger figure) pass, and
+every edit that changes the picture (main series colour, data x1.3 at every other index, a
+title or axis-label word, the last series left out) fails. The bench runs all 110 scripts
+(``bench/bench_figures.py --gallery``); the scripts live outside the repository (see
+tests/support/gallery_corpus.py), so without them this skips.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from autorust.imaging.figures import renders_identical
+from tests.support.gallery_corpus import available, entries, variants
+from tests.support.gallery_render import applied, render_all, target
+
+pytestmark = pytest.mark.skipif(
+    not available(), reason="gallery scripts not extracted (tests/support/gallery_corpus.py)"
+)
+SAMPLE = ["barchart", "bar_stacked", "step_demo", "anscombe"]  # tuning half only
+
+
+def test_the_sample_is_from_the_tuning_half() -> None:
+    tuning = {e.name for e in entries("tuning")}
+    assert set(SAMPLE) <= tuning
+
+
+@pytest.mark.parametrize("name", SAMPLE)
+def test_gallery_verdicts(name: str) -> None:
+    from bench.gallery_bench import judge_case
+
+    (entry,) = [e for e in entries("tuning") if e.name == name]
+    cases = variants(entry)
+    folders = render_all(cases)
+    png = target(cases[0])
+    assert png is not None
+    wrong = []
+    for variant in cases:
+        folder = folders[variant.key]
+        assert folder is not None and (folder / "output.png").is_file(), variant.key
+        edit = variant.kind not in ("original", "faithful")
+        if edit and (not applied(folder) or renders_identical(png, folder / "output.png")):
+            continue  # the edit does not apply to this chart, or changes no pixel
+        passed, failed, _, _ = judge_case(png, folder)
+        if passed == edit:
+            wrong.append(f"{variant.key}: passed={passed} {failed[:2]}")
+    assert not wrong, wrong
