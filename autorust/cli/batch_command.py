@@ -10,6 +10,7 @@ import asyncio
 import os
 import socket
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from autorust.cli.preflight import (
     with_warm_pool,
 )
 from autorust.graph.context import AutorustConfig
+from autorust.runtime.drain import DRAINED_EXIT_CODE, Drain
 from autorust.runtime.inputs import NotProcessed, content_hash, scan_folder
 from autorust.runtime.items import ItemResult
 
@@ -89,6 +91,9 @@ class BatchPlan(BaseModel):
     mode: OutputMode
     details: bool
     server: str | None
+    drained: list[str] = Field(
+        default_factory=list, description="images a drain stopped (filled while the batch runs)"
+    )
 
 
 def _overrides(request: RunRequest) -> dict[str, Any]:
@@ -242,7 +247,36 @@ def show_not_processed(console: Console, items: list[NotProcessed]) -> None:
         console.print(f"  ... and {len(items) - NOT_PROCESSED_SHOWN} more (see summary.md)")
 
 
-async def _local_batch(plan: BatchPlan, console: Console) -> list[ItemResult]:
+DRAINED_REASON = "stopped by {signal} before it finished (checkpointed): run the same command again"
+
+
+def _on_drain(console: Console) -> Callable[[str], None]:
+    def announce(name: str) -> None:
+        console.print(
+            f"[yellow]{name}: draining (the steps in flight finish and are checkpointed; "
+            "no new step starts). Send it again to stop at once.[/yellow]",
+            soft_wrap=True,
+        )
+
+    return announce
+
+
+async def _local_batch(
+    plan: BatchPlan, console: Console, drain: Drain | None = None
+) -> list[ItemResult]:
+    drain = drain or Drain()
+    task = asyncio.current_task()
+    assert task is not None
+    remove_handlers = drain.install(task, _on_drain(console))
+    try:
+        return await _local_batch_drainable(plan, console, drain)
+    finally:
+        remove_handlers()
+
+
+async def _local_batch_drainable(
+    plan: BatchPlan, console: Console, drain: Drain
+) -> list[ItemResult]:
     from autorust.cli.progress import JsonLinesProgress, LiveProgress
     from autorust.reporting.item_files import write_item
     from autorust.runtime.batch import BatchEvent, BatchRun
@@ -258,7 +292,10 @@ async def _local_batch(plan: BatchPlan, console: Console) -> list[ItemResult]:
                 conn = saver.conn  # type: ignore[attr-defined]
                 claims = PostgresClaims(conn, plan.worker.worker_id, plan.worker.lease_s)
                 await claims.setup()
-            batch = BatchRun(plan.images, plan.config, saver, plan.options, claims=claims)
+            batch = BatchRun(
+                plan.images, plan.config, saver, plan.options, claims=claims, drain=drain
+            )
+            plan.drained = batch.drained
 
             def write_finished(event: BatchEvent) -> None:
                 if event.kind == "item_finished" and event.result is not None:
@@ -302,7 +339,9 @@ async def _server_batch(plan: BatchPlan, console: Console) -> list[ItemResult]:
 
 def run_command(request: RunRequest, console: Console) -> int:
     """Exit code: 0 when every processed image passed (or, for the demo, ended as designed),
-    1 otherwise, 130 on Ctrl-C."""
+    1 otherwise; 75 after a drain (a first SIGTERM/SIGINT: the steps in flight finished and
+    were checkpointed, the summary covers the finished images); 130 when stopped at once (a
+    second signal, or Ctrl-C on a server batch)."""
     if request.output is OutputMode.jsonl:  # stdout carries the JSON events only
         console = Console(stderr=True)
     from autorust.cli.display import scripted_banner, show_item, summary_table
@@ -320,10 +359,13 @@ def run_command(request: RunRequest, console: Console) -> int:
         console.print(scripted_banner())
     setup_logging(plan.output_dir / "autorust.log.jsonl")
     token = RUN_ID.set(uuid.uuid4().hex[:12])
+    drain = Drain()
     try:
-        run = _server_batch if plan.server else _local_batch
-        results = asyncio.run(run(plan, console))
-    except KeyboardInterrupt:
+        if plan.server:
+            results = asyncio.run(_server_batch(plan, console))
+        else:
+            results = asyncio.run(_local_batch(plan, console, drain))
+    except (KeyboardInterrupt, asyncio.CancelledError):
         console.print(
             "[yellow]interrupted: progress is checkpointed; run the same command again "
             "to resume[/yellow]"
@@ -335,10 +377,23 @@ def run_command(request: RunRequest, console: Console) -> int:
     if plan.details and plan.mode is OutputMode.rich:
         for result in results:
             show_item(console, result)
-    summary = write_reports(plan.output_dir, results, prices, not_processed=plan.not_processed)
+    reason = DRAINED_REASON.format(signal=drain.control.drain_reason)
+    stopped = [NotProcessed(image=image, reason=reason) for image in plan.drained]
+    summary = write_reports(
+        plan.output_dir, results, prices, not_processed=[*plan.not_processed, *stopped]
+    )
     if plan.mode is not OutputMode.jsonl:
         console.print(summary_table(summary))
         console.print(f"report: {plan.output_dir / 'report.html'}")
+    if drain.requested:
+        console.print(
+            f"drained: {len(results)} of {len(results) + len(plan.drained)} images finished, "
+            f"{len(plan.drained)} checkpointed or not started; run the same command again "
+            "to continue",
+            soft_wrap=True,
+            highlight=False,
+        )
+        return DRAINED_EXIT_CODE
     if request.expected_statuses is not None:
         outcome = {Path(item.image).stem: item.status for item in summary.items}
         if outcome != request.expected_statuses:

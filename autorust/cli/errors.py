@@ -26,10 +26,13 @@ def clear_errors(command: F) -> F:
     @functools.wraps(command)
     def guarded(*args: Any, **kwargs: Any) -> Any:
         from autorust.cli.preflight import ConfigError
+        from autorust.storage.key_errors import CheckpointKeyError
 
         try:
             return command(*args, **kwargs)
         except ConfigError as exc:
             raise fail(exc.line()) from None
+        except CheckpointKeyError as exc:  # an encrypted store without its key (issue 29)
+            raise fail(str(exc)) from None
 
     return guarded  # type: ignore[return-value]

@@ -10,11 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.errors import GraphDrained
 from pydantic import BaseModel, Field
 
 from autorust.graph.context import AutorustConfig
 from autorust.llm.batch_stop import batch_stop, current_stop
 from autorust.redaction import redact
+from autorust.runtime.drain import Drain
 from autorust.runtime.identity import thread_id_from_digest
 from autorust.runtime.inputs import InputGroup, group_by_content
 from autorust.runtime.items import FINISHED, SETTLED, ItemResult, failed_item
@@ -55,6 +57,7 @@ class BatchRun:
         options: BatchOptions | None = None,
         on_event: EventSink | None = None,
         claims: PostgresClaims | None = None,
+        drain: Drain | None = None,
     ) -> None:
         self.images = images
         self.config = config
@@ -65,6 +68,8 @@ class BatchRun:
             self.options.concurrency, adaptive=self.options.adaptive, budget=self.options.budget
         )
         self.claims = claims
+        self.drain = drain or Drain()
+        self.drained: list[str] = []  # images stopped by a drain (checkpointed, not finished)
         self.results: dict[str, ItemResult] = {}
         self.started = time.monotonic()
         self.fingerprint = config.fingerprint()  # hashes the scripted replies: once per batch
@@ -72,13 +77,18 @@ class BatchRun:
 
     async def _one(
         self, image: Path, sha256: str, gate: asyncio.Semaphore, graph: Any
-    ) -> ItemResult:
+    ) -> ItemResult | None:
+        """None: a drain stopped it (or it never started)."""
         thread_id = thread_id_from_digest(sha256, self.fingerprint)
         if self.claims is None:
             async with gate:
+                if self.drain.requested:
+                    return None
                 return await self._attempt(image, graph, thread_id)
         while True:
             async with gate:
+                if self.drain.requested:
+                    return None
                 claim = await self.claims.claim(thread_id)
                 if claim is not Claim.BUSY:
                     return await self._attempt(image, graph, thread_id, claim)
@@ -87,7 +97,7 @@ class BatchRun:
 
     async def _attempt(
         self, image: Path, graph: Any, thread_id: str, claim: Claim | None = None
-    ) -> ItemResult:
+    ) -> ItemResult | None:
         if (stop := current_stop()) is not None and stop.reason is not None:
             if self.claims and claim is Claim.CLAIMED:
                 await self.claims.release(thread_id)
@@ -107,6 +117,11 @@ class BatchRun:
             if self.claims and claim is Claim.CLAIMED:
                 await asyncio.shield(self.claims.release(thread_id))
             raise
+        except GraphDrained:  # the step in flight finished and is checkpointed
+            if self.claims and claim is Claim.CLAIMED:
+                await self.claims.release(thread_id)
+            log.info(f"{image.name}: drained", extra={"image": str(image)})
+            return None
         except Exception as exc:  # one item's failure must not stop the batch
             if self.claims and claim is Claim.CLAIMED:
                 await self.claims.release(thread_id)
@@ -128,6 +143,7 @@ class BatchRun:
                 run = asyncio.create_task(run_image(
                     image, self.config, self.checkpointer,
                     force=self.options.force, graph=graph, thread_id=thread_id,
+                    control=self.drain.control,
                 ))  # fmt: skip
             waiting = asyncio.create_task(reached.wait())
             try:
@@ -170,18 +186,22 @@ class BatchRun:
             return
         assert group.sha256 is not None  # grouping read the file, or set an error
         result = await self._one(Path(group.path), group.sha256, gate, graph)
+        if result is None:
+            self.drained += [group.path, *group.copies]
+            return
         for copy in group.copies:
             twin = result.model_copy(update={"image_path": copy, "duplicate_of": group.path})
             self._record(Path(copy), twin)
 
     async def run(self) -> list[ItemResult]:
-        """Every image's result, in the order given (copies of identical bytes included)."""
+        """Every image's result, in the order given (copies of identical bytes included);
+        after a drain, only the images that finished (the others are in ``drained``)."""
         gate = asyncio.Semaphore(self.options.max_in_flight)
         graph = compile_graph(self.checkpointer, node_wrapper=self.scheduler.wrap)
         groups = await asyncio.to_thread(group_by_content, self.images)
         with batch_stop():  # a billing or credentials error stops the batch once
             await asyncio.gather(*(self._group(group, gate, graph) for group in groups))
-        return [self.results[str(image)] for image in self.images]
+        return [self.results[str(image)] for image in self.images if str(image) in self.results]
 
 
 def not_started(image: Path, thread_id: str, reason: str) -> ItemResult:

@@ -8,7 +8,9 @@ from typing import Any
 
 from langchain_core.callbacks import BaseCallbackHandler
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.errors import GraphDrained
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.runtime import RunControl
 
 from autorust.graph.context import AutorustConfig
 from autorust.graph.state import InputState, RunState
@@ -38,8 +40,11 @@ async def run_image(
     callbacks: list[BaseCallbackHandler] | None = None,
     graph: CompiledStateGraph | None = None,
     thread_id: str | None = None,
+    control: RunControl | None = None,
 ) -> ItemResult:
-    """``thread_id``: when the caller has already hashed the image (a batch does)."""
+    """``thread_id``: when the caller has already hashed the image (a batch does).
+    ``control``: LangGraph's run control; after ``request_drain()`` the run finishes and
+    checkpoints the step in flight, then raises ``GraphDrained`` (see runtime/drain.py)."""
     started = time.perf_counter()
     image_path = str(image_path)
     try:
@@ -70,7 +75,11 @@ async def run_image(
     graph_input = (
         None if resumed else InputState(image_path=image_path, max_iterations=config.max_iterations)
     )
-    await graph.ainvoke(graph_input, run_config, context=config, durability=DURABILITY)
+    if control is not None and control.drain_requested:
+        raise GraphDrained(control.drain_reason or "shutdown")  # not started: nothing to finish
+    await graph.ainvoke(
+        graph_input, run_config, context=config, durability=DURABILITY, control=control
+    )
     return await collect(graph, thread_id, image_path, started, resumed=resumed)
 
 

@@ -11,11 +11,21 @@ from typing import Any
 
 import aiosqlite
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.serde.base import SerializerProtocol
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from pydantic import BaseModel
 
 import autorust.graph.state as state_models
+from autorust.storage.encryption import (
+    MARKER_KEY,
+    META_SCHEMA,
+    AesGcmCipher,
+    check_marker,
+    cipher_from_env,
+    encrypted,
+    sealed,
+)
 from autorust.storage.replies import (
     POSTGRES_SCHEMA,
     PostgresReplies,
@@ -36,8 +46,9 @@ def _alias_legacy_state_modules() -> None:
         sys.modules.setdefault(old, state_models)
 
 
-def serializer() -> JsonPlusSerializer:
-    """Checkpoint serde that may rebuild exactly our state models and nothing else."""
+def serializer(cipher: AesGcmCipher | None = None) -> SerializerProtocol:
+    """Checkpoint serde that may rebuild exactly our state models and nothing else; encrypted
+    (LangGraph's ``EncryptedSerializer``) when a key is given."""
     _alias_legacy_state_modules()
     models = [
         name
@@ -46,13 +57,42 @@ def serializer() -> JsonPlusSerializer:
         and issubclass(value, BaseModel)
         and value.__module__ == state_models.__name__
     ]
-    return JsonPlusSerializer(
+    plain = JsonPlusSerializer(
         allowed_msgpack_modules=[
             (module, name)
             for module in (state_models.__name__, *LEGACY_STATE_MODULES)
             for name in sorted(models)
         ]
     )
+    return encrypted(plain, cipher)
+
+
+async def _sqlite_key_check(conn: Any) -> AesGcmCipher | None:
+    """The key (``AUTORUST_CHECKPOINT_KEY``) against the store's marker; marks a new store."""
+    cipher = cipher_from_env()
+    await conn.execute(META_SCHEMA)
+    async with conn.execute(
+        "SELECT value FROM autorust_store WHERE key = ?", (MARKER_KEY,)
+    ) as cursor:
+        row = await cursor.fetchone()
+    if (marker := check_marker(row[0] if row else None, cipher)) is not None:
+        await conn.execute("INSERT INTO autorust_store VALUES (?, ?)", (MARKER_KEY, marker))
+    await conn.commit()
+    return cipher
+
+
+async def _postgres_key_check(pool: Any) -> AesGcmCipher | None:
+    cipher = cipher_from_env()
+    async with pool.connection() as conn:
+        await conn.execute(META_SCHEMA)
+        row = await (await conn.execute(
+            "SELECT value FROM autorust_store WHERE key = %s", (MARKER_KEY,)
+        )).fetchone()  # fmt: skip
+        if (marker := check_marker(row["value"] if row else None, cipher)) is not None:
+            await conn.execute(
+                "INSERT INTO autorust_store VALUES (%s, %s)", (MARKER_KEY, marker)
+            )
+    return cipher
 
 
 SETUP_LOCK = 0x6175_746F  # PostgreSQL advisory lock key for schema setup ("auto")
@@ -72,13 +112,14 @@ async def open_sqlite_checkpointer(path: str | Path) -> AsyncIterator[AsyncSqlit
         # still never corrupts the file: a power cut can only lose the newest steps.
         await conn.execute("PRAGMA journal_mode=WAL")
         await conn.execute("PRAGMA synchronous=NORMAL")
-        saver = AsyncSqliteSaver(conn, serde=serializer())
+        cipher = await _sqlite_key_check(conn)
+        saver = AsyncSqliteSaver(conn, serde=serializer(cipher))
         await saver.setup()
         await conn.execute(RUN_INDEX_SCHEMA)
         await conn.commit()
         replies = await sqlite_replies(path)
         try:
-            async with journal_scope(await SqliteReplies.open(replies)):
+            async with journal_scope(sealed(await SqliteReplies.open(replies), cipher)):
                 yield saver
         finally:
             await replies.close()
@@ -121,12 +162,13 @@ async def open_postgres_checkpointer(url: str, *, max_size: int = 16) -> AsyncIt
     )
     await pool.open(wait=True, timeout=30)
     try:
-        saver = AsyncPostgresSaver(pool, serde=serializer())  # type: ignore[arg-type]
         async with postgres_setup_lock(pool):
+            cipher = await _postgres_key_check(pool)
+            saver = AsyncPostgresSaver(pool, serde=serializer(cipher))  # type: ignore[arg-type]
             await saver.setup()
             async with pool.connection() as conn:
                 await conn.execute(POSTGRES_SCHEMA)
-        async with journal_scope(PostgresReplies(pool)):
+        async with journal_scope(sealed(PostgresReplies(pool), cipher)):
             yield saver
     finally:
         await pool.close()
