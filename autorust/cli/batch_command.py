@@ -306,6 +306,7 @@ def run_command(request: RunRequest, console: Console) -> int:
     if request.output is OutputMode.jsonl:  # stdout carries the JSON events only
         console = Console(stderr=True)
     from autorust.cli.display import scripted_banner, show_item, summary_table
+    from autorust.reporting.batches import batch_folder, new_batch_id, point_latest
     from autorust.reporting.item_files import recorded_result
     from autorust.reporting.logs import RUN_ID, setup_logging
     from autorust.reporting.report import write_reports
@@ -335,10 +336,12 @@ def run_command(request: RunRequest, console: Console) -> int:
     if plan.details and plan.mode is OutputMode.rich:
         for result in results:
             show_item(console, result)
-    summary = write_reports(plan.output_dir, results, prices, not_processed=plan.not_processed)
+    reports = batch_folder(plan.output_dir, new_batch_id())
+    summary = write_reports(reports, results, prices, not_processed=plan.not_processed)
+    point_latest(plan.output_dir, reports)
     if plan.mode is not OutputMode.jsonl:
         console.print(summary_table(summary))
-        console.print(f"report: {plan.output_dir / 'report.html'}")
+        console.print(f"report: {reports / 'report.html'}")
     if request.expected_statuses is not None:
         outcome = {Path(item.image).stem: item.status for item in summary.items}
         if outcome != request.expected_statuses:

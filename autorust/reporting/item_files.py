@@ -1,16 +1,20 @@
 """Write one image's results to a folder a person can browse.
 
-Folder names are ``<readable stem>-<thread>-<name tag>``: the stem is cleaned (control
+Folder names are ``<readable stem>-<thread id>-<name tag>``: the stem is cleaned (control
 characters, separators and characters some file systems reject become ``_``) and cut to
-``STEM_BYTES`` UTF-8 bytes, so any legal file name gives a legal folder name; the tag is a hash
-of the exact file name, so names that differ only after the cut, by case (on case-insensitive
-disks) or by unicode normalisation never share a folder.
+``STEM_BYTES`` UTF-8 bytes, so any legal file name gives a legal folder name. The *whole* thread
+id is kept (image hash, configuration fingerprint and any ``-fork-…`` suffix), so a fork, a
+resume or a run with other settings never writes into another run's folder, and the name is an
+id ``autorust runs show`` accepts. The tag is a hash of the image's absolute path, so names that
+differ only after the cut, by case (on case-insensitive disks) or by unicode normalisation, and
+same-named images from different folders, never share a folder.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import unicodedata
 from pathlib import Path
 
@@ -32,8 +36,9 @@ def safe_stem(name: str) -> str:
 
 def folder_name(image_path: str, thread_id: str | None) -> str:
     name = Path(image_path).name
-    tag = hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:6]
-    return f"{safe_stem(name)}-{(thread_id or 'no-thread')[:16]}-{tag}"
+    where = os.path.abspath(image_path)
+    tag = hashlib.sha256(where.encode("utf-8", "surrogateescape")).hexdigest()[:6]
+    return f"{safe_stem(name)}-{thread_id or 'no-thread'}-{tag}"
 
 
 def item_folder(output_dir: Path, result: ItemResult) -> Path:
