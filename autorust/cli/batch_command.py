@@ -148,6 +148,24 @@ def _in_shard(image: Path, shard: tuple[int, int]) -> bool:
     return in_shard(digest, shard)
 
 
+def check_key(agent: str, config: AutorustConfig) -> None:
+    """A model named without a key or endpoint is a missing key, not a missing model."""
+    from autorust.llm.models import api_key_for
+
+    settings = config.model_for(agent)
+    if config.provider == "scripted" or not settings.model or api_key_for(agent) is not None:
+        return
+    if settings.base_url or os.environ.get("OPENAI_BASE_URL"):
+        return
+    raise ConfigError(
+        f"{agent} model",
+        f"{settings.model!r} is configured but no API key is set. Export one:\n"
+        "  export OPENAI_API_KEY=...\n"
+        f"(or AUTORUST_{agent.upper()}_API_KEY / AUTORUST_API_KEY), or point it at a local "
+        "OpenAI-compatible server with AUTORUST_DEFAULT__BASE_URL=http://localhost:11434/v1",
+    )
+
+
 def check_models(config: AutorustConfig, console: Console) -> None:
     from autorust.imaging.ocr import OcrUnavailableError, ocr_available, require_ocr
     from autorust.llm.models import ModelNotConfiguredError, make_chat_model
@@ -159,14 +177,16 @@ def check_models(config: AutorustConfig, console: Console) -> None:
             raise ConfigError("AUTORUST_OCR", str(exc)) from None
     agents = []
     for agent in ("vision", "coding", "checker"):
+        check_key(agent, config)
         try:
             make_chat_model(agent, config)
             agents.append(agent)
         except ModelNotConfiguredError as exc:
             if agent == "vision" and config.ocr != "off" and ocr_available():
-                console.print("[yellow]no vision model: specs are built from OCR text[/yellow]")
                 continue
             raise ConfigError(f"{agent} model", str(exc)) from None
+    if "vision" not in agents:  # said only once the other agents have a model
+        console.print("[yellow]no vision model: specs are built from OCR text[/yellow]")
     check_model_endpoints(config, agents)
 
 
@@ -300,6 +320,27 @@ async def _server_batch(plan: BatchPlan, console: Console) -> list[ItemResult]:
     )
 
 
+def batch_event(batch_id: str, reports: Path, summary: Any) -> str:
+    """The last line of ``--output jsonl``: the batch's counts and where its reports are."""
+    import json
+
+    return json.dumps({
+        "event": "batch_finished", "batch_id": batch_id, "counts": summary.counts,
+        "all_passed": summary.all_passed, "items": len(summary.items),
+        "report": str(reports / "report.html"), "summary": str(reports / "summary.json"),
+    })  # fmt: skip
+
+
+def interrupted_message(request: RunRequest) -> str:
+    """What to type to continue: ``--force`` would start the finished images over."""
+    if request.force:
+        return (
+            "interrupted: progress is checkpointed; to resume, run the same command "
+            "WITHOUT --force (with --force every image starts over)"
+        )
+    return "interrupted: progress is checkpointed; run the same command again to resume"
+
+
 def run_command(request: RunRequest, console: Console) -> int:
     """Exit code: 0 when every processed image passed (or, for the demo, ended as designed),
     1 otherwise, 130 on Ctrl-C."""
@@ -325,10 +366,7 @@ def run_command(request: RunRequest, console: Console) -> int:
         run = _server_batch if plan.server else _local_batch
         results = asyncio.run(run(plan, console))
     except KeyboardInterrupt:
-        console.print(
-            "[yellow]interrupted: progress is checkpointed; run the same command again "
-            "to resume[/yellow]"
-        )
+        console.print(f"[yellow]{interrupted_message(request)}[/yellow]")
         return 130
     finally:
         RUN_ID.reset(token)
@@ -336,12 +374,15 @@ def run_command(request: RunRequest, console: Console) -> int:
     if plan.details and plan.mode is OutputMode.rich:
         for result in results:
             show_item(console, result)
-    reports = batch_folder(plan.output_dir, new_batch_id())
+    batch_id = new_batch_id()
+    reports = batch_folder(plan.output_dir, batch_id)
     summary = write_reports(reports, results, prices, not_processed=plan.not_processed)
     point_latest(plan.output_dir, reports)
-    if plan.mode is not OutputMode.jsonl:
+    if plan.mode is OutputMode.rich:
         console.print(summary_table(summary))
         console.print(f"report: {reports / 'report.html'}")
+    elif plan.mode is OutputMode.jsonl:
+        print(batch_event(batch_id, reports, summary), flush=True)
     if request.expected_statuses is not None:
         outcome = {Path(item.image).stem: item.status for item in summary.items}
         if outcome != request.expected_statuses:
