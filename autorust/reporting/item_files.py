@@ -15,12 +15,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import unicodedata
 from pathlib import Path
 
 from autorust.runtime.items import ItemResult
 
 STEM_BYTES = 60
+FIGURE_FILE = "output.png"
 UNSAFE_CHARS = set('<>:"/\\|?*')
 
 
@@ -91,6 +93,14 @@ def item_log(result: ItemResult) -> str:
     return "".join(json.dumps(record) + "\n" for record in records)
 
 
+def _copy_figure(artifacts: dict[str, str], folder: Path) -> None:
+    """The rendered figure, copied: the sandbox's artifact folder is shared by every run of
+    the same image (a fork renders over it), the result folder is this run's own."""
+    source = artifacts.get(FIGURE_FILE)
+    if source and Path(source).is_file():
+        shutil.copyfile(source, folder / FIGURE_FILE)
+
+
 def write_item(output_dir: str | Path, result: ItemResult) -> Path:
     """The item's folder; a skipped item's existing folder is left exactly as its run wrote it."""
     folder = item_folder(Path(output_dir), result)
@@ -120,6 +130,9 @@ def write_item(output_dir: str | Path, result: ItemResult) -> Path:
             (attempt_dir / "verdict.json").write_text(
                 attempt.verdict.model_dump_json(indent=2), encoding="utf-8"
             )
+            _copy_figure(attempt.execution.artifacts, attempt_dir)
+        if state.attempts:
+            _copy_figure(state.attempts[-1].execution.artifacts, folder)
     (folder / "log.jsonl").write_text(item_log(result), encoding="utf-8")
     # last and atomic: a result.json present means the folder is complete
     partial = folder / "result.json.partial"
