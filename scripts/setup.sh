@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(bubblewrap tesseract-ocr tesseract-ocr-eng wamerican postgresql libseccomp2 g++)
+APT_PACKAGES=(bubblewrap tesseract-ocr tesseract-ocr-eng wamerican postgresql libseccomp2 g++ chromium)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -153,6 +153,24 @@ def _in_shard(image: Path, shard: tuple[int, int]) -> bool:
     return in_shard(digest, shard)
 
 
+def check_key(agent: str, config: AutorustConfig) -> None:
+    """A model named without a key or endpoint is a missing key, not a missing model."""
+    from autorust.llm.models import api_key_for
+
+    settings = config.model_for(agent)
+    if config.provider == "scripted" or not settings.model or api_key_for(agent) is not None:
+        return
+    if settings.base_url or os.environ.get("OPENAI_BASE_URL"):
+        return
+    raise ConfigError(
+        f"{agent} model",
+        f"{settings.model!r} is configured but no API key is set. Export one:\n"
+        "  export OPENAI_API_KEY=...\n"
+        f"(or AUTORUST_{agent.upper()}_API_KEY / AUTORUST_API_KEY), or point it at a local "
+        "OpenAI-compatible server with AUTORUST_DEFAULT__BASE_URL=http://localhost:11434/v1",
+    )
+
+
 def check_models(config: AutorustConfig, console: Console) -> None:
     from autorust.imaging.ocr import OcrUnavailableError, ocr_available, require_ocr
     from autorust.llm.models import ModelNotConfiguredError, make_chat_model
@@ -164,14 +182,16 @@ def check_models(config: AutorustConfig, console: Console) -> None:
             raise ConfigError("AUTORUST_OCR", str(exc)) from None
     agents = []
     for agent in ("vision", "coding", "checker"):
+        check_key(agent, config)
         try:
             make_chat_model(agent, config)
             agents.append(agent)
         except ModelNotConfiguredError as exc:
             if agent == "vision" and config.ocr != "off" and ocr_available():
-                console.print("[yellow]no vision model: specs are built from OCR text[/yellow]")
                 continue
             raise ConfigError(f"{agent} model", str(exc)) from None
+    if "vision" not in agents:  # said only once the other agents have a model
+        console.print("[yellow]no vision model: specs are built from OCR text[/yellow]")
     check_model_endpoints(config, agents)
 
 
@@ -337,6 +357,28 @@ async def _server_batch(plan: BatchPlan, console: Console) -> list[ItemResult]:
     )
 
 
+def batch_event(batch_id: str, reports: Path, summary: Any, drained: int = 0) -> str:
+    """The last line of ``--output jsonl``: the batch's counts and where its reports are
+    (``drained``: images a drain left checkpointed or not started)."""
+    import json
+
+    return json.dumps({
+        "event": "batch_finished", "batch_id": batch_id, "counts": summary.counts,
+        "all_passed": summary.all_passed, "items": len(summary.items), "drained": drained,
+        "report": str(reports / "report.html"), "summary": str(reports / "summary.json"),
+    })  # fmt: skip
+
+
+def interrupted_message(request: RunRequest) -> str:
+    """What to type to continue: ``--force`` would start the finished images over."""
+    if request.force:
+        return (
+            "interrupted: progress is checkpointed; to resume, run the same command "
+            "WITHOUT --force (with --force every image starts over)"
+        )
+    return "interrupted: progress is checkpointed; run the same command again to resume"
+
+
 def run_command(request: RunRequest, console: Console) -> int:
     """Exit code: 0 when every processed image passed (or, for the demo, ended as designed),
     1 otherwise; 75 after a drain (a first SIGTERM/SIGINT: the steps in flight finished and
@@ -345,6 +387,7 @@ def run_command(request: RunRequest, console: Console) -> int:
     if request.output is OutputMode.jsonl:  # stdout carries the JSON events only
         console = Console(stderr=True)
     from autorust.cli.display import scripted_banner, show_item, summary_table
+    from autorust.reporting.batches import batch_folder, new_batch_id, point_latest
     from autorust.reporting.item_files import recorded_result
     from autorust.reporting.logs import RUN_ID, setup_logging
     from autorust.reporting.report import write_reports
@@ -366,10 +409,7 @@ def run_command(request: RunRequest, console: Console) -> int:
         else:
             results = asyncio.run(_local_batch(plan, console, drain))
     except (KeyboardInterrupt, asyncio.CancelledError):
-        console.print(
-            "[yellow]interrupted: progress is checkpointed; run the same command again "
-            "to resume[/yellow]"
-        )
+        console.print(f"[yellow]{interrupted_message(request)}[/yellow]")
         return 130
     finally:
         RUN_ID.reset(token)
@@ -379,17 +419,20 @@ def run_command(request: RunRequest, console: Console) -> int:
             show_item(console, result)
     reason = DRAINED_REASON.format(signal=drain.control.drain_reason)
     stopped = [NotProcessed(image=image, reason=reason) for image in plan.drained]
-    summary = write_reports(
-        plan.output_dir, results, prices, not_processed=[*plan.not_processed, *stopped]
-    )
-    if plan.mode is not OutputMode.jsonl:
+    batch_id = new_batch_id()
+    reports = batch_folder(plan.output_dir, batch_id)
+    summary = write_reports(reports, results, prices, not_processed=[*plan.not_processed, *stopped])
+    point_latest(plan.output_dir, reports)
+    if plan.mode is OutputMode.rich:
         console.print(summary_table(summary))
-        console.print(f"report: {plan.output_dir / 'report.html'}")
-    if drain.requested:
+        console.print(f"report: {reports / 'report.html'}")
+    elif plan.mode is OutputMode.jsonl:
+        print(batch_event(batch_id, reports, summary, drained=len(plan.drained)), flush=True)
+    if drain.requested:  # said in every output mode, like the signal's own line
         console.print(
-            f"drained: {len(results)} of {len(results) + len(plan.drained)} images finished, "
-            f"{len(plan.drained)} checkpointed or not started; run the same command again "
-            "to continue",
+            f"drained: {len(results)} of {len(results) + len(plan.drained)} images "
+            f"finished, {len(plan.drained)} checkpointed or not started; run the same "
+            "command again to continue",
             soft_wrap=True,
             highlight=False,
         )

@@ -89,7 +89,9 @@ def show_item(console: Console, result: ItemResult) -> None:
     name = escape(repr(result.image_path)[1:-1])
     console.rule(f"{name} -> [{style or 'bold'}]{result.status}[/{style or 'bold'}]{escape(note)}")
     if result.error:
-        console.print(f"[red]error:[/red] {escape(result.error)}")
+        unverified = result.status == "unverified"
+        label = "[yellow]unverified:[/yellow]" if unverified else "[red]error:[/red]"
+        console.print(f"{label} {escape(result.error)}")
     state = result.state
     if state is None:
         return

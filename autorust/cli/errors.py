@@ -15,8 +15,11 @@ console = Console()
 
 
 def fail(message: str) -> typer.Exit:
-    """Print ``message`` as one error line; raise the returned ``Exit``."""
-    console.print(f"[red]error:[/red] {escape(' '.join(message.split()))}", soft_wrap=True)
+    """Print ``message`` (one line, or its own lines kept so commands in it can be copied);
+    raise the returned ``Exit``."""
+    lines = [line.rstrip() for line in message.strip().splitlines()] or [""]
+    text = "\n".join([" ".join(lines[0].split()), *lines[1:]])
+    console.print(f"[red]error:[/red] {escape(text)}", soft_wrap=True)
     return typer.Exit(2)
 
 
@@ -30,9 +33,7 @@ def clear_errors(command: F) -> F:
 
         try:
             return command(*args, **kwargs)
-        except ConfigError as exc:
-            raise fail(exc.line()) from None
-        except CheckpointKeyError as exc:  # an encrypted store without its key (issue 29)
+        except (ConfigError, CheckpointKeyError) as exc:
             raise fail(str(exc)) from None
 
     return guarded  # type: ignore[return-value]

@@ -29,18 +29,41 @@ DEMO_OUTCOMES = {
 }
 
 app = typer.Typer(
-    add_completion=False,
     no_args_is_help=True,
     help="autorust: an image of a programming task in, verified code out.",
 )
 console = Console()
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            print(f"autorust {version('autorust')}")
+        except PackageNotFoundError:
+            print("autorust (not installed)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    show_version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="print the version"),
+    ] = False,
+) -> None:
+    """autorust: an image of a programming task in, verified code out."""
+
+
 ScriptedOpt = Annotated[
     Path | None,
     typer.Option(help="replay scripted replies from this folder instead of calling a model"),
 ]
-MaxIterOpt = Annotated[int | None, typer.Option("--max-iterations", "-n", help="coding attempts")]
+MaxIterOpt = Annotated[
+    int | None,
+    typer.Option("--max-iterations", "-n", help="coding attempts", show_default="from config: 3"),
+]
 PromptOpt = Annotated[
     list[str], typer.Option("--prompt-version", help="AGENT=VERSION, e.g. coding=v1 (repeatable)")
 ]
@@ -69,7 +92,12 @@ BudgetOpt = Annotated[int | None, typer.Option(help="shared slots in adaptive mo
 InFlightOpt = Annotated[int, typer.Option(help="images worked on at once")]
 ModeOpt = Annotated[OutputMode, typer.Option("--output", help="rich | quiet | jsonl")]
 DetailsOpt = Annotated[
-    bool | None, typer.Option("--details/--no-details", help="print every iteration of each image")
+    bool | None,
+    typer.Option(
+        "--details/--no-details",
+        help="print every iteration of each image",
+        show_default="details for 5 images or fewer",
+    ),
 ]
 
 

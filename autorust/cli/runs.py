@@ -119,7 +119,44 @@ async def _continue(saver: BaseCheckpointSaver, thread: str, run: Callable[..., 
         await close_executor(executor)
 
 
+def _resolve_thread(given: str, db: str | None) -> str:
+    """A full thread id, a unique prefix of one, or a result folder's name (which holds it)."""
+    from autorust.cli.ids import resolve_id
+
+    return resolve_id(given, [row.thread_id for row in _list_rows(db)], "run", "thread")
+
+
+def _resolve_step(given: str, rows: list[Any], thread: str) -> str:
+    """``--checkpoint``: a step number from ``autorust runs show`` or a checkpoint id (prefix)."""
+    from autorust.cli.ids import resolve_id
+    from autorust.cli.preflight import ConfigError
+
+    forkable = [row for row in rows if row.node is not None]
+    steps = ", ".join(str(row.step) for row in forkable)
+    if given.lstrip("-").isdigit() and len(given) <= 6:
+        chosen = [row for row in rows if str(row.step) == given.lstrip("+")]
+        if len(chosen) == 1 and chosen[0].node is not None:
+            return chosen[0].checkpoint_id
+        raise ConfigError(
+            "--checkpoint",
+            f"no step {given} to fork from in run {thread}: steps {steps} "
+            f"(see autorust runs show {thread})",
+        )
+    try:
+        checkpoint = resolve_id(given, [row.checkpoint_id for row in rows], "checkpoint",
+                                "--checkpoint")  # fmt: skip
+    except ConfigError as exc:
+        raise ConfigError(
+            "--checkpoint", f"{exc.problem} in run {thread} (steps {steps} also work)"
+        ) from None
+    if not any(row.checkpoint_id == checkpoint and row.node for row in rows):
+        raise ConfigError("--checkpoint", "the input checkpoint has no result to fork from: "
+                                          f"choose a later step ({steps})")  # fmt: skip
+    return checkpoint
+
+
 LIST_LIMIT = 50
+WIDE_WIDTH = 400  # --wide: whole ids, whatever the terminal
 
 
 @runs_app.command("list")
@@ -136,8 +173,10 @@ def list_runs(
     as_jsonl: Annotated[
         bool, typer.Option("--jsonl", help="one JSON object per run on stdout, no table")
     ] = False,
+    wide: Annotated[bool, typer.Option("--wide", help="full thread ids")] = False,
 ) -> None:
-    """Runs, newest first: thread, image, status, iterations, last update."""
+    """Runs, newest first: thread (shortest unique prefix; any commands takes it), image,
+    status, iterations, last update."""
     rows = _list_rows(db)
     if status:
         from typing import get_args
@@ -153,31 +192,40 @@ def list_runs(
         for row in shown:
             print(row.model_dump_json())
         return
-    _print_runs(shown)
+    _print_runs(shown, [row.thread_id for row in rows], wide)
     if len(shown) < len(rows):
         console.print(
             f"newest {len(shown)} of {len(rows)} runs; --limit 0 for all, --jsonl for scripts"
         )
 
 
-def _print_runs(rows: list[Any]) -> None:
+def _print_runs(rows: list[Any], every_id: list[str], wide: bool = False) -> None:
     from rich.table import Column, Table
 
+    from autorust.cli.ids import shortest_prefixes
+
+    short = {} if wide else shortest_prefixes(every_id)
     table = Table(
-        Column("thread", no_wrap=True), "image", "status", "iterations",
-        Column("updated", no_wrap=True), "forked from",
+        Column("thread", no_wrap=True), Column("image", overflow="ellipsis", no_wrap=True),
+        Column("status", no_wrap=True), Column("iter", justify="right", no_wrap=True),
+        Column("updated", no_wrap=True), Column("forked from", overflow="ellipsis", no_wrap=True),
+        box=None, pad_edge=False,
     )  # fmt: skip
     for row in rows:
         status = row.status + (" (awaiting approval)" if row.awaiting else "")
+        forked = row.forked_from or ""
+        if forked and not wide:
+            parent = forked.partition("@")[0]
+            forked = short.get(parent, parent)
         table.add_row(
-            row.thread_id,
+            short.get(row.thread_id, row.thread_id),
             escape(Path(row.image_path).name),
             status,
             str(row.iterations),
-            row.updated.strftime("%Y-%m-%d %H:%M:%S"),
-            row.forked_from or "",
+            row.updated.strftime("%Y-%m-%d %H:%M" if not wide else "%Y-%m-%d %H:%M:%S"),
+            escape(forked),
         )
-    console.print(table)
+    (Console(width=WIDE_WIDTH) if wide else console).print(table)
 
 
 def _list_rows(db: str | None) -> list[Any]:
@@ -201,35 +249,57 @@ def _list_rows(db: str | None) -> list[Any]:
 
 @runs_app.command()
 @clear_errors
-def show(thread: str, db: DbOpt = None) -> None:
-    """Each checkpoint of a run: the node that produced it and spec/code/verdict at that step."""
-    from rich.table import Table
+def show(
+    thread: Annotated[str, typer.Argument(help="thread id, a unique prefix, or a result folder")],
+    db: DbOpt = None,
+    wide: Annotated[bool, typer.Option("--wide", help="full checkpoint ids")] = False,
+    as_jsonl: Annotated[
+        bool, typer.Option("--jsonl", help="one JSON object per checkpoint on stdout, no table")
+    ] = False,
+) -> None:
+    """Each step of a run: the node that produced it and spec/code/verdict at that step.
+
+    Fork from a step with ``autorust runs fork THREAD --checkpoint STEP``."""
+    from rich.table import Column, Table
 
     from autorust.reporting.review import review_lines
     from autorust.runtime.history import history
     from autorust.runtime.runner import compile_graph, state_of
+
+    thread = _resolve_thread(thread, db)
 
     async def work(saver: BaseCheckpointSaver) -> Any:
         graph = compile_graph(saver)
         return await history(graph, thread), await state_of(graph, thread)
 
     rows, state = _with_saver(db, work)
+    if as_jsonl:
+        for row in rows:
+            print(row.model_dump_json())
+        return
+    console.print(f"run {escape(thread)}")
     table = Table(
-        "checkpoint", "step", "after node", "next", "iter", "status", "spec", "code", "verdict"
-    )
+        Column("step", justify="right", no_wrap=True, min_width=4), Column("after", no_wrap=True),
+        Column("iter", justify="right", no_wrap=True, min_width=4), Column("status", no_wrap=True),
+        Column("spec", overflow="ellipsis", no_wrap=True, max_width=24),
+        Column("code", no_wrap=True), Column("verdict", no_wrap=True),
+        box=None, pad_edge=False,
+    )  # fmt: skip
+    if wide:
+        table.add_column("next", no_wrap=True)
+        table.add_column("checkpoint", no_wrap=True)
     for row in rows:
-        table.add_row(
-            row.checkpoint_id,
+        cells = [
             str(row.step),
             row.node or f"({row.source})",
-            ",".join(row.next),
             str(row.iteration),
             row.status,
             escape(row.title or ""),
             f"{row.code_lines} lines" if row.code_lines else "",
             row.verdict or "",
-        )
-    console.print(table)
+        ]
+        table.add_row(*cells, *([",".join(row.next), row.checkpoint_id] if wide else []))
+    (Console(width=WIDE_WIDTH) if wide else console).print(table)
     if state is not None and state.verdict is not None and state.verdict.evidence:
         console.print(f"evidence: {escape(state.verdict.evidence)}")
     for line in review_lines(state):
@@ -241,7 +311,7 @@ def show(thread: str, db: DbOpt = None) -> None:
 @runs_app.command("resume")
 @clear_errors
 def resume_run(
-    thread: str,
+    thread: Annotated[str, typer.Argument(help="thread id, a unique prefix, or a result folder")],
     approve: Annotated[
         bool | None, typer.Option("--approve/--reject", help="answer an approval pause")
     ] = None,
@@ -257,19 +327,38 @@ def resume_run(
     if approve is not None:
         decision = {"approved": approve, "feedback": feedback, "extra_iterations": extra_iterations}
 
-    async def work(saver: BaseCheckpointSaver) -> ItemResult:
+    from autorust.runtime.history import is_finished
+
+    thread = _resolve_thread(thread, db)
+
+    async def work(saver: BaseCheckpointSaver) -> ItemResult | None:
+        if await is_finished(saver, thread):
+            return None
         return await _continue(
             saver, thread, lambda config: resume(saver, thread, decision=decision, config=config)
         )
 
-    _finish(_with_saver(db, work), out)
+    result = _with_saver(db, work)
+    if result is None:
+        console.print(
+            f"run {escape(thread)} already finished, nothing to do "
+            f"(to try again from a step: autorust runs fork {escape(thread)} --checkpoint STEP "
+            "--feedback TEXT)"
+        )
+        return
+    _finish(result, out)
 
 
 @runs_app.command("fork")
 @clear_errors
 def fork_run(
-    thread: str,
-    checkpoint_id: Annotated[str, typer.Option("--checkpoint", help="step to fork from")],
+    thread: Annotated[str, typer.Argument(help="thread id, a unique prefix, or a result folder")],
+    checkpoint_id: Annotated[
+        str,
+        typer.Option(
+            "--checkpoint", help="step number (see: runs show) or checkpoint id to fork from"
+        ),
+    ],
     feedback: Annotated[str | None, typer.Option(help="feedback for the next coding step")] = None,
     prompt_version: Annotated[
         list[str], typer.Option(help="AGENT=VERSION for every later step (repeatable)")
@@ -286,14 +375,20 @@ def fork_run(
     versions = parse_pairs(prompt_version, "--prompt-version")
     check_prompt_versions(versions, {"prompt_versions": versions})
 
+    from autorust.runtime.history import history
+    from autorust.runtime.runner import compile_graph
+
+    thread = _resolve_thread(thread, db)
+
     async def work(saver: BaseCheckpointSaver) -> ItemResult:
+        step = _resolve_step(checkpoint_id, await history(compile_graph(saver), thread), thread)
         return await _continue(
             saver,
             thread,
             lambda config: fork(
                 saver,
                 thread,
-                checkpoint_id,
+                step,
                 feedback=feedback,
                 prompt_versions=versions,
                 config=config,

@@ -1,22 +1,28 @@
 """Write one image's results to a folder a person can browse.
 
-Folder names are ``<readable stem>-<thread>-<name tag>``: the stem is cleaned (control
+Folder names are ``<readable stem>-<thread id>-<name tag>``: the stem is cleaned (control
 characters, separators and characters some file systems reject become ``_``) and cut to
-``STEM_BYTES`` UTF-8 bytes, so any legal file name gives a legal folder name; the tag is a hash
-of the exact file name, so names that differ only after the cut, by case (on case-insensitive
-disks) or by unicode normalisation never share a folder.
+``STEM_BYTES`` UTF-8 bytes, so any legal file name gives a legal folder name. The *whole* thread
+id is kept (image hash, configuration fingerprint and any ``-fork-…`` suffix), so a fork, a
+resume or a run with other settings never writes into another run's folder, and the name is an
+id ``autorust runs show`` accepts. The tag is a hash of the image's absolute path, so names that
+differ only after the cut, by case (on case-insensitive disks) or by unicode normalisation, and
+same-named images from different folders, never share a folder.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 import unicodedata
 from pathlib import Path
 
 from autorust.runtime.items import ItemResult
 
 STEM_BYTES = 60
+FIGURE_FILE = "output.png"
 UNSAFE_CHARS = set('<>:"/\\|?*')
 
 
@@ -32,8 +38,9 @@ def safe_stem(name: str) -> str:
 
 def folder_name(image_path: str, thread_id: str | None) -> str:
     name = Path(image_path).name
-    tag = hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:6]
-    return f"{safe_stem(name)}-{(thread_id or 'no-thread')[:16]}-{tag}"
+    where = os.path.abspath(image_path)
+    tag = hashlib.sha256(where.encode("utf-8", "surrogateescape")).hexdigest()[:6]
+    return f"{safe_stem(name)}-{thread_id or 'no-thread'}-{tag}"
 
 
 def item_folder(output_dir: Path, result: ItemResult) -> Path:
@@ -86,6 +93,14 @@ def item_log(result: ItemResult) -> str:
     return "".join(json.dumps(record) + "\n" for record in records)
 
 
+def _copy_figure(artifacts: dict[str, str], folder: Path) -> None:
+    """The rendered figure, copied: the sandbox's artifact folder is shared by every run of
+    the same image (a fork renders over it), the result folder is this run's own."""
+    source = artifacts.get(FIGURE_FILE)
+    if source and Path(source).is_file():
+        shutil.copyfile(source, folder / FIGURE_FILE)
+
+
 def write_item(output_dir: str | Path, result: ItemResult) -> Path:
     """The item's folder; a skipped item's existing folder is left exactly as its run wrote it."""
     folder = item_folder(Path(output_dir), result)
@@ -115,6 +130,9 @@ def write_item(output_dir: str | Path, result: ItemResult) -> Path:
             (attempt_dir / "verdict.json").write_text(
                 attempt.verdict.model_dump_json(indent=2), encoding="utf-8"
             )
+            _copy_figure(attempt.execution.artifacts, attempt_dir)
+        if state.attempts:
+            _copy_figure(state.attempts[-1].execution.artifacts, folder)
     (folder / "log.jsonl").write_text(item_log(result), encoding="utf-8")
     # last and atomic: a result.json present means the folder is complete
     partial = folder / "result.json.partial"

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import base64
 import html
-import io
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from autorust.reporting.review import review_lines
 from autorust.reporting.usage import PriceTable, UsageSummary, summarize_usage
 from autorust.runtime.inputs import NotProcessed
 from autorust.runtime.items import ItemResult
-
-THUMBNAIL_SIDE = 240
 
 
 class ItemSummary(BaseModel):
@@ -100,70 +94,6 @@ def summarize(
     )
 
 
-def _thumbnail(path: str) -> str:
-    from PIL import Image
-
-    try:
-        with Image.open(path) as img:
-            img.seek(0)
-            small = img.convert("RGB")
-            small.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
-            buffer = io.BytesIO()
-            small.save(buffer, format="PNG")
-    except Exception:  # a broken input has no thumbnail; its row says why
-        return '<div class="nothumb">no preview</div>'
-    data = base64.b64encode(buffer.getvalue()).decode()
-    return f'<img alt="input" src="data:image/png;base64,{data}">'
-
-
-STYLE = """
-body{font-family:system-ui,sans-serif;margin:2rem;color:#222}
-table{border-collapse:collapse;width:100%}
-td,th{border:1px solid #ddd;padding:.5rem;vertical-align:top}
-th{background:#f4f4f4;text-align:left}
-pre{background:#f7f7f7;padding:.5rem;max-height:24rem;overflow:auto}
-.passed{color:#137333;font-weight:bold}.failed,.error{color:#b3261e;font-weight:bold}
-.unverified,.running{color:#8a5a00;font-weight:bold}
-.nothumb{width:120px;height:80px;background:#eee;color:#777;text-align:center;line-height:80px}
-.banner{background:#fff4ce;border:1px solid #e0c45c;padding:.5rem 1rem;margin-bottom:1rem}
-"""
-
-
-def _row(result: ItemResult, item: ItemSummary) -> str:
-    esc = html.escape
-    state = result.state
-    spec = state.spec if state else None
-    spec_html = (
-        f"<b>{esc(spec.title)}</b> <i>({esc(spec.kind)}, {esc(spec.interface)})</i>"
-        f"<p>{esc(spec.description)}</p><p>{len(spec.tests)} acceptance tests</p>"
-        if spec
-        else ""
-    )
-    code = f"<pre>{esc(state.code.source)}</pre>" if state and state.code else ""
-    verdict = state.verdict if state else None
-    verdict_html = (
-        f"score {verdict.score:.2f}<br><pre>{esc(verdict.feedback)}</pre>"
-        if verdict and not verdict.passed
-        else (f"score {verdict.score:.2f}" if verdict else "")
-    )
-    error = f"<pre>{esc(item.error)}</pre>" if item.error else ""
-    review = review_lines(state)
-    if review:
-        verdict_html += "<p>review:</p><ul>" + "".join(f"<li>{esc(r)}</li>" for r in review)
-        verdict_html += "</ul>"
-    if verdict and verdict.evidence:
-        verdict_html = f"<small>{esc(verdict.evidence)}</small><br>" + verdict_html
-    notes = _notes(item)
-    note = f"<br><i>{esc(notes)}</i>" if notes else ""
-    return (
-        f"<tr><td>{_thumbnail(result.image_path)}<br>{esc(Path(result.image_path).name)}</td>"
-        f"<td>{spec_html}</td><td>{code}</td>"
-        f'<td><span class="{esc(item.status)}">{esc(item.status)}</span>{note}<br>{verdict_html}'
-        f"{error}</td><td>{item.iterations}</td><td>{item.duration_s:.1f}s</td>"
-        f"<td>{item.input_tokens:,} in<br>{item.output_tokens:,} out</td></tr>"
-    )
-
-
 def _notes(item: ItemSummary) -> str:
     notes = []
     if item.skipped:
@@ -189,6 +119,8 @@ def _not_processed_html(summary: BatchSummary) -> str:
 
 
 def render_html(results: list[ItemResult], summary: BatchSummary) -> str:
+    from autorust.reporting.cards import card, page
+
     counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.counts.items()))
     banner = (
         '<div class="banner">SCRIPTED MODEL: replies were replayed from files; no real model '
@@ -196,23 +128,18 @@ def render_html(results: list[ItemResult], summary: BatchSummary) -> str:
         if summary.model_provider == "scripted"
         else ""
     )
-    rows = "\n".join(_row(r, i) for r, i in zip(results, summary.items, strict=True))
+    cards = [card(r, i, _notes(i)) for r, i in zip(results, summary.items, strict=True)]
     not_processed = (
         f"; {len(summary.not_processed)} files not processed" if summary.not_processed else ""
     )
     total = summary.usage.total
     cost = f", ${total.cost_usd:.4f}" if total.cost_usd is not None else ""
-    return f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>autorust report</title><style>{STYLE}</style></head>
-<body><h1>autorust batch report</h1>{banner}
+    versions = ", ".join(f"{agent} {v}" for agent, v in sorted(summary.prompt_versions.items()))
+    head = f"""<h1>autorust batch report</h1>{banner}
 <p>{summary.total} images: {html.escape(counts)}{not_processed}. Created {summary.created}.
 Tokens: {total.input_tokens:,} in, {total.output_tokens:,} out{cost}.
-Prompt versions: {html.escape(json.dumps(summary.prompt_versions))}.</p>
-<table><tr><th>image</th><th>spec</th><th>final code</th><th>verdict</th><th>iterations</th>
-<th>time</th><th>tokens</th></tr>
-{rows}
-</table>{_not_processed_html(summary)}</body></html>
-"""
+Prompt versions: {html.escape(versions or "-")}.</p>"""
+    return page(cards, summary.counts, head, _not_processed_html(summary))
 
 
 def md_cell(text: str, limit: int = 160) -> str:

@@ -106,6 +106,14 @@ async def stored_config(graph: CompiledStateGraph, thread_id: str) -> AutorustCo
     return AutorustConfig.model_validate_json(saved) if saved else AutorustConfig()
 
 
+async def is_finished(saver: BaseCheckpointSaver, thread_id: str) -> bool:
+    """Nothing left to run: no next node and no pause waiting for an answer."""
+    snapshot = await compile_graph(saver).aget_state(thread_config(thread_id))
+    if not snapshot.values:
+        raise RunNotFoundError(f"no run with thread id {thread_id!r}")
+    return not snapshot.next and not snapshot.interrupts
+
+
 async def resume(
     saver: BaseCheckpointSaver,
     thread_id: str,

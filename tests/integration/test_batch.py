@@ -188,6 +188,6 @@ async def test_reports_are_written_and_escaped(
     assert data["usage"]["total"]["input_tokens"] == sum(i["input_tokens"] for i in data["items"])
     page = (tmp_path / "out" / "report.html").read_text()
     assert "<script>" not in page and "&lt;script&gt;.png" in page
-    assert page.count("data:image/png;base64,") == 4  # a thumbnail per readable image
+    assert page.count('alt="input" src="data:image/png;base64,') == 4  # one per readable image
     assert "SCRIPTED MODEL" in page
     assert "| palindrome__001.png | passed | 2 |" in (tmp_path / "out" / "summary.md").read_text()

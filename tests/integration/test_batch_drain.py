@@ -91,7 +91,7 @@ async def test_sigterm_drains_then_rerun_finishes_with_no_call_repeated(tmp_path
 
     finished = _finished(out)
     assert 2 <= finished < ITEMS, "the drain came too late to interrupt anything"
-    summary = json.loads((out / "summary.json").read_text())
+    summary = json.loads((out / "latest" / "summary.json").read_text())
     assert summary["total"] == finished
     stopped = [entry["image"] for entry in summary["not_processed"]]
     assert len(stopped) == ITEMS - finished and all("SIGTERM" in e["reason"]
@@ -125,7 +125,7 @@ async def test_sigterm_drains_then_rerun_finishes_with_no_call_repeated(tmp_path
         assert state.status == "passed", name
         assert calls == clean_calls, f"{name}: model calls were repeated after the drain"
         assert steps == uninterrupted[name][1], f"{name}: nodes were redone after the drain"
-    summary = json.loads((out / "summary.json").read_text())
+    summary = json.loads((out / "latest" / "summary.json").read_text())
     assert summary["total"] == ITEMS and summary["counts"] == {"passed": ITEMS}
     assert sum(item["resumed"] for item in summary["items"]) >= len(partial)
     assert _journal_rows(home) == set(), "finished threads keep no journaled replies"

@@ -22,6 +22,8 @@ from typer.testing import CliRunner
 from autorust.cli.main import app
 from tests.support.bad_images import EXAMPLES, REPLIES
 
+NOT_ITEMS = ("batches", "latest")  # the per-batch report folders and the latest pointer
+
 pytestmark = pytest.mark.bwrap
 WIDE = {"COLUMNS": "250"}
 
@@ -43,7 +45,7 @@ def run_cli(folder: Path, replies: Path, tmp_path: Path, *extra: str):
 
 
 def summary(tmp_path: Path) -> dict:
-    return json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
+    return json.loads((tmp_path / "out" / "latest" / "summary.json").read_text(encoding="utf-8"))
 
 
 def thread_ids(tmp_path: Path) -> set[str]:
@@ -62,7 +64,7 @@ def test_a_251_byte_file_name_runs_and_reruns(tmp_path: Path) -> None:
     data = summary(tmp_path)
     assert data["counts"] == {"passed": 2}
     assert {Path(item["image"]).name for item in data["items"]} == {name, "palindrome.png"}
-    folders = [p for p in (tmp_path / "out").iterdir() if p.is_dir()]
+    folders = [p for p in (tmp_path / "out").iterdir() if p.is_dir() and p.name not in NOT_ITEMS]
     assert len(folders) == 2 and all(len(p.name.encode()) <= 100 for p in folders)
     long_folder = next(p for p in folders if p.name.startswith("ttt"))
     assert json.loads((long_folder / "result.json").read_text())["image_path"].endswith(name)
@@ -86,11 +88,13 @@ def test_unicode_newline_and_case_only_names_get_their_own_folders(tmp_path: Pat
     data = summary(tmp_path)
     assert sorted(Path(i["image"]).name for i in data["items"]) == sorted(names)
     assert data["counts"] == {"passed": 5}
-    folders = sorted(p.name for p in (tmp_path / "out").iterdir() if p.is_dir())
+    folders = sorted(
+        p.name for p in (tmp_path / "out").iterdir() if p.is_dir() and p.name not in NOT_ITEMS
+    )
     assert len(folders) == 5
     assert len({f.lower() for f in folders}) == 5, "unique even on a case-insensitive disk"
     assert not any("\n" in f or "|" in f or "<" in f for f in folders)
-    markdown = (tmp_path / "out" / "summary.md").read_text(encoding="utf-8")
+    markdown = (tmp_path / "out" / "latest" / "summary.md").read_text(encoding="utf-8")
     rows = [
         line for line in markdown.splitlines() if line.startswith("| ") and "| passed |" in line
     ]
@@ -153,8 +157,8 @@ def test_every_file_gets_an_outcome_and_outside_symlinks_are_never_read(tmp_path
     assert processed["good.png"]["duplicate_of"].endswith("alias.png")
     live = " ".join(result.output.split())
     assert "6 file(s) not processed" in live and "_draft.png" in live and "escape.png" in live
-    markdown = (tmp_path / "out" / "summary.md").read_text(encoding="utf-8")
-    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    markdown = (tmp_path / "out" / "latest" / "summary.md").read_text(encoding="utf-8")
+    page = (tmp_path / "out" / "latest" / "report.html").read_text(encoding="utf-8")
     for name in reasons:
         assert name in markdown and name in page
     # nothing derived from the refused file's bytes reached any output
@@ -162,7 +166,7 @@ def test_every_file_gets_an_outcome_and_outside_symlinks_are_never_read(tmp_path
         assert not any(prefix in t for t in thread_ids(tmp_path))
         assert not any(prefix in p.name for p in (tmp_path / "out").iterdir())
         for report in ("summary.json", "summary.md", "report.html"):
-            assert prefix not in (tmp_path / "out" / report).read_text(encoding="utf-8")
+            assert prefix not in (tmp_path / "out" / "latest" / report).read_text(encoding="utf-8")
 
 
 def test_jsonl_lists_files_not_processed(tmp_path: Path) -> None:

@@ -281,7 +281,7 @@ def test_runs_resume_with_the_model_endpoint_down_is_one_line(
             env=WIDE,
         )  # fmt: skip
         assert paused.exit_code == 1, paused.output  # awaiting approval: not passed yet
-    (item,) = json.loads((tmp_path / "out" / "summary.json").read_text())["items"]
+    (item,) = json.loads((tmp_path / "out" / "latest" / "summary.json").read_text())["items"]
     assert item["status"] == "running"
     # the server is gone now; resume must say so in one line, before calling anything
     result = CliRunner().invoke(app, ["runs", "resume", item["thread_id"], "--approve"], env=WIDE)

@@ -152,7 +152,7 @@ def test_cli_batch_against_llama_cpp_python(model_server: ModelServer, tmp_path:
     # the usage recorded equals what the server reported, reply by reply
     recorded = (sum(c.input_tokens for c in calls), sum(c.output_tokens for c in calls))
     assert recorded == served
-    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    summary = json.loads((tmp_path / "out" / "latest" / "summary.json").read_text())
     total = summary["usage"]["total"]
     assert (total["input_tokens"], total["output_tokens"]) == served
 

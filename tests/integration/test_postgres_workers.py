@@ -101,7 +101,9 @@ async def test_two_workers_share_a_folder_exactly_once(tmp_path: Path, db_url: s
     assert all(status == "done" and count == 1 for status, count, _ in table.values())
     ran_by = Counter(worker for _, _, worker in table.values())
     assert set(ran_by) == {"a", "b"}, f"both workers should get work: {ran_by}"
-    summaries = [json.loads((tmp_path / n / "summary.json").read_text()) for n in ("a", "b")]
+    summaries = [
+        json.loads((tmp_path / n / "latest" / "summary.json").read_text()) for n in ("a", "b")
+    ]
     done_here = Counter(i["image"] for s in summaries for i in s["items"] if not i["skipped"])
     assert len(done_here) == ITEMS and set(done_here.values()) == {1}
 

@@ -54,7 +54,7 @@ def test_no_model_call_is_repeated_after_kill_9(tmp_path: Path, crash_after: int
         assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
         asked = Counter(schema_name(request) for request in server.requests)
     assert asked == {"Spec": 1, "CodeArtifact": 1, "Review": 1}, "a returned call was repeated"
-    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    summary = json.loads((tmp_path / "out" / "latest" / "summary.json").read_text())
     assert summary["counts"] == {"passed": 1}
     assert summary["usage"]["total"]["calls"] == 3
 

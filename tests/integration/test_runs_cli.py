@@ -35,7 +35,7 @@ async def finished_run(scripted_config: AutorustConfig, example_images: Path) ->
 
 async def test_list_and_show(finished_run: str, scripted_config: AutorustConfig) -> None:
     db = str(scripted_config.checkpoint_path)
-    listing = await asyncio.to_thread(cli, "runs", "list", "--db", db)
+    listing = await asyncio.to_thread(cli, "runs", "list", "--db", db, "--wide")
     assert finished_run in listing and "palindrome.png" in listing and "passed" in listing
     shown = await asyncio.to_thread(cli, "runs", "show", finished_run, "--db", db)
     for node in ("vision", "coding", "interpreter", "checker", "judge"):
@@ -145,4 +145,4 @@ def test_unknown_thread_is_a_clear_error(
     result = CliRunner().invoke(
         app, ["runs", "show", "nope", "--db", str(scripted_config.checkpoint_path)], env=WIDE
     )
-    assert result.exit_code == 2 and "no run with thread id 'nope'" in result.output
+    assert result.exit_code == 2 and "no run 'nope'" in result.output

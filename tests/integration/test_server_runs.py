@@ -72,7 +72,7 @@ def test_batch_through_langgraph_dev_sends_the_images(tmp_path: Path) -> None:
     with langgraph_dev(tmp_path / "server.log") as server:
         first = run_cli(folder, replies, tmp_path / "out", server_home, "--server", server)
         assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
-        summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+        summary = json.loads((tmp_path / "out" / "latest" / "summary.json").read_text())
         assert summary["counts"] == {"passed": 5}
         assert not any(item["skipped"] for item in summary["items"])
         threads = httpx.post(f"{server}/threads/search", json={"limit": 50}, timeout=10).json()
@@ -89,7 +89,7 @@ def test_batch_through_langgraph_dev_sends_the_images(tmp_path: Path) -> None:
 
         again = run_cli(folder, replies, tmp_path / "out", server_home, "--server", server)
         assert again.returncode == 0, again.stderr[-2000:]
-        summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+        summary = json.loads((tmp_path / "out" / "latest" / "summary.json").read_text())
         assert all(item["skipped"] for item in summary["items"])
     palindrome = next((tmp_path / "out").glob("palindrome__001-*"))
     assert (palindrome / "attempts" / "02" / "verdict.json").is_file()

@@ -254,10 +254,10 @@ def test_cli_shows_unverified_everywhere(tmp_path: Path) -> None:
     )  # fmt: skip
     assert run.returncode == 1, run.stdout[-2000:] + run.stderr[-2000:]  # not a pass
     assert "unverified" in run.stdout
-    summary = json.loads((out / "summary.json").read_text())
+    summary = json.loads((out / "latest" / "summary.json").read_text())
     assert summary["counts"] == {"unverified": 1}
-    assert "unverified" in (out / "summary.md").read_text()
-    assert "unverified" in (out / "report.html").read_text()
+    assert "unverified" in (out / "latest" / "summary.md").read_text()
+    assert "unverified" in (out / "latest" / "report.html").read_text()
     listing = subprocess.run(
         [sys.executable, "-m", "autorust.cli.main", "runs", "list", "--db",
          str(Path(config.home) / "checkpoints.sqlite")],
@@ -290,7 +290,7 @@ def test_runs_show_and_the_report_show_counterexamples(tmp_path: Path) -> None:
     ).stdout  # fmt: skip
     assert "counterexample reviewer_1_century_1900: is_leap(1900) -> expected False" in shown
     assert "confirmed against the image" in shown and "rejected by the image" in shown
-    page = (out / "report.html").read_text()
+    page = (out / "latest" / "report.html").read_text()
     assert "reviewer_3_year_zero" in page and "rejected by the image" in page
 
 

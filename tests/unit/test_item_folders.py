@@ -32,3 +32,15 @@ def test_readable_stems_stay_readable() -> None:
     assert folder_name("/x/palindrome.png", THREAD).startswith("palindrome-0123456789abcdef-")
     assert safe_stem("Straße ünï.png") == "Straße ünï"
     assert safe_stem("é" * 100 + ".png") == "é" * 30  # 60 bytes, cut on a character boundary
+
+
+def test_the_whole_thread_identity_names_the_folder() -> None:
+    fork = f"{THREAD}-fork-0a1b2c3d"
+    assert folder_name("/x/p.png", THREAD) != folder_name("/x/p.png", fork)
+    assert fork in folder_name("/x/p.png", fork)
+    other_settings = "0123456789abcdef-87654321"  # same image, other configuration
+    assert folder_name("/x/p.png", THREAD) != folder_name("/x/p.png", other_settings)
+
+
+def test_same_named_images_from_different_folders_get_their_own_folders() -> None:
+    assert folder_name("/a/task.png", THREAD) != folder_name("/b/task.png", THREAD)

@@ -1,0 +1,35 @@
+"""Ids typed like git's: shortest unique prefixes, prefix look-up, "did you mean"."""
+
+from __future__ import annotations
+
+import pytest
+
+from autorust.cli.ids import resolve_id, shortest_prefixes
+from autorust.cli.preflight import ConfigError
+
+IDS = ["7b09c954cb7e2d53-10e4f421", "7b09c954cb7e2d53-99999999", "1f2e3d4c5b6a7980-10e4f421",
+       "7b09c954cb7e2d53-10e4f421-fork-0a1b2c3d"]  # fmt: skip
+
+
+def test_shortest_prefixes_are_unique_and_at_least_eight() -> None:
+    short = shortest_prefixes(IDS)
+    assert short["1f2e3d4c5b6a7980-10e4f421"] == "1f2e3d4c"
+    assert short["7b09c954cb7e2d53-99999999"] == "7b09c954cb7e2d53-9"
+    for full, prefix in short.items():
+        assert resolve_id(prefix, IDS, "run", "thread") == full
+
+
+def test_a_prefix_a_folder_name_or_the_whole_id() -> None:
+    assert resolve_id("1f2e", IDS, "run", "thread") == IDS[2]
+    folder = f"palindrome-{IDS[3]}-1a2b3c"
+    assert resolve_id(folder, IDS, "run", "thread") == IDS[3]
+    assert resolve_id(IDS[0], IDS, "run", "thread") == IDS[0]
+
+
+def test_ambiguous_and_missing_ids_say_what_to_type() -> None:
+    with pytest.raises(ConfigError, match="ambiguous: 3 runs start with it"):
+        resolve_id("7b09", IDS, "run", "thread")
+    with pytest.raises(ConfigError, match="did you mean 1f2e3d4c5b6a7980-10e4f421"):
+        resolve_id("1f2e3d4c5b6a7981-10e4f421", IDS, "run", "thread")
+    with pytest.raises(ConfigError, match=r"no run 'zzz'$"):
+        resolve_id("zzz", IDS, "run", "thread")
