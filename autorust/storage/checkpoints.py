@@ -89,9 +89,7 @@ async def _postgres_key_check(pool: Any) -> AesGcmCipher | None:
             "SELECT value FROM autorust_store WHERE key = %s", (MARKER_KEY,)
         )).fetchone()  # fmt: skip
         if (marker := check_marker(row["value"] if row else None, cipher)) is not None:
-            await conn.execute(
-                "INSERT INTO autorust_store VALUES (%s, %s)", (MARKER_KEY, marker)
-            )
+            await conn.execute("INSERT INTO autorust_store VALUES (%s, %s)", (MARKER_KEY, marker))
     return cipher
 
 

@@ -43,6 +43,8 @@ pytestmark = pytest.mark.model_server
 
 class Colour(BaseModel):
     colour: str
+
+
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "sk-test-REAL-SERVER-5e1f7a"
 MODEL = "smollm2"
