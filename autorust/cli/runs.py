@@ -168,7 +168,9 @@ def list_runs(
     ] = LIST_LIMIT,
     status: Annotated[
         list[str] | None,
-        typer.Option("--status", help="only runs with this status (repeatable)"),
+        typer.Option(
+            "--status", help="only runs with this status (repeatable, or comma-separated)"
+        ),
     ] = None,
     as_jsonl: Annotated[
         bool, typer.Option("--jsonl", help="one JSON object per run on stdout, no table")
@@ -178,15 +180,8 @@ def list_runs(
     """Runs, newest first: thread (shortest unique prefix; any commands takes it), image,
     status, iterations, last update."""
     rows = _list_rows(db)
-    if status:
-        from typing import get_args
-
-        from autorust.graph.state import RunStatus
-
-        allowed = get_args(RunStatus)
-        if unknown := sorted(set(status) - set(allowed)):
-            raise fail(f"--status {unknown[0]!r} is not a status: allowed {', '.join(allowed)}")
-        rows = [row for row in rows if row.status in status]
+    if wanted := _statuses(status):
+        rows = [row for row in rows if row.status in wanted]
     shown = rows[:limit] if limit else rows
     if as_jsonl:
         for row in shown:
@@ -396,3 +391,63 @@ def fork_run(
         )
 
     _finish(_with_saver(db, work), out)
+
+
+@runs_app.command("prune")
+@clear_errors
+def prune(
+    older_than: Annotated[
+        str,
+        typer.Option(
+            "--older-than", help="age of a run's last step: 30d, 12h, 90m, 2w, 1d12h (s m h d w)"
+        ),
+    ],
+    status: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--status", help="only runs with this status (repeatable, or comma-separated)"
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="list what would be deleted, delete nothing")
+    ] = False,
+    db: DbOpt = None,
+    as_jsonl: Annotated[
+        bool, typer.Option("--jsonl", help="one JSON object per run on stdout, no table")
+    ] = False,
+) -> None:
+    """Delete old runs: their checkpoints, run-index entry and journaled model replies.
+
+    Result folders are left alone. On SQLite the freed pages are reused by later runs."""
+    from autorust.storage.retention import parse_age, prune_runs
+    from autorust.storage.run_index import now
+
+    try:
+        age = parse_age(older_than)
+    except ValueError as exc:
+        raise fail(f"--older-than: {exc}") from None
+    statuses = _statuses(status)
+    cutoff = now() - age
+    rows = _with_saver(db, lambda saver: prune_runs(saver, cutoff, statuses, dry_run=dry_run))
+    if as_jsonl:
+        for row in rows:
+            print(row.model_dump_json())
+        return
+    if rows:
+        _print_runs(rows, [row.thread_id for row in rows])
+    which = f" with status {', '.join(sorted(statuses))}" if statuses else ""
+    verb = "would delete" if dry_run else "deleted"
+    console.print(f"{verb} {len(rows)} runs last updated more than {older_than} ago{which}")
+
+
+def _statuses(given: list[str] | None) -> set[str]:
+    """``--status`` values (repeated or comma-separated), each checked against the statuses."""
+    from typing import get_args
+
+    from autorust.graph.state import RunStatus
+
+    wanted = {part.strip() for text in given or [] for part in text.split(",") if part.strip()}
+    allowed = get_args(RunStatus)
+    if unknown := sorted(wanted - set(allowed)):
+        raise fail(f"--status {unknown[0]!r} is not a status: allowed {', '.join(allowed)}")
+    return wanted
