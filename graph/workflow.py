@@ -39,6 +39,7 @@ from autorust.nodes.vision import vision_node
 
 NodeFn = Callable[[RunState, Runtime[AutorustConfig]], Awaitable[dict[str, Any]]]
 NodeWrapper = Callable[[AgentName, NodeFn], NodeFn]
+StepWrapper = Callable[[str, NodeFn, "AgentName | None"], NodeFn]
 
 # The model layer retries transient endpoint errors within each call's budget and turns every
 # final model failure into state; the node retries only what escaped it and may pass.
@@ -62,12 +63,18 @@ AGENT_NODES: dict[str, tuple[AgentName, NodeFn]] = {
 }
 
 
-def build_graph(node_wrapper: NodeWrapper | None = None) -> StateGraph:
+def build_graph(
+    node_wrapper: NodeWrapper | None = None, step_wrapper: StepWrapper | None = None
+) -> StateGraph:
     """The workflow; ``node_wrapper(agent, node)`` may wrap each agent's node (e.g. to
-    throttle it), the graph itself knows nothing about batches."""
+    throttle it), ``step_wrapper(name, node, agent)`` every node, inside ``node_wrapper``
+    (e.g. to trace it); the graph itself knows nothing about batches or tracing."""
 
-    def agent_node(agent: AgentName, node: NodeFn) -> NodeFn:
-        node = redacting(node)
+    def step(name: str, node: NodeFn, agent: AgentName | None = None) -> NodeFn:
+        return step_wrapper(name, node, agent) if step_wrapper else node
+
+    def agent_node(name: str, agent: AgentName, node: NodeFn) -> NodeFn:
+        node = step(name, redacting(node), agent)
         return node_wrapper(agent, node) if node_wrapper else node
 
     builder = StateGraph(
@@ -79,10 +86,10 @@ def build_graph(node_wrapper: NodeWrapper | None = None) -> StateGraph:
     for name, (agent, node) in AGENT_NODES.items():
         # model calls are retried on transient errors; running code twice would not help
         retry = NODE_RETRY if agent in MODEL_AGENTS else None
-        builder.add_node(name, agent_node(agent, node), retry_policy=retry)
-    builder.add_node("judge", judge_node)
-    builder.add_node("approve_execution", approve_execution_node)
-    builder.add_node("final_review", final_review_node)
+        builder.add_node(name, agent_node(name, agent, node), retry_policy=retry)
+    builder.add_node("judge", step("judge", judge_node))
+    builder.add_node("approve_execution", step("approve_execution", approve_execution_node))
+    builder.add_node("final_review", step("final_review", final_review_node))
     builder.add_edge(START, "vision")
     builder.add_conditional_edges("vision", route_after_vision, ["coding", END])
     builder.add_conditional_edges("coding", route_after_coding, ["approve_execution", END])

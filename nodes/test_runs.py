@@ -14,6 +14,7 @@ import re
 import secrets
 from pathlib import Path
 
+from autorust import telemetry
 from autorust.graph.context import AutorustConfig
 from autorust.graph.state import Execution, Spec, TestCase, TestResult
 from autorust.nodes.evidence import problems_of_test
@@ -176,7 +177,18 @@ async def run_tests(
         make_executor,
         config.executor,  # the first one probes bwrap: off the event loop
     )
-    result = await executor.execute(job)
+    with telemetry.span(
+        "autorust.sandbox", autorust__sandbox__backend=executor.name, autorust__tests=len(tests)
+    ) as span:
+        result = await executor.execute(job)
+        telemetry.annotate(
+            span,
+            autorust__sandbox__exit_code=result.exit_code,
+            autorust__sandbox__duration_s=result.duration_s,
+            autorust__sandbox__timed_out=result.timed_out,
+            autorust__sandbox__truncated=result.truncated,
+            autorust__sandbox__failure=bool(result.sandbox_error),
+        )
     if result.sandbox_error:
         raise SandboxFailure(result.sandbox_error)
     report = harness_report(result, nonce)

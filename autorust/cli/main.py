@@ -189,7 +189,19 @@ app.add_typer(runs_app, name="runs")
 
 
 def main() -> None:
-    app()
+    from autorust import telemetry
+
+    if telemetry.requested():  # OTEL_* set: traces for run, demo, runs resume/fork
+        try:
+            telemetry.setup_from_env()
+        except RuntimeError as exc:
+            from autorust.cli.errors import fail
+
+            raise SystemExit(fail(str(exc)).exit_code) from None
+    try:
+        app()
+    finally:
+        telemetry.shutdown()
 
 
 if __name__ == "__main__":

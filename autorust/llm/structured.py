@@ -41,6 +41,7 @@ from langchain_openai.chat_models.base import BaseChatOpenAI
 from langgraph.config import get_config
 from pydantic import BaseModel, ValidationError
 
+from autorust import telemetry
 from autorust.graph.state import ModelCall
 from autorust.llm.batch_stop import current_stop
 from autorust.llm.conversation import reask
@@ -269,6 +270,58 @@ class _Call:
 
 
 async def invoke_structured(
+    model: BaseChatModel,
+    messages: list[BaseMessage],
+    schema: type[T],
+    *,
+    agent: str,
+    iteration: int,
+    metadata: dict[str, Any],
+    max_regenerations: int = 2,
+    config: RunnableConfig | None = None,
+    endpoint: ModelEndpoint | None = None,
+    memory: StrategyMemory | None = None,
+) -> tuple[T, ModelCall]:
+    """One validated reply of ``schema`` (see the module's docstring); traced as a GenAI
+    ``chat`` span carrying the same token counts as the returned ``ModelCall``."""
+    endpoint = endpoint or ModelEndpoint(
+        agent=agent,
+        model=str(getattr(model, "model_name", None) or type(model).__name__),
+        offline=not isinstance(model, BaseChatOpenAI),
+    )
+    with telemetry.span(
+        f"chat {endpoint.model}",
+        gen_ai__operation__name="chat",
+        gen_ai__request__model=endpoint.model,
+        gen_ai__agent__name=agent,
+        gen_ai__provider__name=endpoint.server,
+        autorust__iteration=iteration,
+    ) as span:
+        call: ModelCall | None = None
+        try:
+            parsed, call = await _invoke_structured(
+                model, messages, schema, agent=agent, iteration=iteration, metadata=metadata,
+                max_regenerations=max_regenerations, config=config, endpoint=endpoint,
+                memory=memory,
+            )  # fmt: skip
+            return parsed, call
+        except ModelCallError as exc:
+            call = exc.call
+            raise
+        finally:
+            if call is not None:
+                telemetry.annotate(
+                    span,
+                    gen_ai__usage__input_tokens=call.input_tokens,
+                    gen_ai__usage__output_tokens=call.output_tokens,
+                    gen_ai__response__model=call.model or None,
+                    autorust__retries=call.retries,
+                    autorust__regenerations=len(call.regenerations),
+                    autorust__structured_output=call.structured_output or None,
+                )
+
+
+async def _invoke_structured(
     model: BaseChatModel,
     messages: list[BaseMessage],
     schema: type[T],

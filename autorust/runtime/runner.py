@@ -12,6 +12,7 @@ from langgraph.errors import GraphDrained
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import RunControl
 
+from autorust import telemetry
 from autorust.graph.context import AutorustConfig
 from autorust.graph.state import InputState, RunState
 from autorust.graph.workflow import NodeWrapper, build_graph
@@ -28,10 +29,48 @@ DURABILITY = "sync"
 def compile_graph(
     checkpointer: BaseCheckpointSaver, node_wrapper: NodeWrapper | None = None
 ) -> CompiledStateGraph:
-    return build_graph(node_wrapper).compile(checkpointer=checkpointer, name="autorust")
+    """The workflow with ``checkpointer``; each step traced when tracing is on."""
+    step_wrapper = telemetry.traced_step if telemetry.enabled() else None
+    return build_graph(node_wrapper, step_wrapper).compile(
+        checkpointer=checkpointer, name="autorust"
+    )
 
 
 async def run_image(
+    image_path: str | Path,
+    config: AutorustConfig,
+    checkpointer: BaseCheckpointSaver,
+    *,
+    force: bool = False,
+    callbacks: list[BaseCallbackHandler] | None = None,
+    graph: CompiledStateGraph | None = None,
+    thread_id: str | None = None,
+    control: RunControl | None = None,
+) -> ItemResult:
+    """``_run_image`` in an ``autorust.run`` span carrying the outcome (status = verdict)."""
+    with telemetry.span(
+        "autorust.run", autorust__thread_id=thread_id, gen_ai__agent__name="autorust"
+    ) as span:
+        result = await _run_image(
+            image_path, config, checkpointer, force=force, callbacks=callbacks, graph=graph,
+            thread_id=thread_id, control=control,
+        )  # fmt: skip
+        telemetry.annotate(
+            span,
+            autorust__thread_id=result.thread_id,
+            autorust__status=result.status,
+            autorust__iterations=result.iterations,
+            autorust__resumed=result.resumed,
+            autorust__skipped=result.skipped,
+            autorust__awaiting_approval=bool(result.awaiting),
+            autorust__score=result.state.verdict.score
+            if result.state is not None and result.state.verdict is not None
+            else None,
+        )
+        return result
+
+
+async def _run_image(
     image_path: str | Path,
     config: AutorustConfig,
     checkpointer: BaseCheckpointSaver,
