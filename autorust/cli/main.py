@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 
 from autorust.cli.errors import clear_errors
+from autorust.cli.mcp_command import mcp
 from autorust.cli.options import OutputMode
 from autorust.cli.runs import runs_app
 
@@ -186,6 +187,7 @@ def demo(
 
 
 app.add_typer(runs_app, name="runs")
+app.command("mcp")(mcp)
 
 
 def main() -> None:

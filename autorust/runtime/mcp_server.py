@@ -1,0 +1,213 @@
+"""``autorust mcp``: the runs as MCP tools (official MCP Python SDK), over stdio or Streamable
+HTTP. Same configuration and checkpoint store as the CLI: a run started here shows in
+``autorust runs list`` and resumes with ``autorust runs resume``.
+
+Tools: ``run_image`` (a path, or base64 bytes), ``run_folder``, ``status``, ``result``,
+``list_runs``, ``cancel``. A run works in the background and is named by its thread id (the
+run handle); ``wait=true`` returns its outcome instead, with progress notifications.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from mcp.server.fastmcp import Context, FastMCP
+from pydantic import BaseModel
+
+from autorust.graph.context import AutorustConfig
+from autorust.reporting.item_files import write_item
+from autorust.runtime.identity import thread_id_for
+from autorust.runtime.inputs import scan_folder
+from autorust.runtime.items import ItemResult, failed_item
+from autorust.runtime.runner import compile_graph, run_image, state_of
+from autorust.storage.checkpoints import open_checkpointer
+from autorust.storage.listing import latest_runs
+
+INSTRUCTIONS = (
+    "autorust turns an image of a programming task into verified code. Start a run with "
+    "run_image (or run_folder for every image of a folder); poll status with the returned "
+    "thread_id, then read result. Statuses: running, passed, failed, unverified, error."
+)
+
+
+class RunHandle(BaseModel):
+    thread_id: str
+    image: str
+    status: str
+
+
+class Runs:
+    """The background runs of this server over one checkpoint store."""
+
+    def __init__(self, config: AutorustConfig, saver: Any) -> None:
+        self.config, self.saver = config, saver
+        self.graph = compile_graph(saver)
+        self.tasks: dict[str, asyncio.Task[ItemResult]] = {}
+        self.inputs = Path(config.home) / "mcp-inputs"
+
+    def start(self, image: Path) -> RunHandle:
+        thread = thread_id_for(image, self.config)
+        task = self.tasks.get(thread)
+        if task is None or task.done():
+            self.tasks[thread] = asyncio.create_task(self._run(image, thread))
+        return RunHandle(thread_id=thread, image=str(image), status="running")
+
+    async def _run(self, image: Path, thread: str) -> ItemResult:
+        try:
+            result = await run_image(image, self.config, self.saver, thread_id=thread)
+        except Exception as exc:  # the run's failure is its outcome, as in a batch
+            result = failed_item(image, exc, thread_id=thread)
+        await asyncio.to_thread(write_item, Path(self.config.output_dir), result)
+        return result
+
+    def save_upload(self, data: str, filename: str) -> Path:
+        """Base64 bytes -> a file named by its content (the state keeps paths, not bytes)."""
+        try:
+            raw = base64.b64decode(data, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("image_base64 is not valid base64") from None
+        name = Path(filename.replace("\\", "/")).name
+        if name in ("", ".", "..") or name.startswith("."):
+            name = "image.png"
+        target = self.inputs / hashlib.sha256(raw).hexdigest()[:16] / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.exists():
+            target.write_bytes(raw)
+        return target
+
+    async def status(self, thread: str) -> dict[str, Any]:
+        task = self.tasks.get(thread)
+        if task is not None and not task.done():
+            state = await state_of(self.graph, thread)
+            return {"thread_id": thread, "status": "running", "finished": False,
+                    "iteration": state.iteration if state else 0,
+                    "steps_done": len(state.attempts) if state else 0}  # fmt: skip
+        state = await state_of(self.graph, thread)
+        outcome = task.result() if task is not None and not task.cancelled() else None
+        if state is None and outcome is None:
+            raise ValueError(f"no run {thread!r} (list_runs shows the runs)")
+        found = outcome.status if outcome is not None else state.status  # type: ignore[union-attr]
+        return {"thread_id": thread, "status": found, "finished": found != "running",
+                "error": outcome.error if outcome is not None else state.error,  # type: ignore[union-attr]
+                "awaiting_approval": outcome.awaiting if outcome is not None else None,
+                "iteration": state.iteration if state else 0,
+                "steps_done": len(state.attempts) if state else 0}  # fmt: skip
+
+    async def result(self, thread: str) -> dict[str, Any]:
+        state = await state_of(self.graph, thread)
+        if state is None:
+            raise ValueError(f"no run {thread!r} (list_runs shows the runs)")
+        last = state.attempts[-1] if state.attempts else None
+        return {
+            "thread_id": thread,
+            "image": state.image_path,
+            "status": state.status,
+            "error": state.error,
+            "spec": state.spec.model_dump(mode="json") if state.spec else None,
+            "code": state.code.source if state.code else None,
+            "verdict": state.verdict.model_dump(mode="json") if state.verdict else None,
+            "tests": [t.model_dump(mode="json") for t in last.execution.tests] if last else [],
+            "iterations": len(state.attempts),
+            "tokens": {
+                "input": sum(c.input_tokens for c in state.model_calls),
+                "output": sum(c.output_tokens for c in state.model_calls),
+            },
+        }
+
+    async def wait(self, thread: str, ctx: Context | None) -> dict[str, Any]:
+        task = self.tasks[thread]
+        while not task.done():
+            await asyncio.wait({task}, timeout=0.5)
+            if ctx is not None:
+                state = await state_of(self.graph, thread)
+                done = len(state.attempts) if state else 0
+                await ctx.report_progress(done, self.config.max_iterations,
+                                          f"{thread}: attempt {done}")  # fmt: skip
+        return await self.result(thread)
+
+    async def close(self) -> None:
+        for task in self.tasks.values():
+            task.cancel()
+        await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+
+
+def build_server(config: AutorustConfig, checkpoint: str, host: str, port: int) -> FastMCP:
+    runs: dict[str, Runs] = {}
+
+    @asynccontextmanager
+    async def lifespan(_: FastMCP) -> AsyncIterator[None]:
+        async with open_checkpointer(checkpoint) as saver:
+            runs["open"] = Runs(config, saver)
+            try:
+                yield
+            finally:
+                await runs.pop("open").close()
+
+    server = FastMCP("autorust", instructions=INSTRUCTIONS, lifespan=lifespan, host=host,
+                     port=port)  # fmt: skip
+
+    @server.tool()
+    async def run_image(
+        path: str | None = None,
+        image_base64: str | None = None,
+        filename: str = "image.png",
+        wait: bool = False,
+        ctx: Context | None = None,
+    ) -> dict[str, Any]:
+        """Start turning one image (a path the server can read, or base64 bytes) into
+        verified code. Returns the run handle (thread_id); with wait=true, the result."""
+        if (path is None) == (image_base64 is None):
+            raise ValueError("give exactly one of path and image_base64")
+        image = Path(path) if path else runs["open"].save_upload(image_base64 or "", filename)
+        if not image.is_file():
+            raise ValueError(f"no image file at {image}")
+        handle = runs["open"].start(image.resolve())
+        if wait:
+            return await runs["open"].wait(handle.thread_id, ctx)
+        return handle.model_dump()
+
+    @server.tool()
+    async def run_folder(path: str) -> dict[str, Any]:
+        """Start a run for every image of a folder; returns their handles and the files that
+        are not processed, with the reason."""
+        folder = Path(path)
+        if not folder.is_dir():
+            raise ValueError(f"no folder at {path}")
+        scanned = scan_folder(folder)
+        handles = [runs["open"].start(Path(p).resolve()).model_dump() for p in scanned.to_process]
+        return {"runs": handles,
+                "not_processed": [n.model_dump() for n in scanned.not_processed]}  # fmt: skip
+
+    @server.tool()
+    async def status(thread_id: str) -> dict[str, Any]:
+        """Where a run is: running, or its final status."""
+        return await runs["open"].status(thread_id)
+
+    @server.tool()
+    async def result(thread_id: str) -> dict[str, Any]:
+        """A run's spec, code, verdict, last test results and tokens."""
+        return await runs["open"].result(thread_id)
+
+    @server.tool()
+    async def list_runs(status: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        """Runs in the checkpoint store (the CLI's included), newest first."""
+        rows = await latest_runs(runs["open"].saver)
+        rows = [r for r in rows if status is None or r.status == status]
+        return [r.model_dump(mode="json") for r in (rows[:limit] if limit else rows)]
+
+    @server.tool()
+    async def cancel(thread_id: str) -> dict[str, Any]:
+        """Stop a run started by this server; its finished steps stay checkpointed, so
+        ``autorust runs resume`` continues it."""
+        task = runs["open"].tasks.get(thread_id)
+        cancelled = task is not None and not task.done() and task.cancel()
+        return {"thread_id": thread_id, "cancelled": bool(cancelled)}
+
+    return server
