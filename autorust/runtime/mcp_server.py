@@ -139,16 +139,19 @@ class Runs:
 
 
 def build_server(config: AutorustConfig, checkpoint: str, host: str, port: int) -> FastMCP:
-    runs: dict[str, Runs] = {}
-
     @asynccontextmanager
-    async def lifespan(_: FastMCP) -> AsyncIterator[None]:
+    async def lifespan(_: FastMCP) -> AsyncIterator[Runs]:
+        """Per server run (stdio) or per session (HTTP): the store open, the session's runs
+        (cancelled when it ends; their finished steps stay checkpointed)."""
         async with open_checkpointer(checkpoint) as saver:
-            runs["open"] = Runs(config, saver)
+            runs = Runs(config, saver)
             try:
-                yield
+                yield runs
             finally:
-                await runs.pop("open").close()
+                await runs.close()
+
+    def of(ctx: Context) -> Runs:
+        return ctx.request_context.lifespan_context  # type: ignore[no-any-return]
 
     server = FastMCP("autorust", instructions=INSTRUCTIONS, lifespan=lifespan, host=host,
                      port=port)  # fmt: skip
@@ -159,54 +162,57 @@ def build_server(config: AutorustConfig, checkpoint: str, host: str, port: int) 
         image_base64: str | None = None,
         filename: str = "image.png",
         wait: bool = False,
-        ctx: Context | None = None,
+        *,
+        ctx: Context,
     ) -> dict[str, Any]:
         """Start turning one image (a path the server can read, or base64 bytes) into
         verified code. Returns the run handle (thread_id); with wait=true, the result."""
         if (path is None) == (image_base64 is None):
             raise ValueError("give exactly one of path and image_base64")
-        image = Path(path) if path else runs["open"].save_upload(image_base64 or "", filename)
+        image = Path(path) if path else of(ctx).save_upload(image_base64 or "", filename)
         if not image.is_file():
             raise ValueError(f"no image file at {image}")
-        handle = runs["open"].start(image.resolve())
+        handle = of(ctx).start(image.resolve())
         if wait:
-            return await runs["open"].wait(handle.thread_id, ctx)
+            return await of(ctx).wait(handle.thread_id, ctx)
         return handle.model_dump()
 
     @server.tool()
-    async def run_folder(path: str) -> dict[str, Any]:
+    async def run_folder(path: str, ctx: Context) -> dict[str, Any]:
         """Start a run for every image of a folder; returns their handles and the files that
         are not processed, with the reason."""
         folder = Path(path)
         if not folder.is_dir():
             raise ValueError(f"no folder at {path}")
         scanned = scan_folder(folder)
-        handles = [runs["open"].start(Path(p).resolve()).model_dump() for p in scanned.to_process]
+        handles = [of(ctx).start(Path(p).resolve()).model_dump() for p in scanned.to_process]
         return {"runs": handles,
                 "not_processed": [n.model_dump() for n in scanned.not_processed]}  # fmt: skip
 
     @server.tool()
-    async def status(thread_id: str) -> dict[str, Any]:
+    async def status(thread_id: str, ctx: Context) -> dict[str, Any]:
         """Where a run is: running, or its final status."""
-        return await runs["open"].status(thread_id)
+        return await of(ctx).status(thread_id)
 
     @server.tool()
-    async def result(thread_id: str) -> dict[str, Any]:
+    async def result(thread_id: str, ctx: Context) -> dict[str, Any]:
         """A run's spec, code, verdict, last test results and tokens."""
-        return await runs["open"].result(thread_id)
+        return await of(ctx).result(thread_id)
 
     @server.tool()
-    async def list_runs(status: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    async def list_runs(
+        ctx: Context, status: str | None = None, limit: int = 50
+    ) -> list[dict[str, Any]]:
         """Runs in the checkpoint store (the CLI's included), newest first."""
-        rows = await latest_runs(runs["open"].saver)
+        rows = await latest_runs(of(ctx).saver)
         rows = [r for r in rows if status is None or r.status == status]
         return [r.model_dump(mode="json") for r in (rows[:limit] if limit else rows)]
 
     @server.tool()
-    async def cancel(thread_id: str) -> dict[str, Any]:
+    async def cancel(thread_id: str, ctx: Context) -> dict[str, Any]:
         """Stop a run started by this server; its finished steps stay checkpointed, so
         ``autorust runs resume`` continues it."""
-        task = runs["open"].tasks.get(thread_id)
+        task = of(ctx).tasks.get(thread_id)
         cancelled = task is not None and not task.done() and task.cancel()
         return {"thread_id": thread_id, "cancelled": bool(cancelled)}
 

@@ -8,6 +8,7 @@ import asyncio
 import base64
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -115,6 +116,58 @@ async def test_mcp_over_stdio(tmp_path: Path) -> None:
     async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
         threads = await _exercise(session, tmp_path)
     _cli_sees(tmp_path, threads)
+
+
+@pytest.mark.bwrap
+async def test_mcp_runs_the_demo_folder_with_the_clis_verdicts(tmp_path: Path) -> None:
+    from autorust.cli.main import DEMO_OUTCOMES
+
+    params = StdioServerParameters(
+        command=sys.executable, args=_args(tmp_path), env=_env(tmp_path / ".autorust"),
+        cwd=str(tmp_path),
+    )  # fmt: skip
+    async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        started = await _call(session, "run_folder", path=str(EXAMPLES / "images"))
+        assert started["not_processed"] == [] and len(started["runs"]) == len(DEMO_OUTCOMES)
+        outcomes: dict[str, str] = {}
+        for _ in range(600):
+            for run in started["runs"]:
+                state = await _call(session, "status", thread_id=run["thread_id"])
+                if state["finished"]:
+                    outcomes[Path(run["image"]).stem] = state["status"]
+            if len(outcomes) == len(DEMO_OUTCOMES):
+                break
+            await asyncio.sleep(0.3)
+    assert outcomes == DEMO_OUTCOMES
+
+
+@pytest.mark.bwrap
+async def test_a_run_paused_over_mcp_resumes_from_the_cli(tmp_path: Path) -> None:
+    env = _env(tmp_path / ".autorust") | {"AUTORUST_APPROVE_EXECUTION": "true"}
+    params = StdioServerParameters(
+        command=sys.executable, args=_args(tmp_path), env=env, cwd=str(tmp_path)
+    )
+    async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        paused = await _call(
+            session, "run_image", path=str(EXAMPLES / "images" / "sum_even.png"), wait=True
+        )
+        assert paused["status"] == "running" and paused["code"]
+        state = await _call(session, "status", thread_id=paused["thread_id"])
+        assert state["awaiting_approval"] and state["finished"] is False
+    # its model replies were journaled (a resume never pays for them again)
+    with sqlite3.connect(tmp_path / ".autorust" / "checkpoints.sqlite") as conn:
+        journaled = conn.execute(
+            "SELECT COUNT(*) FROM autorust_replies WHERE thread_id = ?", (paused["thread_id"],)
+        ).fetchone()[0]
+    assert journaled >= 2
+    resumed = subprocess.run(
+        [sys.executable, "-m", "autorust.cli.main", "runs", "resume", paused["thread_id"][:12],
+         "--approve", "--out", str(tmp_path / "out")],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert resumed.returncode == 0 and "passed" in resumed.stdout, resumed.stdout + resumed.stderr
 
 
 @pytest.mark.bwrap
