@@ -90,7 +90,11 @@ class Runs:
                     "iteration": state.iteration if state else 0,
                     "steps_done": len(state.attempts) if state else 0}  # fmt: skip
         state = await state_of(self.graph, thread)
-        outcome = task.result() if task is not None and not task.cancelled() else None
+        if task is not None and task.cancelled():
+            return {"thread_id": thread, "status": "cancelled", "finished": True,
+                    "resumable": state is not None,
+                    "steps_done": len(state.attempts) if state else 0}  # fmt: skip
+        outcome = task.result() if task is not None else None
         if state is None and outcome is None:
             raise ValueError(f"no run {thread!r} (list_runs shows the runs)")
         found = outcome.status if outcome is not None else state.status  # type: ignore[union-attr]

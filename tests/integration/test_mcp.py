@@ -81,9 +81,13 @@ async def _exercise(session: ClientSession, tmp_path: Path) -> dict[str, str]:
     assert state["status"] == "passed", state
     assert (await _call(session, "result", thread_id=thread))["spec"]["title"]
 
-    listed = await _call(session, "list_runs")
+    listed = await _call(session, "list_runs", status="passed")
     assert {row["thread_id"] for row in listed} == {waited["thread_id"], thread}
     assert (await _call(session, "cancel", thread_id=thread))["cancelled"] is False  # finished
+    busy = await _call(session, "run_image", path=str(EXAMPLES / "images" / "reverse_words.png"))
+    assert (await _call(session, "cancel", thread_id=busy["thread_id"]))["cancelled"] is True
+    stopped = await _call(session, "status", thread_id=busy["thread_id"])
+    assert stopped["status"] == "cancelled" and stopped["finished"] is True
     missing = await session.call_tool("status", {"thread_id": "nope"})
     assert missing.isError and "no run 'nope'" in missing.content[0].text  # type: ignore[union-attr]
     return {"palindrome": waited["thread_id"], "sum_even": thread}
@@ -92,7 +96,7 @@ async def _exercise(session: ClientSession, tmp_path: Path) -> dict[str, str]:
 def _cli_sees(tmp_path: Path, threads: dict[str, str]) -> None:
     home = tmp_path / ".autorust"
     listed = subprocess.run(
-        [sys.executable, "-m", "autorust.cli.main", "runs", "list", "--jsonl"],
+        [sys.executable, "-m", "autorust.cli.main", "runs", "list", "--status=passed", "--jsonl"],
         cwd=tmp_path, env=_env(home), capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert listed.returncode == 0, listed.stdout + listed.stderr
