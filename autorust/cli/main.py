@@ -185,7 +185,49 @@ def demo(
     )
 
 
+@app.command()
+@clear_errors
+def init(
+    path: Annotated[Path, typer.Argument(help="the file to write")] = Path("autorust.toml"),
+    force: Annotated[bool, typer.Option(help="replace an existing file")] = False,
+) -> None:
+    """Write a commented autorust.toml: every setting with its default, ready to uncomment."""
+    from autorust.cli.config_template import render_template
+    from autorust.cli.errors import fail
+
+    if path.exists() and not force:
+        raise fail(f"{path} exists; keep it, or replace it with: autorust init --force")
+    path.write_text(render_template(), encoding="utf-8")
+    console.print(f"wrote {path}: every setting with its default, commented out", highlight=False)
+
+
+@app.command()
+@clear_errors
+def doctor() -> None:
+    """Show the configuration each agent will use (model, endpoint, key set or not, structured
+    output), check that the sandbox starts and that every model endpoint answers; exit 2 on
+    any problem."""
+    from autorust.cli.doctor import doctor as run_doctor
+
+    if code := run_doctor(console):
+        raise typer.Exit(code)
+
+
+config_app = typer.Typer(no_args_is_help=True, help="The configuration (see also: doctor).")
+
+
+@config_app.command("show")
+@clear_errors
+def config_show() -> None:
+    """The configuration as each agent will use it, without probing endpoints or the sandbox."""
+    from autorust.cli.doctor import doctor as run_doctor
+
+    if code := run_doctor(console, probe=False):
+        raise typer.Exit(code)
+
+
 app.add_typer(runs_app, name="runs")
+app.add_typer(config_app, name="config")
 
 
 def main() -> None:
