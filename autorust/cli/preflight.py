@@ -350,15 +350,18 @@ def check_model_endpoints(config: AutorustConfig, agents: Iterable[str] = MODEL_
         return
     seen: set[str] = set()
     for agent in agents:
-        url = config.model_for(agent).base_url
-        if not url or url in seen:
+        url = endpoint_url(config.model_for(agent))  # OpenAI's own endpoint included
+        if url in seen:
             continue
         seen.add(url)
+        setting = _endpoint_setting(agent, config)
+        if not config.model_for(agent).base_url:
+            setting = "OPENAI_BASE_URL" if os.environ.get("OPENAI_BASE_URL") else "endpoint"
         if urlsplit(url).scheme not in ("http", "https"):
-            raise ConfigError(_endpoint_setting(agent, config), f"must be http(s):// (got {url!r})")
+            raise ConfigError(setting, f"must be http(s):// (got {url!r})")
         if problem := _reachable(url):
             raise ConfigError(
-                _endpoint_setting(agent, config),
+                setting,
                 f"cannot reach the model endpoint {display_url(url)} ({problem}); "
                 "is the server running?",
             )

@@ -160,3 +160,35 @@ def test_doctor_starts_the_bubblewrap_sandbox(tmp_path: Path, listening: int) ->
     )  # fmt: skip
     assert result.returncode == 0, result.stdout
     assert "sandbox: local: starts" in result.stdout
+
+
+@pytest.mark.parametrize("via", ["OPENAI_BASE_URL", "AUTORUST_DEFAULT__BASE_URL"])
+def test_run_probes_the_openai_endpoint_before_any_image(tmp_path: Path, via: str) -> None:
+    """Observed on 38a965c: with no base_url (OpenAI's own endpoint, or OPENAI_BASE_URL) nothing
+    was probed: offline, ~21 s of retries per image. Now one line before any image."""
+    import shutil
+    import time
+
+    from tests.conftest import EXAMPLES
+
+    (tmp_path / "images").mkdir()
+    shutil.copy(EXAMPLES / "images" / "sum_even.png", tmp_path / "images")
+    url = f"http://127.0.0.1:{closed_port()}/v1"
+    started = time.monotonic()
+    result = cli(
+        tmp_path, "run", "images", "--out", "out", AUTORUST_DEFAULT__MODEL="gpt-4o",
+        OPENAI_API_KEY=SECRET, AUTORUST_OCR="off", **{via: url},
+    )  # fmt: skip
+    assert result.returncode == 2, result.stdout
+    (line,) = [line for line in result.stdout.splitlines() if line.startswith("error:")]
+    assert f"cannot reach the model endpoint {url}" in line and via.split("_")[0] in line
+    assert time.monotonic() - started < 30
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").glob("*/result.json"))
+    assert SECRET not in result.stdout + result.stderr
+
+
+def test_the_default_endpoint_is_openais() -> None:
+    from autorust.cli.preflight import endpoint_url
+    from autorust.graph.context import ModelSettings
+
+    assert endpoint_url(ModelSettings(model="gpt-4o")) == "https://api.openai.com/v1"
