@@ -76,7 +76,13 @@ UnsafeOpt = Annotated[
 ]
 OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="results folder")]
 CheckpointOpt = Annotated[
-    str | None, typer.Option(help="SQLite file or postgresql:// URL (default .autorust/...)")
+    str | None,
+    typer.Option(
+        "--db",
+        "--checkpoint",
+        help="checkpoint store: SQLite file or postgresql:// URL (default .autorust/...; the "
+        "same --db as the runs commands; --checkpoint is its older name)",
+    ),
 ]
 ForceOpt = Annotated[bool, typer.Option(help="rerun images that already finished")]
 ConcurrencyOpt = Annotated[
@@ -90,7 +96,19 @@ AdaptiveOpt = Annotated[
 ]
 BudgetOpt = Annotated[int | None, typer.Option(help="shared slots in adaptive mode")]
 InFlightOpt = Annotated[int, typer.Option(help="images worked on at once")]
-ModeOpt = Annotated[OutputMode, typer.Option("--output", help="rich | quiet | jsonl")]
+
+
+def _output_mode(value: str) -> str:
+    """A plain check: typer's enum conversion words a bad value "Value error, 'json' is ..."."""
+    modes = [mode.value for mode in OutputMode]
+    if value not in modes:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(map(repr, modes))}")
+    return value
+
+
+ModeOpt = Annotated[
+    str, typer.Option("--output", callback=_output_mode, help="rich | quiet | jsonl")
+]
 DetailsOpt = Annotated[
     bool | None,
     typer.Option(
@@ -125,7 +143,7 @@ def run(
     adaptive: AdaptiveOpt = False,
     budget: BudgetOpt = None,
     max_in_flight: InFlightOpt = 32,
-    output: ModeOpt = OutputMode.rich,
+    output: ModeOpt = OutputMode.rich.value,
     details: DetailsOpt = None,
     shard: Annotated[
         str | None, typer.Option(help="I/N: only the images whose content hash % N == I")

@@ -183,7 +183,7 @@ def list_runs(
 
         from autorust.graph.state import RunStatus
 
-        allowed = get_args(RunStatus)
+        allowed = (*get_args(RunStatus), "interrupted")
         if unknown := sorted(set(status) - set(allowed)):
             raise fail(f"--status {unknown[0]!r} is not a status: allowed {', '.join(allowed)}")
         rows = [row for row in rows if row.status in status]
@@ -233,7 +233,7 @@ def _list_rows(db: str | None) -> list[Any]:
     target = db or _default_db()
     if "://" not in target and Path(target).is_file():
         from autorust.cli.preflight import check_sqlite_file
-        from autorust.storage.run_index import read_index
+        from autorust.storage.run_index import live_threads, read_index
 
         check_sqlite_file("--db", Path(target))
         rows, stale = read_index(target)
@@ -241,6 +241,10 @@ def _list_rows(db: str | None) -> list[Any]:
             from autorust.storage.listing import latest_runs
 
             rows += _with_saver(target, lambda saver: latest_runs(saver, only=sorted(stale)))
+        live = live_threads(target)
+        for row in rows:  # no living process works on it: killed or stopped mid-run
+            if row.status == "running" and not row.awaiting and row.thread_id not in live:
+                row.status = "interrupted"
         return sorted(rows, key=lambda row: row.updated, reverse=True)
     from autorust.storage.listing import latest_runs
 
@@ -356,7 +360,10 @@ def fork_run(
     checkpoint_id: Annotated[
         str,
         typer.Option(
-            "--checkpoint", help="step number (see: runs show) or checkpoint id to fork from"
+            "--step",
+            "--checkpoint",
+            help="step number (see: runs show) or checkpoint id to fork from (--checkpoint: "
+            "its older name)",
         ),
     ],
     feedback: Annotated[str | None, typer.Option(help="feedback for the next coding step")] = None,
