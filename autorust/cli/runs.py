@@ -180,7 +180,7 @@ def list_runs(
     """Runs, newest first: thread (shortest unique prefix; any commands takes it), image,
     status, iterations, last update."""
     rows = _list_rows(db)
-    if wanted := _statuses(status):
+    if wanted := _statuses(status, also=("interrupted",)):
         rows = [row for row in rows if row.status in wanted]
     shown = rows[:limit] if limit else rows
     if as_jsonl:
@@ -228,7 +228,7 @@ def _list_rows(db: str | None) -> list[Any]:
     target = db or _default_db()
     if "://" not in target and Path(target).is_file():
         from autorust.cli.preflight import check_sqlite_file
-        from autorust.storage.run_index import read_index
+        from autorust.storage.run_index import live_threads, read_index
 
         check_sqlite_file("--db", Path(target))
         rows, stale = read_index(target)
@@ -236,6 +236,10 @@ def _list_rows(db: str | None) -> list[Any]:
             from autorust.storage.listing import latest_runs
 
             rows += _with_saver(target, lambda saver: latest_runs(saver, only=sorted(stale)))
+        live = live_threads(target)
+        for row in rows:  # no living process works on it: killed or stopped mid-run
+            if row.status == "running" and not row.awaiting and row.thread_id not in live:
+                row.status = "interrupted"
         return sorted(rows, key=lambda row: row.updated, reverse=True)
     from autorust.storage.listing import latest_runs
 
@@ -351,7 +355,10 @@ def fork_run(
     checkpoint_id: Annotated[
         str,
         typer.Option(
-            "--checkpoint", help="step number (see: runs show) or checkpoint id to fork from"
+            "--step",
+            "--checkpoint",
+            help="step number (see: runs show) or checkpoint id to fork from (--checkpoint: "
+            "its older name)",
         ),
     ],
     feedback: Annotated[str | None, typer.Option(help="feedback for the next coding step")] = None,
@@ -440,14 +447,15 @@ def prune(
     console.print(f"{verb} {len(rows)} runs last updated more than {older_than} ago{which}")
 
 
-def _statuses(given: list[str] | None) -> set[str]:
-    """``--status`` values (repeated or comma-separated), each checked against the statuses."""
+def _statuses(given: list[str] | None, also: tuple[str, ...] = ()) -> set[str]:
+    """``--status`` values (repeated or comma-separated), each checked against the statuses
+    (and ``also``: e.g. ``interrupted``, which only a listing knows)."""
     from typing import get_args
 
     from autorust.graph.state import RunStatus
 
     wanted = {part.strip() for text in given or [] for part in text.split(",") if part.strip()}
-    allowed = get_args(RunStatus)
+    allowed = (*get_args(RunStatus), *also)
     if unknown := sorted(wanted - set(allowed)):
         raise fail(f"--status {unknown[0]!r} is not a status: allowed {', '.join(allowed)}")
     return wanted

@@ -17,6 +17,7 @@ from autorust.graph.state import RunState
 from autorust.runtime.identity import run_config_for, thread_config
 from autorust.runtime.items import ItemResult
 from autorust.runtime.runner import DURABILITY, collect, compile_graph
+from autorust.storage.listing import holding
 from autorust.storage.run_index import RunRow
 
 
@@ -129,12 +130,13 @@ async def resume(
     started = time.perf_counter()
     if snapshot.next:
         command = Command(resume=decision) if snapshot.interrupts and decision is not None else None
-        await graph.ainvoke(
-            command,
-            run_config_for(thread_id, state.image_path, config),
-            context=config,
-            durability=DURABILITY,
-        )
+        async with holding(saver, thread_id):  # "running" in runs list while it runs
+            await graph.ainvoke(
+                command,
+                run_config_for(thread_id, state.image_path, config),
+                context=config,
+                durability=DURABILITY,
+            )
     return await collect(graph, thread_id, state.image_path, started, resumed=True)
 
 
@@ -184,5 +186,6 @@ async def fork(
         new_config, values.model_copy(update=updates).model_dump(), as_node=as_node
     )
     started = time.perf_counter()
-    await graph.ainvoke(None, new_config, context=config, durability=DURABILITY)
+    async with holding(saver, new_thread):
+        await graph.ainvoke(None, new_config, context=config, durability=DURABILITY)
     return await collect(graph, new_thread, values.image_path, started)

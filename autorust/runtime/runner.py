@@ -18,7 +18,7 @@ from autorust.graph.state import InputState, RunState
 from autorust.graph.workflow import NodeWrapper, build_graph
 from autorust.runtime.identity import run_config_for, thread_config, thread_id_for
 from autorust.runtime.items import FINISHED, SETTLED, ItemResult, failed_item
-from autorust.storage.listing import index_snapshot
+from autorust.storage.listing import holding, index_snapshot
 
 # Each step's checkpoint is written before the next step starts. LangGraph's default ("async")
 # writes it while the next step runs, so a kill -9 during that step could lose the finished
@@ -116,9 +116,10 @@ async def _run_image(
     )
     if control is not None and control.drain_requested:
         raise GraphDrained(control.drain_reason or "shutdown")  # not started: nothing to finish
-    await graph.ainvoke(
-        graph_input, run_config, context=config, durability=DURABILITY, control=control
-    )
+    async with holding(checkpointer, thread_id):  # "running" while this process lives
+        await graph.ainvoke(
+            graph_input, run_config, context=config, durability=DURABILITY, control=control
+        )
     return await collect(graph, thread_id, image_path, started, resumed=resumed)
 
 

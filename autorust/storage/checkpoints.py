@@ -113,7 +113,7 @@ async def open_sqlite_checkpointer(path: str | Path) -> AsyncIterator[AsyncSqlit
         cipher = await _sqlite_key_check(conn)
         saver = AsyncSqliteSaver(conn, serde=serializer(cipher))
         await saver.setup()
-        await conn.execute(RUN_INDEX_SCHEMA)
+        await conn.executescript(RUN_INDEX_SCHEMA)
         await conn.commit()
         replies = await sqlite_replies(path)
         try:

@@ -7,7 +7,9 @@ workflow, its nodes or any model client.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +17,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.types import StateSnapshot
 
 from autorust.graph.state import RunState
-from autorust.storage.run_index import RunRow, record_run
+from autorust.storage.run_index import RunRow, hold, record_run, release
 
 INTERRUPT_CHANNEL = "__interrupt__"
 
@@ -77,6 +79,24 @@ async def index_run(saver: BaseCheckpointSaver, thread_id: str) -> None:
     if latest is not None:
         async with saver.lock:  # type: ignore[attr-defined]  # the saver's connection
             await record_run(_indexable(saver), *latest)
+
+
+@contextlib.asynccontextmanager
+async def holding(saver: BaseCheckpointSaver, thread_id: str) -> AsyncIterator[None]:
+    """While the body runs, the run index says this process works on the thread (SQLite
+    stores): a run whose holder was killed lists as ``interrupted``, not ``running``."""
+    conn = _indexable(saver)
+    if conn is None:
+        yield
+        return
+    async with saver.lock:  # type: ignore[attr-defined]
+        await hold(conn, thread_id)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(Exception):  # the store that failed the run may fail this
+            async with saver.lock:  # type: ignore[attr-defined]
+                await asyncio.shield(release(conn, thread_id))
 
 
 async def index_snapshot(

@@ -9,6 +9,8 @@ index existed) is reported as stale, for the caller to read from the checkpoints
 
 from __future__ import annotations
 
+import os
+import socket
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +28,15 @@ CREATE TABLE IF NOT EXISTS autorust_runs (
     updated       TEXT NOT NULL,
     awaiting      INTEGER NOT NULL,
     forked_from   TEXT
-)
+);
+-- which process is working on a thread now (a row left by a killed process marks the run
+-- interrupted: runs list checks whether that process still lives)
+CREATE TABLE IF NOT EXISTS autorust_live (
+    thread_id TEXT PRIMARY KEY,
+    host      TEXT NOT NULL,
+    pid       INTEGER NOT NULL,
+    started   TEXT NOT NULL
+);
 """
 LATEST = (
     "SELECT thread_id, MAX(checkpoint_id) FROM checkpoints WHERE checkpoint_ns = '' "
@@ -52,6 +62,53 @@ async def record_run(conn: Any, row: RunRow, checkpoint_id: str) -> None:
          row.updated.isoformat(), int(row.awaiting), row.forked_from),
     )  # fmt: skip
     await conn.commit()
+
+
+def _process_start(pid: int) -> str:
+    """The process's start time in clock ticks since boot (tells a reused pid apart)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def this_process() -> tuple[str, int, str]:
+    pid = os.getpid()
+    return socket.gethostname(), pid, _process_start(pid)
+
+
+async def hold(conn: Any, thread_id: str) -> None:
+    """Mark the thread as worked on by this process (aiosqlite connection)."""
+    await conn.execute("INSERT OR REPLACE INTO autorust_live VALUES (?, ?, ?, ?)",
+                       (thread_id, *this_process()))  # fmt: skip
+    await conn.commit()
+
+
+async def release(conn: Any, thread_id: str) -> None:
+    await conn.execute("DELETE FROM autorust_live WHERE thread_id = ? AND pid = ?",
+                       (thread_id, os.getpid()))  # fmt: skip
+    await conn.commit()
+
+
+def is_alive(host: str, pid: int, started: str) -> bool:
+    """Whether the holder still runs; a holder on another host is assumed alive."""
+    if host != socket.gethostname():
+        return True
+    return bool(started) and _process_start(pid) == started
+
+
+def live_threads(path: str | Path) -> set[str]:
+    """Threads a living process works on now (standard library only)."""
+    conn = sqlite3.connect(f"file:{Path(path)}?mode=ro", uri=True, timeout=5)
+    try:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "autorust_live" not in tables:
+            return set()
+        holders = conn.execute("SELECT thread_id, host, pid, started FROM autorust_live").fetchall()
+    finally:
+        conn.close()
+    return {thread for thread, *holder in holders if is_alive(*holder)}
 
 
 def read_index(path: str | Path) -> tuple[list[RunRow], set[str]]:

@@ -92,3 +92,24 @@ def test_quiet_is_quiet_and_jsonl_ends_with_the_batch(tmp_path: Path) -> None:
     assert last["event"] == "batch_finished" and last["counts"] == {"passed": 1}
     assert Path(last["report"]).is_file() and last["all_passed"] is True
     assert all(json.loads(line)["event"] != "batch_finished" for line in lines[:-1])
+
+
+def test_bad_output_mode_has_no_pydantic_prefix_and_store_options_are_consistent(
+    tmp_path: Path,
+) -> None:
+    bad = CliRunner().invoke(app, ["run", str(tmp_path), "--output", "json"], env=NARROW)
+    assert bad.exit_code == 2
+    assert "'json' is not one of 'rich', 'quiet', 'jsonl'" in " ".join(bad.output.split())
+    assert "Value error" not in bad.output
+    # the store is --db everywhere (run keeps --checkpoint as its older name); fork's point
+    # in a run is --step (--checkpoint still works)
+    garbage = tmp_path / "garbage.sqlite"
+    garbage.write_bytes(b"not a database" * 100)
+    env = {**NARROW, "AUTORUST_HOME": str(tmp_path / ".h")}
+    images = one_image(tmp_path)
+    for flag in ("--db", "--checkpoint"):
+        args = ["run", str(images), "--scripted", str(EXAMPLES / "replies"), flag, str(garbage)]
+        result = CliRunner().invoke(app, args, env=env)
+        assert result.exit_code == 2 and "not a usable SQLite" in result.output, result.output
+    fork_help = CliRunner().invoke(app, ["runs", "fork", "--help"], env={"COLUMNS": "200"})
+    assert "--step" in fork_help.output and "--checkpoint" in fork_help.output
