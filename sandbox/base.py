@@ -6,6 +6,7 @@ Backends (local bubblewrap sandbox, plain subprocess, Google Cloud Function) dif
 
 from __future__ import annotations
 
+import os
 from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -103,6 +104,15 @@ class ExecutorSettings(BaseModel):
         "slots); each runs exactly one job and is discarded; 0 starts one per job",
     )
     limits: Limits = Field(default_factory=Limits)
+
+
+def resolve_interpreter(path: str) -> str:
+    """``path`` with its folders resolved (``..``, ``.``, symlinked dirs: ``os.path.realpath``)
+    but its last component kept: a venv's ``bin/python`` is a symlink to the base interpreter,
+    and following it would lose the venv's site-packages. The sandbox binds the resolved
+    folders, and the interpreter inside reports this same path as ``sys.executable``."""
+    folder, name = os.path.split(os.path.abspath(path))
+    return os.path.join(os.path.realpath(folder), name)
 
 
 class SandboxUnavailableError(RuntimeError):

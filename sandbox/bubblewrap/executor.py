@@ -20,7 +20,13 @@ import time
 from collections.abc import Callable
 
 from autorust.sandbox import cgroup as cgroups
-from autorust.sandbox.base import Job, JobResult, Limits, SandboxUnavailableError
+from autorust.sandbox.base import (
+    Job,
+    JobResult,
+    Limits,
+    SandboxUnavailableError,
+    resolve_interpreter,
+)
 from autorust.sandbox.bubblewrap import fontcache, seccomp
 from autorust.sandbox.bubblewrap.command import (
     JOB_DIR,
@@ -48,8 +54,9 @@ PROBE = Job(
 
 
 def python_executable() -> str:
-    """This interpreter (a venv's ``bin/python`` keeps its site-packages; never a pyenv shim)."""
-    return sys.executable
+    """This interpreter (a venv's ``bin/python`` keeps its site-packages; never a pyenv shim),
+    its folders resolved: a path through ``..`` or a symlinked folder works in the sandbox."""
+    return resolve_interpreter(sys.executable)
 
 
 class BubblewrapExecutor:
@@ -61,9 +68,11 @@ class BubblewrapExecutor:
         *,
         warm_pool_size: int = 2,
         limits: Limits | None = None,
+        python: str | None = None,
     ) -> None:
         self.bwrap = find_bwrap(bwrap_path)
-        self.python = python_executable()
+        # another path to this same interpreter (its venv), e.g. one through `..`
+        self.python = resolve_interpreter(python) if python else python_executable()
         self.roots = python_roots()  # resolved once: no path look-ups per job
         self.as_root = os.geteuid() == 0
         self._uids = UidLeases() if self.as_root else None
