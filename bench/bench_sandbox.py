@@ -90,8 +90,12 @@ class Backend:
     rate: Callable[[str, str, int, int], Awaitable[float]] | None = None
 
 
+# what the task kind uses, imported by the waiting interpreter before the job is delivered
+PRELOAD = {NUMPY_JOB: ["numpy"], FIGURE_JOB: ["numpy", "matplotlib", "matplotlib.pyplot"]}
+
+
 def _job(code: str) -> Job:
-    return Job(files={"main.py": code}, argv=["python", "main.py"])
+    return Job(files={"main.py": code}, argv=["python", "main.py"], preload=PRELOAD.get(code, []))
 
 
 def _checked(result: JobResult) -> tuple[int | None, str]:
@@ -207,12 +211,15 @@ def autorust_backend(name: str, executor: BubblewrapExecutor) -> Backend:
         return _checked(await executor.execute(_job(code)))
 
     async def refilled() -> None:
-        for _ in range(500):  # untimed: wait until every pooled sandbox is up
+        # untimed: wait until every pooled sandbox is up (the preloaded pools' too)
+        pools = [executor.pool, *executor._preloaded.values()]
+        for _ in range(1000):
             await asyncio.sleep(0.002)
-            if executor.pool.idle >= executor.pool.size:
+            if all(pool.idle >= pool.size for pool in pools):
                 break
-        for instance in list(executor.pool._idle):
-            await instance.ready()
+        for pool in pools:
+            for instance in list(pool._idle):
+                await instance.ready()
 
     return Backend(name, run, refilled if executor.pool.size else None)
 

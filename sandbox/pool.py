@@ -80,7 +80,15 @@ class WarmPool:
     async def take(self, disk_mb: int) -> SandboxInstance:
         """A ready sandbox for one job (started now if none waits, or if the job needs another
         disk size than the pool's)."""
-        self._follow_demand(self.in_use + 1)
+        self.in_use += 1  # counted from the moment it is asked for: demand, not supply
+        self._follow_demand(self.in_use)
+        try:
+            return await self._take(disk_mb)
+        except BaseException:
+            self.in_use -= 1
+            raise
+
+    async def _take(self, disk_mb: int) -> SandboxInstance:
         failures: list[str] = []
         for _ in range(START_ATTEMPTS):
             instance = self._pop() if disk_mb == self.disk_mb else None
@@ -90,7 +98,6 @@ class WarmPool:
                 instance = await start_sandbox(lambda: self._start(disk_mb))
             try:
                 await instance.ready()
-                self.in_use += 1
                 return instance
             except SandboxStartError as exc:
                 failures.append(str(exc))
