@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import random
 import statistics
 import subprocess
@@ -49,10 +50,31 @@ assert add_digits(9999) == 36
 assert add_digits(10**12 + 5) == 6
 print("5 passed")
 """
-WORKLOADS = {"print(1)": ("print(1)", "1"), "function + 5 asserts": (FUNCTION_JOB, "5 passed")}
+NUMPY_JOB = "import numpy as np\nprint(int(np.arange(10).sum()))"
+FIGURE_JOB = """import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+plt.plot([1, 2, 3], [1, 4, 9], color="tab:red")
+plt.title("sales")
+plt.savefig("output.png")
+print("saved")
+"""
+WORKLOADS = {
+    "print(1)": ("print(1)", "1"),
+    "function + 5 asserts": (FUNCTION_JOB, "5 passed"),
+    "import numpy": (NUMPY_JOB, "45"),
+    "matplotlib PNG": (FIGURE_JOB, "saved"),
+}
+GOALS = {"print(1)": 0.25, "function + 5 asserts": 0.5, "import numpy": 0.5, "matplotlib PNG": 0.5}
 BASELINE = "AutoGen LocalCommandLineCodeExecutor"
+ROOT = Path(__file__).resolve().parents[1]
+# a venv of its own, without autorust: `python3.11 -m venv .venv-peers/autogen &&
+# .venv-peers/autogen/bin/pip install autogen-ext==0.7.5 numpy matplotlib`
+PEER_PYTHON = ROOT / ".venv-peers" / "autogen" / "bin" / "python"
+CONCURRENCY = (1, 4)
 
-Runner = Callable[[str], Awaitable[tuple[int | None, str]]]  # code -> (exit code, stdout)
+# code -> (exit code, stdout) or (exit code, stdout, seconds measured by the backend itself)
+Runner = Callable[[str], Awaitable[tuple]]
 
 
 class BrokenBackend(RuntimeError):
@@ -64,10 +86,16 @@ class Backend:
     name: str
     run: Runner
     before_each: Callable[[], Awaitable[None]] | None = None  # untimed (the warm pool's refill)
+    # (code, expected, jobs, concurrency) -> jobs/s measured by the backend itself (the peer)
+    rate: Callable[[str, str, int, int], Awaitable[float]] | None = None
+
+
+# what the task kind uses, imported by the waiting interpreter before the job is delivered
+PRELOAD = {NUMPY_JOB: ["numpy"], FIGURE_JOB: ["numpy", "matplotlib", "matplotlib.pyplot"]}
 
 
 def _job(code: str) -> Job:
-    return Job(files={"main.py": code}, argv=["python", "main.py"])
+    return Job(files={"main.py": code}, argv=["python", "main.py"], preload=PRELOAD.get(code, []))
 
 
 def _checked(result: JobResult) -> tuple[int | None, str]:
@@ -84,8 +112,61 @@ async def bare_python(code: str) -> tuple[int | None, str]:
     return proc.returncode, out.decode()
 
 
+class Peer:
+    """AutoGen in a clean venv (``bench/peers/autogen_peer.py``): one request per line."""
+
+    def __init__(self, python: str) -> None:
+        self.python = python
+        self.proc: asyncio.subprocess.Process | None = None
+        self.lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        self.proc = await asyncio.create_subprocess_exec(
+            self.python, "-I", str(ROOT / "bench" / "peers" / "autogen_peer.py"),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, limit=16 * 1024 * 1024,
+        )  # fmt: skip
+
+    async def ask(self, request: dict) -> dict:
+        assert self.proc and self.proc.stdin and self.proc.stdout
+        async with self.lock:
+            self.proc.stdin.write((json.dumps(request) + "\n").encode())
+            await self.proc.stdin.drain()
+            line = await self.proc.stdout.readline()
+        if not line:
+            raise BrokenBackend("the AutoGen peer died (see its stderr above)")
+        return json.loads(line)
+
+    async def stop(self) -> None:
+        if self.proc and self.proc.stdin:
+            self.proc.stdin.close()
+            await self.proc.wait()
+
+
 @contextlib.asynccontextmanager
-async def autogen_backend() -> AsyncIterator[Backend | None]:
+async def autogen_backend(python: str | None) -> AsyncIterator[Backend | None]:
+    """AutoGen run by a clean venv's interpreter (its job starts load nothing of autorust);
+    in the bench's own venv only when no peer venv is there (labelled so: its starts pay for
+    whatever that venv's site-packages load)."""
+    if python and Path(python).is_file():
+        peer = Peer(python)
+        await peer.start()
+
+        async def run(code: str) -> tuple:
+            answer = await peer.ask({"op": "run", "code": code})
+            return answer["exit"], answer["stdout"], answer["seconds"]
+
+        async def rate(code: str, expected: str, jobs: int, concurrency: int) -> float:
+            answer = await peer.ask({"op": "rate", "code": code, "expected": expected,
+                                     "jobs": jobs, "concurrency": concurrency})  # fmt: skip
+            if answer["bad"]:
+                raise BrokenBackend(f"AutoGen peer: {answer['bad']}")
+            return answer["jobs_per_s"]
+
+        try:
+            yield Backend(BASELINE, run, rate=rate)
+        finally:
+            await peer.stop()
+        return
     try:
         from autogen_core import CancellationToken
         from autogen_core.code_executor import CodeBlock
@@ -97,14 +178,14 @@ async def autogen_backend() -> AsyncIterator[Backend | None]:
         executor = LocalCommandLineCodeExecutor(work_dir=work_dir)
         await executor.start()
 
-        async def run(code: str) -> tuple[int | None, str]:
+        async def run_here(code: str) -> tuple:
             result = await executor.execute_code_blocks(
                 [CodeBlock(code=code, language="python")], CancellationToken()
             )
             return result.exit_code, result.output
 
         try:
-            yield Backend(BASELINE, run)
+            yield Backend(BASELINE + " (bench venv, NOT clean)", run_here)
         finally:
             await executor.stop()
 
@@ -130,12 +211,15 @@ def autorust_backend(name: str, executor: BubblewrapExecutor) -> Backend:
         return _checked(await executor.execute(_job(code)))
 
     async def refilled() -> None:
-        for _ in range(500):  # untimed: wait until every pooled sandbox is up
+        # untimed: wait until every pooled sandbox is up (the preloaded pools' too)
+        pools = [executor.pool, *executor._preloaded.values()]
+        for _ in range(1000):
             await asyncio.sleep(0.002)
-            if executor.pool.idle >= executor.pool.size:
+            if all(pool.idle >= pool.size for pool in pools):
                 break
-        for instance in list(executor.pool._idle):
-            await instance.ready()
+        for pool in pools:
+            for instance in list(pool._idle):
+                await instance.ready()
 
     return Backend(name, run, refilled if executor.pool.size else None)
 
@@ -166,8 +250,8 @@ async def timed(backend: Backend, code: str, expected: str) -> float:
     if backend.before_each:
         await backend.before_each()
     started = time.perf_counter()
-    exit_code, stdout = await backend.run(code)
-    elapsed = time.perf_counter() - started
+    exit_code, stdout, *own = await backend.run(code)
+    elapsed = own[0] if own else time.perf_counter() - started
     if exit_code != 0 or stdout.strip() != expected:
         raise BrokenBackend(
             f"{backend.name}: exit {exit_code}, stdout {stdout[:200]!r} (expected {expected!r})"
@@ -175,23 +259,27 @@ async def timed(backend: Backend, code: str, expected: str) -> float:
     return elapsed
 
 
-async def throughput(backend: Backend, code: str, expected: str, jobs: int) -> float:
-    """Jobs per second with 2 running at a time, sandbox starts included."""
+async def throughput(
+    backend: Backend, code: str, expected: str, jobs: int, concurrency: int
+) -> float:
+    """Jobs per second, back to back with ``concurrency`` at a time, sandbox starts included."""
+    if backend.rate is not None:
+        return await backend.rate(code, expected, jobs, concurrency)
     queue = list(range(jobs))
 
     async def worker() -> None:
         while queue:
             # distinct sources: AutoGen names its files by the code's hash
-            exit_code, stdout = await backend.run(f"{code}\n# job {queue.pop()}")
+            exit_code, stdout, *_ = await backend.run(f"{code}\n# job {queue.pop()}")
             if exit_code != 0 or stdout.strip() != expected:
                 raise BrokenBackend(f"{backend.name}: exit {exit_code}, stdout {stdout[:200]!r}")
 
     started = time.perf_counter()
-    await asyncio.gather(worker(), worker())
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
     return jobs / (time.perf_counter() - started)
 
 
-async def main(runs: int, smoke: bool) -> int:
+async def main(runs: int, smoke: bool, peer_python: str | None, jobs: int) -> int:
     warm = BubblewrapExecutor(warm_pool_size=2)
     cold = BubblewrapExecutor(warm_pool_size=0)
     await warm.check()
@@ -199,7 +287,7 @@ async def main(runs: int, smoke: bool) -> int:
     async with contextlib.AsyncExitStack() as stack:
         backends = [Backend("bare python -I -S (no isolation)", bare_python)]
         for label, candidate in (
-            ("AutoGen", await stack.enter_async_context(autogen_backend())),
+            ("AutoGen", await stack.enter_async_context(autogen_backend(peer_python))),
             ("llm-sandbox", stack.enter_context(llm_sandbox_backend())),
         ):
             if candidate is None:
@@ -211,22 +299,31 @@ async def main(runs: int, smoke: bool) -> int:
         remote = stack.enter_context(cloud_backend())
         if remote is not None:
             backends.append(remote)
-        samples = {(b.name, w): [] for b in backends for w in WORKLOADS}
+        # bare -S has no site-packages: no numpy or matplotlib
+        plain = {w: WORKLOADS[w] for w in ("print(1)", "function + 5 asserts")}
+
+        def workloads(backend: Backend) -> dict[str, tuple[str, str]]:
+            return plain if backend.name.startswith("bare") else WORKLOADS
+
+        samples = {(b.name, w): [] for b in backends for w in workloads(b)}
         for backend in backends:  # warm-up, untimed
-            for code, expected in WORKLOADS.values():
+            for code, expected in workloads(backend).values():
                 await timed(backend, code, expected)
         for _ in range(runs):
             order = backends[:]
             random.shuffle(order)
             for backend in order:
-                for workload, (code, expected) in WORKLOADS.items():
+                for workload, (code, expected) in workloads(backend).items():
                     samples[(backend.name, workload)].append(await timed(backend, code, expected))
         rates = {}
-        throughput_jobs = 6 if smoke else 40
+        throughput_jobs = 6 if smoke else jobs
         for backend in backends:
-            if backend.name.startswith(("AutoGen", "autorust")):
+            if backend.name.startswith(("AutoGen", "autorust bwrap, warm")):
                 code, expected = WORKLOADS["print(1)"]
-                rates[backend.name] = await throughput(backend, code, expected, throughput_jobs)
+                for concurrency in CONCURRENCY:
+                    rates[(backend.name, concurrency)] = await throughput(
+                        backend, code, expected, throughput_jobs, concurrency
+                    )
     await warm.aclose()
     await cold.aclose()
     _report(backends, samples, rates, runs)
@@ -244,29 +341,43 @@ def _report(backends: list[Backend], samples: dict, rates: dict, runs: int) -> N
     for name in names:
         cells = ""
         for workload in WORKLOADS:
+            if (name, workload) not in medians:
+                cells += f"{'-':>28}"
+                continue
             ms = medians[(name, workload)] * 1000
             ratio = f"{medians[(name, workload)] / base[workload]:.2f}x" if base[workload] else "-"
             cells += f"{ms:>18.1f} ms {ratio:>6}"
         print(f"{name:<40}{cells}")
     if rates:
-        print("throughput, print(1), 2 concurrent jobs (sandbox starts included)")
-        for name, rate in rates.items():
-            print(f"{name:<40}{rate:>10.1f} jobs/s")
-    warm = ("autorust bwrap, warm pool", "print(1)")
-    if reference == BASELINE and warm in medians:
-        goals = [
-            ("print(1)", 0.25),
-            ("function + 5 asserts", 0.5),
-        ]
-        for workload, goal in goals:
-            ratio = medians[("autorust bwrap, warm pool", workload)] / base[workload]
+        print("throughput, print(1), back to back (sandbox starts included), jobs/s")
+        for (name, concurrency), rate in rates.items():
+            ratio = ""
+            if (BASELINE, concurrency) in rates:
+                ratio = f"{rate / rates[(BASELINE, concurrency)]:.2f}x"
+            print(f"{name:<40}{concurrency:>3} at a time {rate:>10.1f} jobs/s {ratio:>6}")
+    warm = "autorust bwrap, warm pool"
+    if reference == BASELINE and (warm, "print(1)") in medians:
+        for workload, goal in GOALS.items():
+            ratio = medians[(warm, workload)] / base[workload]
             verdict = "met" if ratio <= goal else "NOT met"
             print(f"goal warm pool <= {goal}x AutoGen for {workload}: {ratio:.2f}x ({verdict})")
+        for concurrency in CONCURRENCY:
+            if (BASELINE, concurrency) in rates and (warm, concurrency) in rates:
+                ratio = rates[(warm, concurrency)] / rates[(BASELINE, concurrency)]
+                verdict = "met" if ratio >= 1.0 else "NOT met"
+                print(f"goal warm pool throughput >= 1.0x AutoGen, {concurrency} at a time: "
+                      f"{ratio:.2f}x ({verdict})")  # fmt: skip
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--smoke", action="store_true", help="2 runs: checks every backend works")
+    parser.add_argument("--jobs", type=int, default=200, help="jobs per throughput run")
+    parser.add_argument(
+        "--autogen-python", default=str(PEER_PYTHON),
+        help="interpreter of a clean venv with autogen-ext (default: .venv-peers/autogen)",
+    )  # fmt: skip
     args = parser.parse_args()
-    sys.exit(asyncio.run(main(2 if args.smoke else args.runs, args.smoke)))
+    sys.exit(asyncio.run(main(2 if args.smoke else args.runs, args.smoke, args.autogen_python,
+                              args.jobs)))  # fmt: skip

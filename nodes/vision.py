@@ -102,7 +102,10 @@ async def vision_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dict
         )
     except ImageInputError as exc:
         return {"status": "error", "error": str(exc)}
-    ocr = await run_ocr(image, config.ocr)
+    # scripted replies never read the prompt: OCR's text would go unused (and it is most of
+    # an image's CPU); it is read only if the script has no vision reply (the OCR skeleton)
+    ocr_used_by_model = config.provider != "scripted" or config.ocr == "on"
+    ocr = await run_ocr(image, config.ocr) if ocr_used_by_model else None
     base = {
         **({"image_path": image_path} if image_path != state.image_path else {}),
         "image_sha256": image.sha256,
@@ -144,6 +147,8 @@ async def vision_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dict
         update = exc.state_update()
         return {**base, **update, "model_calls": [*calls, *update["model_calls"]]}
     except (ModelNotConfiguredError, ScriptMissingError):
+        if not ocr_used_by_model:
+            ocr = await run_ocr(image, config.ocr)
         if ocr is None or not ocr.text:
             raise
         # No vision model for this image: the OCR text alone gives a spec skeleton.

@@ -6,9 +6,11 @@ Backends (local bubblewrap sandbox, plain subprocess, Google Cloud Function) dif
 
 from __future__ import annotations
 
+import os
+import re
 from typing import Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class Limits(BaseModel):
@@ -57,6 +59,22 @@ class Job(BaseModel):
     max_collect_file_bytes: int = Field(
         8_000_000, ge=0, description="size cap of each collected file"
     )
+    preload: list[str] = Field(
+        default_factory=list,
+        max_length=8,
+        description="modules the sandbox's waiting interpreter imports before the job is "
+        "delivered (e.g. numpy, matplotlib.pyplot for figure jobs): a job run in that "
+        "interpreter finds them loaded. Still one job per sandbox; a backend without warm "
+        "interpreters ignores it",
+    )
+
+    @field_validator("preload")
+    @classmethod
+    def _module_names(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if not MODULE_NAME.fullmatch(name):
+                raise ValueError(f"not a module name: {name[:80]!r}")
+        return names
 
 
 class JobResult(BaseModel):
@@ -105,6 +123,18 @@ class ExecutorSettings(BaseModel):
         "slots); each runs exactly one job and is discarded; 0 starts one per job",
     )
     limits: Limits = Field(default_factory=Limits, description="resource caps applied to every job")
+
+
+MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}(\.[A-Za-z_][A-Za-z0-9_]{0,63}){0,4}")
+
+
+def resolve_interpreter(path: str) -> str:
+    """``path`` with its folders resolved (``..``, ``.``, symlinked dirs: ``os.path.realpath``)
+    but its last component kept: a venv's ``bin/python`` is a symlink to the base interpreter,
+    and following it would lose the venv's site-packages. The sandbox binds the resolved
+    folders, and the interpreter inside reports this same path as ``sys.executable``."""
+    folder, name = os.path.split(os.path.abspath(path))
+    return os.path.join(os.path.realpath(folder), name)
 
 
 class SandboxUnavailableError(RuntimeError):

@@ -1,10 +1,13 @@
 """A warm pool: sandboxes started ahead of demand, each used for exactly one job.
 
 ``size`` sandboxes are kept started (set it to the interpreter agent's slots). Taking one
-hands out a sandbox that is already running its interpreter; after its job it is discarded
-and a fresh one is started in the background, so isolation stays per job while a job costs
-only the exec of its code. Nothing here is bound to one event loop: a pool started under one
-``asyncio.run`` keeps serving the next.
+hands out a sandbox that is already running its interpreter and at once starts its
+replacement, so the next sandbox starts while this job runs (off the critical path of back to
+back jobs); after its job the used one is discarded in the background, so isolation stays per
+job while a job costs only the exec of its code. The size follows demand: when more jobs run
+at once than sandboxes wait, it grows (up to ``max_size``), and it shrinks back to its
+configured floor once that many have not been needed for ``SHRINK_AFTER_S``. Nothing here is
+bound to one event loop: a pool started under one ``asyncio.run`` keeps serving the next.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from autorust.sandbox.base import Job, JobResult, SandboxUnavailableError
@@ -19,12 +23,18 @@ from autorust.sandbox.instance import SandboxInstance, SandboxStartError, start_
 
 log = logging.getLogger(__name__)
 START_ATTEMPTS = 3
+SHRINK_AFTER_S = 60.0
+MAX_SIZE = 8  # sandboxes kept waiting at most, whatever the demand (each holds ~20 MB)
 
 
 class WarmPool:
     def __init__(self, start: Callable[[int], SandboxInstance], size: int, disk_mb: int) -> None:
         self._start = start  # disk_mb -> a freshly spawned sandbox
         self.size = size
+        self.floor = size  # the configured size; demand may raise ``size`` above it
+        self.max_size = max(size, MAX_SIZE) if size else 0  # 0: one sandbox started per job
+        self.in_use = 0
+        self._last_busy = time.monotonic()  # when demand last reached ``size``
         self.disk_mb = disk_mb
         self._idle: collections.deque[SandboxInstance] = collections.deque()
         self._closed = False
@@ -70,9 +80,20 @@ class WarmPool:
     async def take(self, disk_mb: int) -> SandboxInstance:
         """A ready sandbox for one job (started now if none waits, or if the job needs another
         disk size than the pool's)."""
+        self.in_use += 1  # counted from the moment it is asked for: demand, not supply
+        self._follow_demand(self.in_use)
+        try:
+            return await self._take(disk_mb)
+        except BaseException:
+            self.in_use -= 1
+            raise
+
+    async def _take(self, disk_mb: int) -> SandboxInstance:
         failures: list[str] = []
         for _ in range(START_ATTEMPTS):
             instance = self._pop() if disk_mb == self.disk_mb else None
+            if disk_mb == self.disk_mb:
+                self.fill()  # the replacement starts while this job runs
             if instance is None:
                 instance = await start_sandbox(lambda: self._start(disk_mb))
             try:
@@ -90,6 +111,24 @@ class WarmPool:
                 return instance
             self.discard(instance, refill=False)
         return None
+
+    def _follow_demand(self, demand: int) -> None:
+        """Grow to ``demand`` jobs at once (up to ``max_size``); shrink one step toward the
+        floor when fewer than ``size`` have run at once for ``SHRINK_AFTER_S``."""
+        now = time.monotonic()
+        if demand >= self.size:
+            self._last_busy = now
+            self.size = min(self.max_size, max(self.size, demand))
+        elif self.size > self.floor and now - self._last_busy > SHRINK_AFTER_S:
+            self.size -= 1
+            self._last_busy = now
+            if len(self._idle) > self.size:
+                self.discard(self._idle.pop(), refill=False)
+
+    def release(self, instance: SandboxInstance) -> None:
+        """A job's sandbox is done: discard it (its replacement started when it was taken)."""
+        self.in_use = max(0, self.in_use - 1)
+        self.discard(instance)
 
     def discard(self, instance: SandboxInstance, refill: bool = True) -> None:
         """Throw a used (or broken) sandbox away and start its replacement."""
@@ -130,6 +169,6 @@ async def run_in_pool(
     try:
         result = await instance.run(job)
     finally:
-        pool.discard(instance)
+        pool.release(instance)
     result.backend = backend
     return result

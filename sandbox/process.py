@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from autorust.sandbox import supervisor
-from autorust.sandbox.base import Job, JobResult, Limits
+from autorust.sandbox.base import Job, JobResult, Limits, resolve_interpreter
 from autorust.sandbox.channel import BoundedSink, close_quietly, write_all
 
 MB = 1024 * 1024
@@ -223,4 +223,4 @@ def interpreter_argv(argv: list[str]) -> list[str]:
 
 def python_executable() -> str:
     """This interpreter (a venv's ``bin/python`` keeps its site-packages; never a pyenv shim)."""
-    return sys.executable
+    return resolve_interpreter(sys.executable)

@@ -303,6 +303,9 @@ def job_process(config, job_fd, ready_fd):
     _drop_privileges(config)
     if config["mode"] == "bare":
         _landlock(config)
+    for name in config.get("preload") or ():  # as the job's uid, before the job exists
+        with contextlib.suppress(Exception):  # the job meets the same error when it imports it
+            __import__(name)
     gc.collect()  # touches every object now, so copy-on-write faults are not paid by the job
     gc.freeze()  # and the job's own collections (and the one at its end) skip them
     os.write(ready_fd, b"1")

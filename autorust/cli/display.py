@@ -22,6 +22,7 @@ STATUS_STYLE = {
     "unverified": "bold yellow",
 }
 NOT_PROCESSED_ROWS = 50
+SUMMARY_ROWS = 50
 
 
 def scripted_banner() -> Panel:
@@ -107,7 +108,12 @@ def show_item(console: Console, result: ItemResult) -> None:
 def summary_table(summary: BatchSummary) -> Table:
     counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.counts.items()))
     table = Table("image", "status", "iterations", "score", "time", "tokens", title=counts)
-    for item in summary.items:
+    # bounded in the terminal: what this run did first (what did not pass first of all),
+    # then images finished earlier; the rest is in summary.md and report.html
+    order = summary.items
+    if len(order) > SUMMARY_ROWS:
+        order = sorted(order, key=lambda i: (i.skipped, i.status == "passed"))
+    for item in order[:SUMMARY_ROWS]:
         style = STATUS_STYLE.get(item.status, "bold")
         note = " (skipped: done earlier)" if item.skipped else ""
         if item.duplicate_of:
@@ -120,6 +126,9 @@ def summary_table(summary: BatchSummary) -> Table:
             f"{item.duration_s:.1f}s",
             f"{item.input_tokens + item.output_tokens:,}",
         )
+    if len(order) > SUMMARY_ROWS:
+        more = len(order) - SUMMARY_ROWS
+        table.add_row(f"... {more} more", "[dim]see summary.md / report.html[/dim]", "", "", "", "")
     for entry in summary.not_processed[:NOT_PROCESSED_ROWS]:
         name = escape(repr(entry.image.rsplit("/", 1)[-1])[1:-1])
         table.add_row(name, f"[dim]not processed: {escape(entry.reason)}[/dim]", "", "", "", "")

@@ -10,6 +10,7 @@ is loaded from elsewhere: images are embedded as data URIs.
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import io
 from pathlib import Path
@@ -56,22 +57,38 @@ details{margin:.4rem 0}summary{cursor:pointer}
 """
 
 
+_THUMBS: dict[tuple[bytes, int], str] = {}  # content hash, side -> base64 PNG (one process)
+_MAX_THUMBS = 2048
+
+
 def embedded_image(path: str | None, alt: str, side: int = IMAGE_SIDE) -> str:
-    """An ``<img>`` holding the picture itself, or a box saying there is none."""
+    """An ``<img>`` holding the picture itself, or a box saying there is none. Files with the
+    same bytes (a folder's copies, a rerun's inputs) are thumbnailed once per process."""
     from PIL import Image
 
     if not path:
         return '<div class="nothumb">no image</div>'
     try:
-        with Image.open(path) as img:
-            img.seek(0)
-            picture = img.convert("RGB")
-            picture.thumbnail((side, side))
-            buffer = io.BytesIO()
-            picture.save(buffer, format="PNG")
+        source: Path | io.BytesIO = Path(path)
+        key = None
+        if Path(path).stat().st_size <= 64 * 1024 * 1024:
+            source = io.BytesIO(Path(path).read_bytes())
+            key = (hashlib.sha256(source.getbuffer()).digest(), side)
+        data = _THUMBS.get(key) if key else None
+        if data is None:
+            with Image.open(source) as img:
+                img.seek(0)
+                picture = img.convert("RGB")
+                picture.thumbnail((side, side))
+                buffer = io.BytesIO()
+                picture.save(buffer, format="PNG")
+            data = base64.b64encode(buffer.getvalue()).decode()
+            if key is not None:
+                if len(_THUMBS) >= _MAX_THUMBS:
+                    _THUMBS.clear()
+                _THUMBS[key] = data
     except Exception:  # a broken input has no preview; its card says why
         return '<div class="nothumb">no preview</div>'
-    data = base64.b64encode(buffer.getvalue()).decode()
     return f'<img alt="{esc(alt)}" src="data:image/png;base64,{data}">'
 
 

@@ -12,6 +12,8 @@ from autorust.reporting.usage import PriceTable, UsageSummary, summarize_usage
 from autorust.runtime.inputs import NotProcessed
 from autorust.runtime.items import ItemResult
 
+REPORT_CARDS = 200  # a card embeds its images (16-70 KB): 20,000 of them made a 318 MB page
+
 
 class ItemSummary(BaseModel):
     image: str
@@ -128,7 +130,13 @@ def render_html(results: list[ItemResult], summary: BatchSummary) -> str:
         if summary.model_provider == "scripted"
         else ""
     )
-    cards = [card(r, i, _notes(i)) for r, i in zip(results, summary.items, strict=True)]
+    # images finished in an earlier run keep their card in that run's report: here one row
+    # each, so a rerun of a big folder does not re-render (and re-embed) every image
+    fresh = [(r, i) for r, i in zip(results, summary.items, strict=True) if not i.skipped]
+    if len(fresh) > REPORT_CARDS:  # what did not pass first; the rest as one row each
+        fresh.sort(key=lambda pair: pair[1].status == "passed")
+    cards = [card(r, i, _notes(i)) for r, i in fresh[:REPORT_CARDS]]
+    rest = [i for _, i in fresh[REPORT_CARDS:]]
     not_processed = (
         f"; {len(summary.not_processed)} files not processed" if summary.not_processed else ""
     )
@@ -139,7 +147,31 @@ def render_html(results: list[ItemResult], summary: BatchSummary) -> str:
 <p>{summary.total} images: {html.escape(counts)}{not_processed}. Created {summary.created}.
 Tokens: {total.input_tokens:,} in, {total.output_tokens:,} out{cost}.
 Prompt versions: {html.escape(versions or "-")}.</p>"""
-    return page(cards, summary.counts, head, _not_processed_html(summary))
+    tail = _rows_html(
+        rest,
+        f"more images of this run (over {REPORT_CARDS} cards; each has its result folder)",
+    ) + _rows_html(
+        [item for item in summary.items if item.skipped],
+        "finished in an earlier run (their cards are in that run's report, their results in "
+        "their folders)",
+    )
+    return page(cards, summary.counts, head, tail + _not_processed_html(summary))
+
+
+def _rows_html(earlier: list[ItemSummary], title: str) -> str:
+    if not earlier:
+        return ""
+    rows = "\n".join(
+        f"<tr><td>{html.escape(Path(item.image).name)}</td><td>{html.escape(item.status)}</td>"
+        f"<td>{'' if item.score is None else f'{item.score:.2f}'}</td>"
+        f"<td>{html.escape(item.thread_id or '')}</td></tr>"
+        for item in earlier
+    )
+    return (
+        f"<h2>{len(earlier)} {html.escape(title)}</h2>"
+        f"<table><tr><th>image</th><th>status</th><th>score</th><th>thread</th></tr>\n"
+        f"{rows}\n</table>"
+    )
 
 
 def md_cell(text: str, limit: int = 160) -> str:

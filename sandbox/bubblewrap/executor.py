@@ -20,7 +20,13 @@ import time
 from collections.abc import Callable
 
 from autorust.sandbox import cgroup as cgroups
-from autorust.sandbox.base import Job, JobResult, Limits, SandboxUnavailableError
+from autorust.sandbox.base import (
+    Job,
+    JobResult,
+    Limits,
+    SandboxUnavailableError,
+    resolve_interpreter,
+)
 from autorust.sandbox.bubblewrap import fontcache, seccomp
 from autorust.sandbox.bubblewrap.command import (
     JOB_DIR,
@@ -48,8 +54,9 @@ PROBE = Job(
 
 
 def python_executable() -> str:
-    """This interpreter (a venv's ``bin/python`` keeps its site-packages; never a pyenv shim)."""
-    return sys.executable
+    """This interpreter (a venv's ``bin/python`` keeps its site-packages; never a pyenv shim),
+    its folders resolved: a path through ``..`` or a symlinked folder works in the sandbox."""
+    return resolve_interpreter(sys.executable)
 
 
 class BubblewrapExecutor:
@@ -61,15 +68,20 @@ class BubblewrapExecutor:
         *,
         warm_pool_size: int = 2,
         limits: Limits | None = None,
+        python: str | None = None,
     ) -> None:
         self.bwrap = find_bwrap(bwrap_path)
-        self.python = python_executable()
+        # another path to this same interpreter (its venv), e.g. one through `..`
+        self.python = resolve_interpreter(python) if python else python_executable()
         self.roots = python_roots()  # resolved once: no path look-ups per job
         self.as_root = os.geteuid() == 0
         self._uids = UidLeases() if self.as_root else None
         self._fontlist = fontcache.cached_fontlist(self.python)
         default_disk = (limits or Limits()).disk_mb
         self.pool = WarmPool(self._spawn, warm_pool_size, default_disk)
+        # one pool per set of preloaded modules (a figure job's numpy and matplotlib), made
+        # when the first job asking for that set arrives
+        self._preloaded: dict[tuple[str, ...], WarmPool] = {}
         self._checked: asyncio.Future[None] | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -131,10 +143,24 @@ class BubblewrapExecutor:
             log.warning("matplotlib font cache not built: %s", result.stderr[-300:])
 
     async def execute(self, job: Job) -> JobResult:
-        return await run_in_pool(self.pool, job, check=self.check, backend=self.name)
+        return await run_in_pool(self._pool_for(job), job, check=self.check, backend=self.name)
+
+    def _pool_for(self, job: Job) -> WarmPool:
+        key = tuple(job.preload)
+        if not key:
+            return self.pool
+        pool = self._preloaded.get(key)
+        if pool is None:
+            pool = WarmPool(
+                lambda disk_mb: self._spawn(disk_mb, key), self.pool.floor, self.pool.disk_mb
+            )
+            self._preloaded[key] = pool
+        return pool
 
     async def aclose(self) -> None:
         await self.pool.aclose()
+        for pool in self._preloaded.values():
+            await pool.aclose()
 
     # -- one sandbox ------------------------------------------------------------------------
 
@@ -144,7 +170,7 @@ class BubblewrapExecutor:
         except SandboxStartError as exc:
             raise SandboxUnavailableError(str(exc)) from None
 
-    def _spawn(self, disk_mb: int) -> SandboxInstance:
+    def _spawn(self, disk_mb: int, preload: tuple[str, ...] = ()) -> SandboxInstance:
         cleanup: list[Callable[[], None]] = []
         uid = None
         if self._uids is not None:
@@ -184,6 +210,7 @@ class BubblewrapExecutor:
                 "workdir": JOB_DIR,
                 "tmpdir": "/tmp",
                 "quota_paths": [JOB_DIR, "/tmp", "/dev/shm"],
+                "preload": list(preload),
             },
             disk_mb=disk_mb,
             job_can_kill_supervisor=not self.as_root,

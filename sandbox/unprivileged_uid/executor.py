@@ -29,7 +29,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from autorust.sandbox import cgroup as cgroups
-from autorust.sandbox.base import Job, JobResult, Limits, SandboxUnavailableError
+from autorust.sandbox.base import (
+    Job,
+    JobResult,
+    Limits,
+    SandboxUnavailableError,
+    resolve_interpreter,
+)
 from autorust.sandbox.bubblewrap import seccomp
 from autorust.sandbox.instance import Launch, SandboxInstance, SandboxStartError, start_sandbox
 from autorust.sandbox.leases import JobDirs, Lease, UidLeases
@@ -66,7 +72,7 @@ class UidExecutor:
             raise SandboxUnavailableError(
                 "the unprivileged-uid sandbox needs root (it gives each job its own uid)"
             )
-        self.python = sys.executable
+        self.python = resolve_interpreter(sys.executable)
         self._uids = UidLeases()
         self._dirs = JobDirs()
         removed = self._dirs.sweep()  # leftovers of a predecessor killed with -9

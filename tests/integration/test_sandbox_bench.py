@@ -26,7 +26,7 @@ def test_bench_smoke_runs_every_backend_and_prints_ratios() -> None:
         "autorust bwrap, cold start",
         "autorust bwrap, warm pool",
         "cloud function (loopback)",
-        "throughput, print(1), 2 concurrent jobs",
+        "throughput, print(1), back to back",
     ):
         assert row in done.stdout, done.stdout
     assert "x = ratio to" in done.stdout
