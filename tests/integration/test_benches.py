@@ -17,6 +17,10 @@ BENCHES = sorted(p.name for p in (ROOT / "bench").glob("bench_*.py"))
 EXPECTED = {
     "bench_batch.py": ["adaptive / its bound", "peak RSS"],
     "bench_cli_start.py": ["autorust --help", "autorust runs list"],
+    "bench_cost.py": [
+        "input tokens per item current / baseline",
+        "same replies and verdicts: True",
+    ],
     "bench_step_overhead.py": ["autorust / bare per step", "LangGraph on the same graph and state"],
 }
 # benches whose smoke mode has a test module of its own, which checks their numbers too
