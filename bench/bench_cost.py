@@ -172,7 +172,7 @@ async def run_folder(
             server.responder = responder
             config = AutorustConfig(
                 default={"model": model, "base_url": server.base_url,
-                         "structured_output": strategy},
+                         "structured_output": strategy, "server": "openai"},
                 home=str(home / layout / strategy / ".autorust"),
                 output_dir=str(home / layout / strategy / "out"),
                 ocr="off",

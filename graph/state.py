@@ -52,6 +52,7 @@ class TestCase(BaseModel):
         "spec",
         description="who wrote it: the spec author ('spec') or a reviewer counterexample "
         "confirmed against the image ('reviewer')",
+        json_schema_extra={"reply": False},  # set by autorust, never asked of a model
     )
 
     @model_validator(mode="after")
@@ -81,7 +82,11 @@ class Spec(BaseModel):
     outputs: str = ""
     constraints: list[str] = Field(default_factory=list)
     tests: list[TestCase] = Field(default_factory=list)
-    ocr_text: str | None = Field(None, description="text read from the image by OCR, if any")
+    ocr_text: str | None = Field(
+        None,
+        description="text read from the image by OCR, if any",
+        json_schema_extra={"reply": False},  # set by autorust, never asked of a model
+    )
 
 
 class CodeArtifact(BaseModel):

@@ -33,7 +33,7 @@ from autorust.imaging.figure_compare import renders_identical
 from autorust.imaging.figures.judge import judge_figure
 from autorust.imaging.png_budget import png_budget_problem
 from autorust.nodes.evidence import as_test
-from autorust.nodes.shared import ModelCallError, agent_tools, ask_model, run_config
+from autorust.nodes.shared import ModelCallError, agent_tools, ask_model, run_config, spec_json
 from autorust.nodes.test_runs import FIGURE_FACTS, FIGURE_FILE, FITTED_RENDERS, SECOND_RENDER
 from autorust.nodes.untrusted import UNTRUSTED_RULE, code_for_review, untrusted
 
@@ -248,7 +248,7 @@ async def checker_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dic
     tools = await agent_tools(AGENT, config)
     messages = tools.prompt.format_messages(
         untrusted_rule=UNTRUSTED_RULE,
-        spec_json=state.spec.model_dump_json(indent=2, exclude={"ocr_text"}),
+        spec_json=spec_json(state.spec, tools.layout),
         source=code_for_review(state.code.source),  # only older templates (v1, v2) show it
         evidence=evidence_text(state.execution, failures)
         + (

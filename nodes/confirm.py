@@ -31,7 +31,7 @@ from autorust.graph.state import (
 )
 from autorust.imaging.images import ImageInputError, load_image
 from autorust.nodes.evidence import problems_of_test
-from autorust.nodes.shared import ModelCallError, agent_tools, ask_model, run_config
+from autorust.nodes.shared import ModelCallError, agent_tools, ask_model, run_config, spec_json
 from autorust.nodes.untrusted import UNTRUSTED_RULE, untrusted
 
 AGENT = AgentName.VISION
@@ -237,9 +237,7 @@ async def confirm_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dic
     messages = tools.prompt.format_messages(
         untrusted_rule=UNTRUSTED_RULE,
         image_name=untrusted("file name", Path(state.image_path).name, 120),
-        spec_json=untrusted(
-            "specification", state.spec.model_dump_json(indent=2, exclude={"ocr_text"}), 20_000
-        ),
+        spec_json=untrusted("specification", spec_json(state.spec, tools.layout), 20_000),
         counterexamples=_counterexample_lines(pending.counterexamples),
         disputes=_dispute_lines(state),
         ocr_section=f"Text read from the image by OCR:\n{untrusted('OCR text', ocr, 4000)}"

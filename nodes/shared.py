@@ -17,12 +17,12 @@ from langgraph.runtime import Runtime
 from pydantic import BaseModel
 
 from autorust.graph.context import AutorustConfig
-from autorust.graph.state import ModelCall, RunState
+from autorust.graph.state import ModelCall, RunState, Spec
 from autorust.llm.errors import ModelCallError, is_transient
 from autorust.llm.models import ModelEndpoint, api_key_for, endpoint_for, make_chat_model
 from autorust.llm.strategy_memory import StrategyMemory
 from autorust.llm.structured import invoke_structured
-from autorust.prompts.loader import load_prompt
+from autorust.prompts.loader import load_prompt, prompt_layout
 from autorust.redaction import redact
 
 
@@ -85,6 +85,15 @@ class AgentTools(NamedTuple):
     prompt_version: str
     model: BaseChatModel
     endpoint: ModelEndpoint | None = None
+    layout: dict[str, str] | None = None  # the prompt version's rendering (prompts/loader.py)
+
+
+def spec_json(spec: Spec, layout: dict[str, str] | None) -> str:
+    """The specification as the prompt version shows it (never the OCR text: it is fenced
+    separately where a template shows it)."""
+    if (layout or {}).get("spec") == "compact":
+        return spec.model_dump_json(exclude={"ocr_text"}, exclude_none=True)
+    return spec.model_dump_json(indent=2, exclude={"ocr_text"})
 
 
 async def agent_tools(
@@ -110,7 +119,8 @@ async def agent_tools(
     def build() -> AgentTools:
         prompt, version = load_prompt(family, config.prompt_versions.get(family))
         model = make_chat_model(agent, config, loop_id=loop_id)
-        return AgentTools(prompt, version, model, endpoint_for(agent, config))
+        layout = prompt_layout(family, version)
+        return AgentTools(prompt, version, model, endpoint_for(agent, config), layout)
 
     tools = await asyncio.to_thread(build)
     if len(built) >= TOOLS_PER_LOOP:

@@ -66,7 +66,6 @@ from autorust.llm.http_trace import HttpTrace, start_trace, stop_trace
 from autorust.llm.images import fit_images, has_images
 from autorust.llm.models import ModelEndpoint
 from autorust.llm.replies import ReplyIssue, classify, echo_of, reply_chars
-from autorust.llm.schemas import schema_statement
 from autorust.llm.strategies import (
     ReplyProblem,
     Strategy,
@@ -74,6 +73,7 @@ from autorust.llm.strategies import (
     is_rejection,
     prepare,
     reply_json,
+    statement_for,
 )
 from autorust.llm.strategy_memory import StrategyMemory
 from autorust.redaction import redact
@@ -298,7 +298,6 @@ async def invoke_structured(
         )
     strategies = await current.strategies()
     index = 0
-    statement = schema_statement(schema)
     reasks: list[BaseMessage] = []  # assistant/user pairs: each rejected reply, what was wrong
     issues: dict[str, int] = {}  # classified replies (refusal, length, filtered, empty) so far
     while True:
@@ -431,6 +430,7 @@ async def invoke_structured(
             f"invalid reply, regenerating: {problem}",
             extra={**context, "attempt": len(call.regenerations)},
         )
+        statement = statement_for(strategy, schema, endpoint.options)
         reasks += reask(echo_of(message, issue), problem, statement)
 
 

@@ -74,8 +74,8 @@ def schema_name(request: dict[str, Any]) -> str | None:
     response_format = request.get("response_format") or {}
     if response_format.get("type") == "json_schema":
         return response_format["json_schema"]["name"]
-    if isinstance(response_format.get("schema"), dict):
-        return response_format["schema"].get("title")
+    if isinstance(response_format.get("schema"), dict) and response_format["schema"].get("title"):
+        return response_format["schema"]["title"]
     tools = request.get("tools") or []
     if tools:
         return tools[0]["function"]["name"]
