@@ -145,6 +145,8 @@ class Item:
     output_tokens: int = 0
     cost: float | None = None
     first_call_input: int = 0
+    shared_prefix: int = 0  # tokens of its later requests an earlier request began with
+    later_input: int = 0  # tokens of its requests after the first
 
 
 @dataclass
@@ -178,6 +180,7 @@ async def run_folder(
                 ocr="off",
                 prompt_versions=prompts,
             )  # fmt: skip
+            logged = len(usage.log)
             async with open_checkpointer(config.checkpoint_path) as saver:
                 (result,) = await BatchRun([image], config, saver).run()
             calls = list(result.state.model_calls) if result.state else []
@@ -188,6 +191,9 @@ async def run_folder(
             item.cached_tokens = sum(cached_of(c) for c in calls)
             item.cost = summary.total.cost_usd
             item.first_call_input = calls[0].input_tokens if calls else 0
+            later = usage.log[logged + 1 :]
+            item.shared_prefix = sum(common for _, common in later)
+            item.later_input = sum(tokens for tokens, _ in later)
             folder.items.append(item)
     return folder
 
@@ -244,10 +250,16 @@ def report(runs: dict[tuple[str, str], FolderRun], strategies: list[str], model:
         )
         later = [(a.cached_tokens, a.input_tokens - a.first_call_input) for a in after]
         share = sum(c for c, _ in later) / max(1, sum(t for _, t in later))
+        prefix = sum(a.shared_prefix for a in after) / max(1, sum(a.later_input for a in after))
+        print(
+            f"{strategy}: input tokens after each item's first call in a prefix an earlier "
+            f"request shared (any length: vLLM/llama.cpp prefix caching): {prefix:.2f}"
+        )
         print(
             f"{strategy}: input tokens per item current / baseline {ratio:.2f} "
             f"(target <= 0.60); same replies and verdicts: {all(same)}; "
-            f"cached share of input after each item's first call {share:.2f}"
+            f"billed as cached (OpenAI: 1,024-token minimum) after each item's first call "
+            f"{share:.2f}"
         )
         for (image, strat), figure in ISSUE_FIGURES.items():
             if strat != strategy:

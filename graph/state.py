@@ -336,6 +336,9 @@ class ModelCall(BaseModel):
     model: str = ""
     input_tokens: int = 0
     output_tokens: int = 0
+    cached_input_tokens: int = Field(
+        0, description="of input_tokens, read from the provider's prompt cache (cheaper)"
+    )
     latency_s: float = 0.0
     regenerations: list[str] = Field(
         default_factory=list, description="why each earlier reply was rejected"

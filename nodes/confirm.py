@@ -244,12 +244,13 @@ async def confirm_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dic
         if ocr
         else "",
     )
-    messages[-1] = HumanMessage(
-        content=[
-            {"type": "text", "text": str(messages[-1].content)},
-            {"type": "image_url", "image_url": {"url": image.data_url}},
-        ]
-    )
+    parts = [
+        {"type": "text", "text": str(messages[-1].content)},
+        {"type": "image_url", "image_url": {"url": image.data_url}},
+    ]
+    if (tools.layout or {}).get("image") == "first":  # the stable prefix first, for caching
+        parts.reverse()
+    messages[-1] = HumanMessage(content=parts)
     try:
         confirmation, call = await ask_model(
             AGENT, tools, messages,

@@ -117,12 +117,13 @@ async def vision_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dict
             image_name=untrusted("file name", Path(state.image_path).name, 120),
             ocr_section=ocr_section(ocr),
         )
-        messages[-1] = HumanMessage(
-            content=[
-                {"type": "text", "text": str(messages[-1].content)},
-                {"type": "image_url", "image_url": {"url": image.data_url}},
-            ]
-        )
+        parts = [
+            {"type": "text", "text": str(messages[-1].content)},
+            {"type": "image_url", "image_url": {"url": image.data_url}},
+        ]
+        if (tools.layout or {}).get("image") == "first":  # the stable prefix first (caching)
+            parts.reverse()
+        messages[-1] = HumanMessage(content=parts)
         conversation = list(messages)
         for spec_round in range(config.max_regenerations + 1):
             # autorust_iteration: the scripted model's key for successive spec rounds

@@ -167,9 +167,12 @@ class _Call:
         if trace.exchanges:  # what the server reported, reply by reply
             self.call.input_tokens += sum(e.input_tokens for e in trace.exchanges)
             self.call.output_tokens += sum(e.output_tokens for e in trace.exchanges)
+            self.call.cached_input_tokens += sum(e.cached_tokens for e in trace.exchanges)
         elif isinstance(message, AIMessage) and message.usage_metadata:
             self.call.input_tokens += message.usage_metadata.get("input_tokens", 0)
             self.call.output_tokens += message.usage_metadata.get("output_tokens", 0)
+            details = message.usage_metadata.get("input_token_details") or {}
+            self.call.cached_input_tokens += int(details.get("cache_read") or 0)
         if isinstance(message, AIMessage):
             self.call.model = (message.response_metadata or {}).get("model_name") or self.call.model
 

@@ -82,6 +82,7 @@ class OpenAIUsage:
     def __init__(self, caching: bool = True) -> None:
         self.caching = caching
         self._seen: list[str] = []
+        self.log: list[tuple[int, int]] = []  # per request: tokens, longest shared prefix
         self._lock = threading.Lock()
 
     def __call__(self, request: dict[str, Any]) -> tuple[int, int]:
@@ -90,6 +91,7 @@ class OpenAIUsage:
         with self._lock:
             common = max((_common_prefix(text, seen) for seen in self._seen), default=0)
             self._seen.append(text)
+            self.log.append((tokens, common // CHARS_PER_TOKEN))
         if not self.caching:
             return tokens, 0
         cached_tokens = common // CHARS_PER_TOKEN
