@@ -15,7 +15,7 @@ from autorust.graph.agents import MODEL_AGENTS, AgentName  # noqa: F401  (re-exp
 
 TaskKind = Literal["program", "figure"]
 Interface = Literal["function", "stdio", "figure"]
-RunStatus = Literal["running", "passed", "failed", "unverified", "error"]
+RunStatus = Literal["running", "passed", "failed", "unverified", "error", "budget_exceeded"]
 """``passed``: executed evidence says the code meets the spec. ``failed``: it does not, after
 the last attempt. ``unverified``: the task yielded nothing executable to judge code by, so no
 verdict is possible (never a pass). ``error``: the run could not be carried out (bad image, model

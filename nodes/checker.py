@@ -32,6 +32,7 @@ from autorust.graph.state import (
 from autorust.imaging.figure_compare import renders_identical
 from autorust.imaging.figures.judge import judge_figure
 from autorust.imaging.png_budget import png_budget_problem
+from autorust.llm.budget import BudgetExceededError
 from autorust.nodes.evidence import as_test
 from autorust.nodes.shared import ModelCallError, agent_tools, ask_model, run_config, spec_json
 from autorust.nodes.test_runs import FIGURE_FACTS, FIGURE_FILE, FITTED_RENDERS, SECOND_RENDER
@@ -268,6 +269,8 @@ async def checker_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dic
     try:
         checked, call = await ask_model(AGENT, tools, messages, schema, state, config)
         review = Review.model_validate(checked.model_dump())  # the state holds the base class
+    except BudgetExceededError as exc:  # a cap, not a failed review: stop, resumable
+        return exc.state_update()
     except ModelCallError as exc:
         # the review can only add tests, never decide: without it the evidence still stands
         review, call = Review(summary=f"no review: {exc}"), exc.call

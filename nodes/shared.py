@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from autorust.graph.context import AutorustConfig
 from autorust.graph.state import ModelCall, RunState, Spec
+from autorust.llm.budget import current_budget, estimate_tokens
 from autorust.llm.errors import ModelCallError, is_transient
 from autorust.llm.models import ModelEndpoint, api_key_for, endpoint_for, make_chat_model
 from autorust.llm.strategy_memory import StrategyMemory
@@ -149,7 +150,36 @@ async def ask_model(
     """One structured exchange for ``agent`` on this run (regenerations bounded by config).
 
     Raises ``ModelCallError`` (naming agent, endpoint and model, carrying the usage) when the
-    call ends without a valid reply: return ``exc.state_update()`` from the node."""
+    call ends without a valid reply: return ``exc.state_update()`` from the node; a
+    ``BudgetExceededError`` when a spending cap stops it before it is sent (llm/budget.py)."""
+    budget = current_budget()
+    if budget is None:
+        return await _ask(agent, tools, messages, schema, state, config, **metadata)
+    endpoint = tools.endpoint
+    model = endpoint.model if endpoint is not None else ""
+    estimate = estimate_tokens(messages, endpoint.max_tokens if endpoint else None)
+    reservation = budget.check(agent, model, list(state.model_calls), estimate)
+    call: ModelCall | None = None
+    try:
+        result = await _ask(agent, tools, messages, schema, state, config, **metadata)
+        call = result[1]
+        return result
+    except ModelCallError as exc:
+        call = exc.call
+        raise
+    finally:
+        budget.settle(reservation, call)
+
+
+async def _ask(
+    agent: str,
+    tools: AgentTools,
+    messages: list[BaseMessage],
+    schema: type[T],
+    state: RunState,
+    config: AutorustConfig,
+    **metadata: Any,
+) -> tuple[T, ModelCall]:
     return await invoke_structured(
         tools.model,
         messages,

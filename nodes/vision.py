@@ -143,7 +143,7 @@ async def vision_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dict
             ]
     except ModelCallError as exc:
         update = exc.state_update()
-        return {**base, **update, "model_calls": [*calls, *update["model_calls"]]}
+        return {**base, **update, "model_calls": [*calls, *update.get("model_calls", [])]}
     except (ModelNotConfiguredError, ScriptMissingError):
         if ocr is None or not ocr.text:
             raise

@@ -20,6 +20,7 @@ STATUS_STYLE = {
     "error": "bold red",
     "running": "yellow",
     "unverified": "bold yellow",
+    "budget_exceeded": "bold magenta",  # a spending cap stopped it; a rerun continues it
 }
 NOT_PROCESSED_ROWS = 50
 
