@@ -15,7 +15,7 @@ import functools
 from typing import Any
 
 from langgraph.runtime import Runtime
-from pydantic import model_validator
+from pydantic import Field, create_model, model_validator
 
 from autorust.graph.context import AutorustConfig
 from autorust.graph.state import (
@@ -23,9 +23,11 @@ from autorust.graph.state import (
     Execution,
     FigureComparison,
     PendingReview,
+    ProposedTest,
     Review,
     RunState,
     Spec,
+    SuspectTest,
     TestResult,
     Verdict,
 )
@@ -174,13 +176,33 @@ def evidence_text(execution: Execution, failures: list[str]) -> str:
 
 
 @functools.lru_cache(maxsize=256)
-def review_schema(interface: str, function_name: str | None) -> type[Review]:
+def review_schema(
+    interface: str, function_name: str | None, disputable: bool = True
+) -> type[Review]:
     """The reply model for a review of this spec's code: a counterexample that is not a test in
-    the spec's grammar goes back to the reviewer with the reason (re-asked), not dropped."""
+    the spec's grammar goes back to the reviewer with the reason (re-asked), not dropped. The
+    model is not asked for what cannot apply (prompt v4 and later send the lean schema): the
+    other interface's test fields, and suspect_tests when no test is disputable."""
     spec = Spec(title="-", description="-", interface=interface,  # type: ignore[arg-type]
                 function_name=function_name)  # fmt: skip
+    other = ("stdin", "expected_stdout") if interface != "stdio" else ("call", "expected")
+    unasked = Field(None, json_schema_extra={"reply": False})
+    proposed: Any = create_model(
+        "ProposedTest",
+        __base__=ProposedTest,
+        **{name: (str | None, unasked) for name in other},  # type: ignore[call-overload]
+    )
 
     class CheckedReview(Review):
+        counterexamples: list[proposed] = Field(  # type: ignore[valid-type]
+            default_factory=list, description=Review.model_fields["counterexamples"].description
+        )
+        suspect_tests: list[SuspectTest] = Field(
+            default_factory=list,
+            description=Review.model_fields["suspect_tests"].description,
+            json_schema_extra=None if disputable else {"reply": False},
+        )
+
         @model_validator(mode="after")
         def _counterexamples_are_tests(self) -> CheckedReview:
             problems = [
@@ -264,7 +286,7 @@ async def checker_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dic
     schema = (
         Review
         if state.spec.kind == "figure"
-        else review_schema(state.spec.interface, state.spec.function_name)
+        else review_schema(state.spec.interface, state.spec.function_name, bool(disputable))
     )
     try:
         checked, call = await ask_model(AGENT, tools, messages, schema, state, config)

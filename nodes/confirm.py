@@ -117,11 +117,16 @@ def confirmation_schema(counterexamples: int, disputes: int) -> type[Confirmatio
         )
 
     class Reply(Confirmation):
+        # a list with no case to rule on is not asked of the model (not in the wire schema)
         counterexamples: list[c_type] = Field(  # type: ignore[valid-type]
-            default_factory=list, description=f"one ruling for each of: {', '.join(c_ids)}"
+            default_factory=list,
+            description=f"one ruling for each of: {', '.join(c_ids)}",
+            json_schema_extra=None if c_ids else {"reply": False},
         )
         disputes: list[d_type] = Field(  # type: ignore[valid-type]
-            default_factory=list, description=f"one ruling for each of: {', '.join(d_ids)}"
+            default_factory=list,
+            description=f"one ruling for each of: {', '.join(d_ids)}",
+            json_schema_extra=None if d_ids else {"reply": False},
         )
 
         @model_validator(mode="after")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import weakref
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -92,8 +93,13 @@ class AgentTools(NamedTuple):
 def spec_json(spec: Spec, layout: dict[str, str] | None) -> str:
     """The specification as the prompt version shows it (never the OCR text: it is fenced
     separately where a template shows it)."""
-    if (layout or {}).get("spec") == "compact":
-        return spec.model_dump_json(exclude={"ocr_text"}, exclude_none=True)
+    if (layout or {}).get("spec") == "compact":  # one line; no nulls, empty lists, spec source
+        data = spec.model_dump(mode="json", exclude={"ocr_text"}, exclude_none=True)
+        data = {key: value for key, value in data.items() if value != []}
+        for test in data.get("tests", []):
+            if test.get("source") == "spec":
+                del test["source"]
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     return spec.model_dump_json(indent=2, exclude={"ocr_text"})
 
 

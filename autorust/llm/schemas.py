@@ -74,9 +74,29 @@ def _lean(node: Any) -> Any:
     return out
 
 
+def _without_unused_defs(schema: Schema) -> Schema:
+    """Drop ``$defs`` nothing refers to any more (e.g. only a field not asked used them)."""
+    defs = schema.get("$defs")
+    while defs:
+        rest = json.dumps({k: v for k, v in schema.items() if k != "$defs"})
+        used = {
+            name
+            for name in defs
+            if f'"#/$defs/{name}"' in rest
+            or any(f'"#/$defs/{name}"' in json.dumps(d) for o, d in defs.items() if o != name)
+        }
+        if used == set(defs):
+            break
+        defs = {name: defs[name] for name in used}
+        schema["$defs"] = defs
+    if not schema.get("$defs"):
+        schema.pop("$defs", None)
+    return schema
+
+
 @functools.cache
 def _lean_text(model: type[BaseModel]) -> str:
-    return json.dumps(_lean(json_schema(model)), separators=(",", ":"))
+    return json.dumps(_without_unused_defs(_lean(json_schema(model))), separators=(",", ":"))
 
 
 def lean_schema(model: type[BaseModel]) -> Schema:
