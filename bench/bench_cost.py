@@ -71,10 +71,13 @@ def legacy_prepare(
 ):
     from langchain_core.messages import SystemMessage
 
+    from autorust.graph.state import Review
     from autorust.llm.schemas import json_schema
     from autorust.llm.strategies import Strategy
 
     name = schema.__name__
+    if issubclass(schema, Review):  # 38a965c sent the whole Review schema whatever the task
+        schema = Review
     full = json.dumps(schema.model_json_schema(), separators=(",", ":"))
     if strategy is Strategy.JSON_SCHEMA:
         response_format = {

@@ -218,6 +218,24 @@ def review_schema(
     return CheckedReview
 
 
+@functools.cache
+def figure_review_schema(disputable: bool) -> type[Review]:
+    """A figure's review: ``Review``, without asking for suspect_tests when none is
+    disputable."""
+    if disputable:
+        return Review
+
+    class FigureReview(Review):
+        suspect_tests: list[SuspectTest] = Field(
+            default_factory=list,
+            description=Review.model_fields["suspect_tests"].description,
+            json_schema_extra={"reply": False},
+        )
+
+    FigureReview.__name__ = FigureReview.__qualname__ = "Review"
+    return FigureReview
+
+
 def disputable_tests(state: RunState) -> list[str]:
     """Spec tests that failed now and for an earlier attempt with different code, and were
     not disputed before (each test at most once, at most ``MAX_DISPUTES_PER_RUN``)."""
@@ -284,7 +302,7 @@ async def checker_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dic
     )
     draft = draft_verdict(state.execution, failures, figure)
     schema = (
-        Review
+        figure_review_schema(bool(disputable))
         if state.spec.kind == "figure"
         else review_schema(state.spec.interface, state.spec.function_name, bool(disputable))
     )
