@@ -3,7 +3,7 @@ image (``autorust run --max-cost/--max-item-cost/--max-item-tokens``).
 
 Before each model call the agent's node asks ``current_budget()``: if what was spent (the
 item's ledger, and the batch's calls finished or in flight) plus an estimate of this call
-(its messages at 4 characters a token, images at 1,000 tokens, the reply at the endpoint's
+(its messages at 4 characters a token, images at 1,500 tokens, the reply at the endpoint's
 ``max_tokens`` or 1,024) would cross a cap, the call is not sent and the item ends
 ``budget_exceeded``: not passed, not an error; a rerun with a larger cap continues it from its
 last checkpoint (replies already received come from the reply journal, never paid twice).
@@ -23,7 +23,7 @@ from autorust.graph.state import ModelCall
 from autorust.llm.errors import ModelCallError
 
 Pricer = Callable[[str, int, int, int], float | None]  # model, input, output, cached -> $
-IMAGE_TOKENS = 1000
+IMAGE_TOKENS = 1500  # OpenAI high detail tops out at 1,445 (85 + 8 tiles x 170)
 DEFAULT_REPLY_TOKENS = 1024
 
 

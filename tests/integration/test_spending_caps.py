@@ -15,6 +15,7 @@ from autorust.runtime.batch import BatchRun
 from autorust.storage.checkpoints import open_checkpointer
 from tests.support.bad_images import copy_examples
 from tests.support.fake_openai import FakeOpenAI, replies_by_schema
+from tests.support.openai_usage import OpenAIUsage
 
 ROOT = Path(__file__).resolve().parents[2]
 REPLIES = yaml.safe_load((ROOT / "examples" / "replies" / "sum_even.yaml").read_text())
@@ -39,7 +40,7 @@ async def test_max_cost_at_half_the_folder_stops_items_and_a_larger_cap_finishes
     tmp_path: Path,
 ) -> None:
     images = copy_examples(tmp_path / "images", 6)
-    with FakeOpenAI(replies_by_schema(REPLIES)) as server:
+    with FakeOpenAI(replies_by_schema(REPLIES), usage=OpenAIUsage(caching=False)) as server:
         full = await batch(server, images, tmp_path / "uncapped")
         folder_cost, folder_requests = cost(full), len(server.requests)
         calls = [c for r in full if r.state for c in r.state.model_calls]
@@ -68,7 +69,7 @@ async def test_max_item_tokens_stops_an_item_before_the_call_that_would_cross_it
     tmp_path: Path,
 ) -> None:
     images = copy_examples(tmp_path / "images", 1)
-    with FakeOpenAI(replies_by_schema(REPLIES)) as server:
+    with FakeOpenAI(replies_by_schema(REPLIES), usage=OpenAIUsage(caching=False)) as server:
         (result,) = await batch(server, images, tmp_path / "h", max_item_tokens=1500)
     assert result.status == "budget_exceeded" and "--max-item-tokens" in (result.error or "")
     assert result.state is not None
