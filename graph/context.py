@@ -150,6 +150,16 @@ class AutorustConfig(BaseSettings):
         description="read the image's text with OCR and give it to the vision model "
         "('auto': when tesseract is installed; 'on': fail clearly without it)",
     )
+    max_cost: float | None = Field(
+        None,
+        gt=0,
+        description="batch spending cap, in the currency of prices.toml; a call "
+        "that could cross it is not sent and its image ends budget_exceeded (resumable)",
+    )
+    max_item_cost: float | None = Field(None, gt=0, description="spending cap per image")
+    max_item_tokens: int | None = Field(
+        None, gt=0, description="input + output tokens cap per image"
+    )
     figure_threshold: float = Field(
         0.9, ge=0.0, le=1.0, description="visual similarity a figure must reach to pass"
     )

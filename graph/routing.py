@@ -6,13 +6,15 @@ from langgraph.graph import END
 
 from autorust.graph.state import RunState
 
+STOPPED = ("error", "budget_exceeded")  # the run ends here; a rerun continues it
+
 
 def route_after_vision(state: RunState) -> str:
     return END if state.status != "running" else "coding"
 
 
 def route_after_coding(state: RunState) -> str:
-    return END if state.status == "error" else "approve_execution"
+    return END if state.status in STOPPED else "approve_execution"
 
 
 def route_after_approval(state: RunState) -> str:
@@ -23,7 +25,7 @@ def route_after_approval(state: RunState) -> str:
 
 def route_after_interpreter(state: RunState) -> str:
     """An execution the sandbox itself could not perform ends the run as an error."""
-    return END if state.status == "error" else "checker"
+    return END if state.status in STOPPED else "checker"
 
 
 def _awaits_confirmation(state: RunState) -> bool:
@@ -34,7 +36,7 @@ def _awaits_confirmation(state: RunState) -> bool:
 def route_after_checker(state: RunState) -> str:
     """Counterexamples are probed only for code that passed every test (otherwise the failing
     tests already say what is wrong); disputed tests go to the vision agent."""
-    if state.status == "error":
+    if state.status in STOPPED:
         return END
     draft_passed = state.verdict is not None and state.verdict.passed
     proposes = bool(state.review and state.review.counterexamples)
@@ -44,13 +46,13 @@ def route_after_checker(state: RunState) -> str:
 
 
 def route_after_probe(state: RunState) -> str:
-    if state.status == "error":
+    if state.status in STOPPED:
         return END
     return "confirm" if _awaits_confirmation(state) else "judge"
 
 
 def route_after_confirm(state: RunState) -> str:
-    return END if state.status == "error" else "judge"
+    return END if state.status in STOPPED else "judge"
 
 
 def route_after_judge(state: RunState) -> str:

@@ -15,7 +15,7 @@ from autorust.graph.agents import MODEL_AGENTS, AgentName  # noqa: F401  (re-exp
 
 TaskKind = Literal["program", "figure"]
 Interface = Literal["function", "stdio", "figure"]
-RunStatus = Literal["running", "passed", "failed", "unverified", "error"]
+RunStatus = Literal["running", "passed", "failed", "unverified", "error", "budget_exceeded"]
 """``passed``: executed evidence says the code meets the spec. ``failed``: it does not, after
 the last attempt. ``unverified``: the task yielded nothing executable to judge code by, so no
 verdict is possible (never a pass). ``error``: the run could not be carried out (bad image, model
@@ -52,6 +52,7 @@ class TestCase(BaseModel):
         "spec",
         description="who wrote it: the spec author ('spec') or a reviewer counterexample "
         "confirmed against the image ('reviewer')",
+        json_schema_extra={"reply": False},  # set by autorust, never asked of a model
     )
 
     @model_validator(mode="after")
@@ -81,7 +82,11 @@ class Spec(BaseModel):
     outputs: str = ""
     constraints: list[str] = Field(default_factory=list)
     tests: list[TestCase] = Field(default_factory=list)
-    ocr_text: str | None = Field(None, description="text read from the image by OCR, if any")
+    ocr_text: str | None = Field(
+        None,
+        description="text read from the image by OCR, if any",
+        json_schema_extra={"reply": False},  # set by autorust, never asked of a model
+    )
 
 
 class CodeArtifact(BaseModel):
@@ -331,6 +336,9 @@ class ModelCall(BaseModel):
     model: str = ""
     input_tokens: int = 0
     output_tokens: int = 0
+    cached_input_tokens: int = Field(
+        0, description="of input_tokens, read from the provider's prompt cache (cheaper)"
+    )
     latency_s: float = 0.0
     regenerations: list[str] = Field(
         default_factory=list, description="why each earlier reply was rejected"

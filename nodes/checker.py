@@ -15,7 +15,7 @@ import functools
 from typing import Any
 
 from langgraph.runtime import Runtime
-from pydantic import model_validator
+from pydantic import Field, create_model, model_validator
 
 from autorust.graph.context import AutorustConfig
 from autorust.graph.state import (
@@ -23,17 +23,20 @@ from autorust.graph.state import (
     Execution,
     FigureComparison,
     PendingReview,
+    ProposedTest,
     Review,
     RunState,
     Spec,
+    SuspectTest,
     TestResult,
     Verdict,
 )
 from autorust.imaging.figure_compare import renders_identical
 from autorust.imaging.figures.judge import judge_figure
 from autorust.imaging.png_budget import png_budget_problem
+from autorust.llm.budget import BudgetExceededError
 from autorust.nodes.evidence import as_test
-from autorust.nodes.shared import ModelCallError, agent_tools, ask_model, run_config
+from autorust.nodes.shared import ModelCallError, agent_tools, ask_model, run_config, spec_json
 from autorust.nodes.test_runs import FIGURE_FACTS, FIGURE_FILE, FITTED_RENDERS, SECOND_RENDER
 from autorust.nodes.untrusted import UNTRUSTED_RULE, code_for_review, untrusted
 
@@ -173,13 +176,33 @@ def evidence_text(execution: Execution, failures: list[str]) -> str:
 
 
 @functools.lru_cache(maxsize=256)
-def review_schema(interface: str, function_name: str | None) -> type[Review]:
+def review_schema(
+    interface: str, function_name: str | None, disputable: bool = True
+) -> type[Review]:
     """The reply model for a review of this spec's code: a counterexample that is not a test in
-    the spec's grammar goes back to the reviewer with the reason (re-asked), not dropped."""
+    the spec's grammar goes back to the reviewer with the reason (re-asked), not dropped. The
+    model is not asked for what cannot apply (prompt v4 and later send the lean schema): the
+    other interface's test fields, and suspect_tests when no test is disputable."""
     spec = Spec(title="-", description="-", interface=interface,  # type: ignore[arg-type]
                 function_name=function_name)  # fmt: skip
+    other = ("stdin", "expected_stdout") if interface != "stdio" else ("call", "expected")
+    unasked = Field(None, json_schema_extra={"reply": False})
+    proposed: Any = create_model(
+        "ProposedTest",
+        __base__=ProposedTest,
+        **{name: (str | None, unasked) for name in other},  # type: ignore[call-overload]
+    )
 
     class CheckedReview(Review):
+        counterexamples: list[proposed] = Field(  # type: ignore[valid-type]
+            default_factory=list, description=Review.model_fields["counterexamples"].description
+        )
+        suspect_tests: list[SuspectTest] = Field(
+            default_factory=list,
+            description=Review.model_fields["suspect_tests"].description,
+            json_schema_extra=None if disputable else {"reply": False},
+        )
+
         @model_validator(mode="after")
         def _counterexamples_are_tests(self) -> CheckedReview:
             problems = [
@@ -193,6 +216,24 @@ def review_schema(interface: str, function_name: str | None) -> type[Review]:
 
     CheckedReview.__name__ = CheckedReview.__qualname__ = "Review"
     return CheckedReview
+
+
+@functools.cache
+def figure_review_schema(disputable: bool) -> type[Review]:
+    """A figure's review: ``Review``, without asking for suspect_tests when none is
+    disputable."""
+    if disputable:
+        return Review
+
+    class FigureReview(Review):
+        suspect_tests: list[SuspectTest] = Field(
+            default_factory=list,
+            description=Review.model_fields["suspect_tests"].description,
+            json_schema_extra={"reply": False},
+        )
+
+    FigureReview.__name__ = FigureReview.__qualname__ = "Review"
+    return FigureReview
 
 
 def disputable_tests(state: RunState) -> list[str]:
@@ -248,7 +289,7 @@ async def checker_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dic
     tools = await agent_tools(AGENT, config)
     messages = tools.prompt.format_messages(
         untrusted_rule=UNTRUSTED_RULE,
-        spec_json=state.spec.model_dump_json(indent=2, exclude={"ocr_text"}),
+        spec_json=spec_json(state.spec, tools.layout),
         source=code_for_review(state.code.source),  # only older templates (v1, v2) show it
         evidence=evidence_text(state.execution, failures)
         + (
@@ -261,13 +302,15 @@ async def checker_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dic
     )
     draft = draft_verdict(state.execution, failures, figure)
     schema = (
-        Review
+        figure_review_schema(bool(disputable))
         if state.spec.kind == "figure"
-        else review_schema(state.spec.interface, state.spec.function_name)
+        else review_schema(state.spec.interface, state.spec.function_name, bool(disputable))
     )
     try:
         checked, call = await ask_model(AGENT, tools, messages, schema, state, config)
         review = Review.model_validate(checked.model_dump())  # the state holds the base class
+    except BudgetExceededError as exc:  # a cap, not a failed review: stop, resumable
+        return exc.state_update()
     except ModelCallError as exc:
         # the review can only add tests, never decide: without it the evidence still stands
         review, call = Review(summary=f"no review: {exc}"), exc.call

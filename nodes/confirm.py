@@ -31,7 +31,7 @@ from autorust.graph.state import (
 )
 from autorust.imaging.images import ImageInputError, load_image
 from autorust.nodes.evidence import problems_of_test
-from autorust.nodes.shared import ModelCallError, agent_tools, ask_model, run_config
+from autorust.nodes.shared import ModelCallError, agent_tools, ask_model, run_config, spec_json
 from autorust.nodes.untrusted import UNTRUSTED_RULE, untrusted
 
 AGENT = AgentName.VISION
@@ -117,11 +117,16 @@ def confirmation_schema(counterexamples: int, disputes: int) -> type[Confirmatio
         )
 
     class Reply(Confirmation):
+        # a list with no case to rule on is not asked of the model (not in the wire schema)
         counterexamples: list[c_type] = Field(  # type: ignore[valid-type]
-            default_factory=list, description=f"one ruling for each of: {', '.join(c_ids)}"
+            default_factory=list,
+            description=f"one ruling for each of: {', '.join(c_ids)}",
+            json_schema_extra=None if c_ids else {"reply": False},
         )
         disputes: list[d_type] = Field(  # type: ignore[valid-type]
-            default_factory=list, description=f"one ruling for each of: {', '.join(d_ids)}"
+            default_factory=list,
+            description=f"one ruling for each of: {', '.join(d_ids)}",
+            json_schema_extra=None if d_ids else {"reply": False},
         )
 
         @model_validator(mode="after")
@@ -237,21 +242,20 @@ async def confirm_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dic
     messages = tools.prompt.format_messages(
         untrusted_rule=UNTRUSTED_RULE,
         image_name=untrusted("file name", Path(state.image_path).name, 120),
-        spec_json=untrusted(
-            "specification", state.spec.model_dump_json(indent=2, exclude={"ocr_text"}), 20_000
-        ),
+        spec_json=untrusted("specification", spec_json(state.spec, tools.layout), 20_000),
         counterexamples=_counterexample_lines(pending.counterexamples),
         disputes=_dispute_lines(state),
         ocr_section=f"Text read from the image by OCR:\n{untrusted('OCR text', ocr, 4000)}"
         if ocr
         else "",
     )
-    messages[-1] = HumanMessage(
-        content=[
-            {"type": "text", "text": str(messages[-1].content)},
-            {"type": "image_url", "image_url": {"url": image.data_url}},
-        ]
-    )
+    parts = [
+        {"type": "text", "text": str(messages[-1].content)},
+        {"type": "image_url", "image_url": {"url": image.data_url}},
+    ]
+    if (tools.layout or {}).get("image") == "first":  # the stable prefix first, for caching
+        parts.reverse()
+    messages[-1] = HumanMessage(content=parts)
     try:
         confirmation, call = await ask_model(
             AGENT, tools, messages,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import weakref
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -17,12 +18,13 @@ from langgraph.runtime import Runtime
 from pydantic import BaseModel
 
 from autorust.graph.context import AutorustConfig
-from autorust.graph.state import ModelCall, RunState
+from autorust.graph.state import ModelCall, RunState, Spec
+from autorust.llm.budget import current_budget, estimate_tokens
 from autorust.llm.errors import ModelCallError, is_transient
 from autorust.llm.models import ModelEndpoint, api_key_for, endpoint_for, make_chat_model
 from autorust.llm.strategy_memory import StrategyMemory
 from autorust.llm.structured import invoke_structured
-from autorust.prompts.loader import load_prompt
+from autorust.prompts.loader import load_prompt, prompt_layout
 from autorust.redaction import redact
 
 
@@ -85,6 +87,20 @@ class AgentTools(NamedTuple):
     prompt_version: str
     model: BaseChatModel
     endpoint: ModelEndpoint | None = None
+    layout: dict[str, str] | None = None  # the prompt version's rendering (prompts/loader.py)
+
+
+def spec_json(spec: Spec, layout: dict[str, str] | None) -> str:
+    """The specification as the prompt version shows it (never the OCR text: it is fenced
+    separately where a template shows it)."""
+    if (layout or {}).get("spec") == "compact":  # one line; no nulls, empty lists, spec source
+        data = spec.model_dump(mode="json", exclude={"ocr_text"}, exclude_none=True)
+        data = {key: value for key, value in data.items() if value != []}
+        for test in data.get("tests", []):
+            if test.get("source") == "spec":
+                del test["source"]
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return spec.model_dump_json(indent=2, exclude={"ocr_text"})
 
 
 async def agent_tools(
@@ -110,7 +126,8 @@ async def agent_tools(
     def build() -> AgentTools:
         prompt, version = load_prompt(family, config.prompt_versions.get(family))
         model = make_chat_model(agent, config, loop_id=loop_id)
-        return AgentTools(prompt, version, model, endpoint_for(agent, config))
+        layout = prompt_layout(family, version)
+        return AgentTools(prompt, version, model, endpoint_for(agent, config), layout)
 
     tools = await asyncio.to_thread(build)
     if len(built) >= TOOLS_PER_LOOP:
@@ -139,7 +156,36 @@ async def ask_model(
     """One structured exchange for ``agent`` on this run (regenerations bounded by config).
 
     Raises ``ModelCallError`` (naming agent, endpoint and model, carrying the usage) when the
-    call ends without a valid reply: return ``exc.state_update()`` from the node."""
+    call ends without a valid reply: return ``exc.state_update()`` from the node; a
+    ``BudgetExceededError`` when a spending cap stops it before it is sent (llm/budget.py)."""
+    budget = current_budget()
+    if budget is None:
+        return await _ask(agent, tools, messages, schema, state, config, **metadata)
+    endpoint = tools.endpoint
+    model = endpoint.model if endpoint is not None else ""
+    estimate = estimate_tokens(messages, endpoint.max_tokens if endpoint else None)
+    reservation = budget.check(agent, model, list(state.model_calls), estimate)
+    call: ModelCall | None = None
+    try:
+        result = await _ask(agent, tools, messages, schema, state, config, **metadata)
+        call = result[1]
+        return result
+    except ModelCallError as exc:
+        call = exc.call
+        raise
+    finally:
+        budget.settle(reservation, call)
+
+
+async def _ask(
+    agent: str,
+    tools: AgentTools,
+    messages: list[BaseMessage],
+    schema: type[T],
+    state: RunState,
+    config: AutorustConfig,
+    **metadata: Any,
+) -> tuple[T, ModelCall]:
     return await invoke_structured(
         tools.model,
         messages,

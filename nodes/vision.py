@@ -120,12 +120,13 @@ async def vision_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dict
             image_name=untrusted("file name", Path(state.image_path).name, 120),
             ocr_section=ocr_section(ocr),
         )
-        messages[-1] = HumanMessage(
-            content=[
-                {"type": "text", "text": str(messages[-1].content)},
-                {"type": "image_url", "image_url": {"url": image.data_url}},
-            ]
-        )
+        parts = [
+            {"type": "text", "text": str(messages[-1].content)},
+            {"type": "image_url", "image_url": {"url": image.data_url}},
+        ]
+        if (tools.layout or {}).get("image") == "first":  # the stable prefix first (caching)
+            parts.reverse()
+        messages[-1] = HumanMessage(content=parts)
         conversation = list(messages)
         for spec_round in range(config.max_regenerations + 1):
             # autorust_iteration: the scripted model's key for successive spec rounds
@@ -145,7 +146,7 @@ async def vision_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dict
             ]
     except ModelCallError as exc:
         update = exc.state_update()
-        return {**base, **update, "model_calls": [*calls, *update["model_calls"]]}
+        return {**base, **update, "model_calls": [*calls, *update.get("model_calls", [])]}
     except (ModelNotConfiguredError, ScriptMissingError):
         if not ocr_used_by_model:
             ocr = await run_ocr(image, config.ocr)

@@ -1,7 +1,11 @@
 """Load a versioned prompt template.
 
-Each file is YAML with ``system`` and ``human`` f-string templates (literal braces doubled) and a
-free-text ``notes`` field describing what changed in that version.
+Each file is YAML with ``system`` and ``human`` f-string templates (literal braces doubled), a
+free-text ``notes`` field describing what changed in that version, and optionally ``layout``:
+how the node renders what the template shows, so an old version keeps sending what it sent
+(``spec: compact`` for the specification as one-line JSON without nulls, else indented;
+``history: attempts`` for the coding history kept at attempt boundaries, else cut at 12,000
+characters from the front).
 """
 
 from __future__ import annotations
@@ -47,9 +51,19 @@ def resolve_version(agent: str, version: str | None = None) -> str:
 
 
 @cache
+def _data(agent: str, version: str) -> dict:
+    return yaml.safe_load((PROMPTS_DIR / agent / f"{version}.yaml").read_text(encoding="utf-8"))
+
+
+@cache
 def _load(agent: str, version: str) -> ChatPromptTemplate:
-    data = yaml.safe_load((PROMPTS_DIR / agent / f"{version}.yaml").read_text(encoding="utf-8"))
+    data = _data(agent, version)
     return ChatPromptTemplate.from_messages([("system", data["system"]), ("human", data["human"])])
+
+
+def prompt_layout(agent: str, version: str) -> dict[str, str]:
+    """The version's ``layout`` settings (empty for versions before layouts existed)."""
+    return dict(_data(agent, resolve_version(agent, version)).get("layout") or {})
 
 
 def load_prompt(agent: str, version: str | None = None) -> tuple[ChatPromptTemplate, str]:

@@ -63,6 +63,9 @@ class RunRequest(BaseModel):
     adaptive: bool = False
     budget: int | None = None
     max_in_flight: int = 32
+    max_cost: float | None = None
+    max_item_cost: float | None = None
+    max_item_tokens: int | None = None
     output: OutputMode = OutputMode.rich
     details: bool | None = None
     shard: str | None = None
@@ -108,6 +111,13 @@ def _overrides(request: RunRequest) -> dict[str, Any]:
         overrides["max_iterations"] = request.max_iterations
     if request.prompt_versions:
         overrides["prompt_versions"] = parse_pairs(request.prompt_versions, "--prompt-version")
+    for flag, name in (("--max-cost", "max_cost"), ("--max-item-cost", "max_item_cost"),
+                       ("--max-item-tokens", "max_item_tokens")):  # fmt: skip
+        value = getattr(request, name)
+        if value is not None:
+            if value <= 0:
+                raise ConfigError(flag, f"must be a positive number, got {value}")
+            overrides[name] = value
     return overrides
 
 

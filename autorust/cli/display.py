@@ -20,6 +20,7 @@ STATUS_STYLE = {
     "error": "bold red",
     "running": "yellow",
     "unverified": "bold yellow",
+    "budget_exceeded": "bold magenta",  # a spending cap stopped it; a rerun continues it
 }
 NOT_PROCESSED_ROWS = 50
 SUMMARY_ROWS = 50
@@ -138,7 +139,8 @@ def summary_table(summary: BatchSummary) -> Table:
             f"... {more} more", "[dim]not processed (see summary.md)[/dim]", "", "", "", ""
         )
     total = summary.usage.total
-    table.caption = f"tokens: {total.input_tokens:,} in / {total.output_tokens:,} out" + (
+    cached = f" ({total.cached_input_tokens:,} cached)" if total.cached_input_tokens else ""
+    table.caption = f"tokens: {total.input_tokens:,} in{cached} / {total.output_tokens:,} out" + (
         f" · ${total.cost_usd:.4f}" if total.cost_usd is not None else ""
     )
     return table

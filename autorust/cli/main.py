@@ -144,6 +144,17 @@ def run(
     adaptive: AdaptiveOpt = False,
     budget: BudgetOpt = None,
     max_in_flight: InFlightOpt = 32,
+    max_cost: Annotated[
+        float | None,
+        typer.Option(
+            help="stop starting model calls that could take the batch over this cost "
+            "(prices.toml currency); those images end budget_exceeded, resumable"
+        ),
+    ] = None,
+    max_item_cost: Annotated[float | None, typer.Option(help="the same cap per image")] = None,
+    max_item_tokens: Annotated[
+        int | None, typer.Option(help="input + output tokens cap per image")
+    ] = None,
     output: ModeOpt = OutputMode.rich.value,
     details: DetailsOpt = None,
     shard: Annotated[
@@ -174,6 +185,9 @@ def run(
         adaptive=adaptive,
         budget=budget,
         max_in_flight=max_in_flight,
+        max_cost=max_cost,
+        max_item_cost=max_item_cost,
+        max_item_tokens=max_item_tokens,
         output=output,
         details=details,
         shard=shard,

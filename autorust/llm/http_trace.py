@@ -24,6 +24,7 @@ class Exchange:
     status: int
     input_tokens: int = 0
     output_tokens: int = 0
+    cached_tokens: int = 0  # usage.prompt_tokens_details.cached_tokens (OpenAI prompt caching)
     usage_reported: bool = False
     problem: str | None = None  # a 200 reply that is no usable completion
     retry_after_s: float | None = None
@@ -101,6 +102,9 @@ async def on_response(response: httpx2.Response) -> None:
             if isinstance(usage, dict):
                 exchange.input_tokens = int(usage.get("prompt_tokens") or 0)
                 exchange.output_tokens = int(usage.get("completion_tokens") or 0)
+                details = usage.get("prompt_tokens_details")
+                if isinstance(details, dict):
+                    exchange.cached_tokens = int(details.get("cached_tokens") or 0)
                 exchange.usage_reported = True
             exchange.problem = _completion_problem(body)
     trace.exchanges.append(exchange)

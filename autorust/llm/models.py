@@ -57,7 +57,9 @@ class ModelEndpoint(BaseModel):
     def options(self) -> RequestOptions:
         facts = FACTS[self.server]
         return RequestOptions(
-            strict=facts.strict_json_schema, json_object_schema=facts.json_object_schema
+            strict=facts.strict_json_schema,
+            json_object_schema=facts.json_object_schema,
+            renders_schema=facts.renders_schema,
         )
 
     @property

@@ -1,6 +1,9 @@
 """A pydantic model's JSON schema in the forms endpoints need.
 
 - ``json_schema``: the schema as pydantic writes it (computed once per model class).
+- ``lean_schema``: what goes on the wire: the structure only (no titles, descriptions,
+  defaults or examples; ``anyOf`` of plain types as a type list). The agents' prompts say what
+  the fields mean, once; pydantic's descriptions were 60 % of every schema sent.
 - ``compact``: field names, types and which are required, in one short line of text, stated in
   the messages whatever the strategy: servers that ignore ``response_format`` (Anthropic's
   OpenAI-compatible endpoint answers 200 with prose) still show the model the fields.
@@ -33,11 +36,80 @@ def json_schema(model: type[BaseModel]) -> Schema:
     return json.loads(_json_schema(model))  # 30x cheaper than deepcopy of the dict
 
 
+_UNREAD = frozenset({"title", "description", "default", "examples", "reply"})
+_MAPS = frozenset({"properties", "$defs", "definitions"})  # name -> schema
+
+
+def _lean(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_lean(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out: Schema = {}
+    # fields marked json_schema_extra={"reply": False} are set by autorust, not by a model
+    unasked = {
+        name
+        for name, sub in (node.get("properties") or {}).items()
+        if isinstance(sub, dict) and sub.get("reply") is False
+    }
+    for key, value in node.items():
+        if key in _UNREAD:
+            continue
+        if key == "properties" and isinstance(value, dict):
+            out[key] = {name: _lean(sub) for name, sub in value.items() if name not in unasked}
+        elif key in _MAPS and isinstance(value, dict):
+            out[key] = {name: _lean(sub) for name, sub in value.items()}
+        elif key == "required" and isinstance(value, list):
+            out[key] = [name for name in value if name not in unasked]
+        else:
+            out[key] = _lean(value)
+    options = out.get("anyOf")
+    if (
+        isinstance(options, list)
+        and all(isinstance(o, dict) and set(o) == {"type"} for o in options)
+        and all(isinstance(o["type"], str) for o in options)
+    ):  # {"anyOf": [{"type": "string"}, {"type": "null"}]} -> {"type": ["string", "null"]}
+        del out["anyOf"]
+        out["type"] = [o["type"] for o in options]
+    return out
+
+
+def _without_unused_defs(schema: Schema) -> Schema:
+    """Drop ``$defs`` nothing refers to any more (e.g. only a field not asked used them)."""
+    defs = schema.get("$defs")
+    while defs:
+        rest = json.dumps({k: v for k, v in schema.items() if k != "$defs"})
+        used = {
+            name
+            for name in defs
+            if f'"#/$defs/{name}"' in rest
+            or any(f'"#/$defs/{name}"' in json.dumps(d) for o, d in defs.items() if o != name)
+        }
+        if used == set(defs):
+            break
+        defs = {name: defs[name] for name in used}
+        schema["$defs"] = defs
+    if not schema.get("$defs"):
+        schema.pop("$defs", None)
+    return schema
+
+
+@functools.cache
+def _lean_text(model: type[BaseModel]) -> str:
+    return json.dumps(_without_unused_defs(_lean(json_schema(model))), separators=(",", ":"))
+
+
+def lean_schema(model: type[BaseModel]) -> Schema:
+    """``model``'s schema as sent: structure only (a fresh copy)."""
+    return json.loads(_lean_text(model))
+
+
 def _ref_target(ref: str, defs: Schema) -> Schema:
     return defs.get(ref.rsplit("/", 1)[-1], {})
 
 
-def _compact(node: Any, defs: Schema, seen: frozenset[str]) -> str:
+def _compact(node: Any, defs: Schema, seen: frozenset[str], optional: bool = False) -> str:
+    """``optional``: a field that may be left out, where ``| null`` says nothing more."""
     if not isinstance(node, dict):
         return "any"
     if ref := node.get("$ref"):
@@ -52,10 +124,12 @@ def _compact(node: Any, defs: Schema, seen: frozenset[str]) -> str:
     for key in ("anyOf", "oneOf", "allOf"):
         if key in node:
             joiner = " & " if key == "allOf" else " | "
-            return joiner.join(_compact(option, defs, seen) for option in node[key])
+            options = [o for o in node[key] if not (optional and o == {"type": "null"})]
+            return joiner.join(_compact(option, defs, seen) for option in options)
     kind = node.get("type")
     if isinstance(kind, list):
-        return " | ".join(_compact({**node, "type": one}, defs, seen) for one in kind)
+        kinds = [k for k in kind if not (optional and k == "null")]
+        return " | ".join(_compact({**node, "type": one}, defs, seen) for one in kinds)
     if kind == "array":
         return f"[{_compact(node.get('items', {}), defs, seen)}, ...]"
     if kind == "object" or "properties" in node:
@@ -66,7 +140,8 @@ def _compact(node: Any, defs: Schema, seen: frozenset[str]) -> str:
             return f"{{string: {value}}}"
         required = set(node.get("required") or ())
         fields = ", ".join(
-            f'"{name}"{"" if name in required else "?"}: {_compact(sub, defs, seen)}'
+            f'"{name}"{"" if name in required else "?"}: '
+            + _compact(sub, defs, seen, optional=name not in required)
             for name, sub in properties.items()
         )
         return f"{{{fields}}}"
@@ -76,16 +151,21 @@ def _compact(node: Any, defs: Schema, seen: frozenset[str]) -> str:
 @functools.cache
 def compact(model: type[BaseModel]) -> str:
     """``{"source": string, "notes"?: string}``: names, types, ``?`` for optional fields."""
-    schema = json_schema(model)
+    schema = lean_schema(model)
     return _compact(schema, schema.get("$defs") or {}, frozenset({model.__name__}))
 
 
-def schema_statement(model: type[BaseModel]) -> str:
-    """The schema in words, for the messages of every strategy."""
+def schema_statement(model: type[BaseModel], *, fields: bool = True) -> str:
+    """The schema in words, for the messages of every strategy. ``fields=False`` when the model
+    reads the schema sent with the request already (OpenAI and Azure render response_format's
+    json_schema and tools' parameters into the prompt): it is not stated twice."""
+    name = model.__name__
+    if not fields:
+        return f"Reply only with JSON matching the JSON schema {name}."
     return (
-        f"Reply with one JSON object matching the JSON schema {model.__name__} below, and "
-        "nothing else: no prose, no code fences around it. Fields marked ? may be left out.\n"
-        f"{model.__name__} = {compact(model)}"
+        f"Reply with one JSON object matching the JSON schema {name} below, and nothing else "
+        f"(no prose, no code fences); ? marks fields that may be left out.\n{name} = "
+        f"{compact(model)}"
     )
 
 
@@ -125,7 +205,7 @@ def _strict(node: Any, defs: Schema) -> Any:
 
 @functools.cache
 def _strict_text(model: type[BaseModel]) -> str:
-    schema = json_schema(model)
+    schema = lean_schema(model)
     return json.dumps(_strict(schema, schema.get("$defs") or {}), separators=(",", ":"))
 
 

@@ -38,6 +38,7 @@ class ServerFacts:
     strict_json_schema: bool  # json_schema sent with strict: true
     json_object_schema: bool  # response_format.schema attached to json_object
     images: ImageLimits
+    renders_schema: bool = False  # the model reads json_schema/tools schemas (billed as input)
 
 
 # Image defaults: OpenAI scales to 2048 px then 768 px short side (20 MB per image); Anthropic
@@ -45,8 +46,8 @@ class ServerFacts:
 # 20 MB per request inline; local servers: the vision encoders' sizes, a modest byte cap.
 _OPENAI_IMAGES = ImageLimits(20 * MB, 2048, 2048 * 2048)
 FACTS: dict[str, ServerFacts] = {
-    "openai": ServerFacts("max_completion_tokens", True, False, _OPENAI_IMAGES),
-    "azure": ServerFacts("max_completion_tokens", True, False, _OPENAI_IMAGES),
+    "openai": ServerFacts("max_completion_tokens", True, False, _OPENAI_IMAGES, True),
+    "azure": ServerFacts("max_completion_tokens", True, False, _OPENAI_IMAGES, True),
     "anthropic": ServerFacts("max_tokens", False, False, ImageLimits(5 * MB, 1568, 1568 * 1568)),
     "gemini": ServerFacts("max_tokens", False, False, ImageLimits(7 * MB, 3072, 3072 * 3072)),
     "ollama": ServerFacts("max_tokens", False, True, ImageLimits(10 * MB, 2048, 2048 * 2048)),

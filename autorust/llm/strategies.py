@@ -10,9 +10,12 @@ JSON is found. Validation against the schema always happens on our side (``struc
 - ``prompt``: no request parameter at all; the JSON is taken from the reply's text (fenced or
   bare).
 
-Whatever the strategy, the schema is stated once, compactly, in the system message (servers may
-ignore ``response_format`` and answer 200: Anthropic's OpenAI-compatible endpoint does), and
-the messages alternate roles as strict chat templates require (``conversation.py``).
+The model reads the schema once: where the server renders the request's schema into the prompt
+(OpenAI and Azure, for json_schema and tools) the messages only point at it; everywhere else
+(servers that only constrain decoding with it, or ignore ``response_format`` and answer 200, as
+Anthropic's OpenAI-compatible endpoint does) the fields are stated compactly in the system
+message. The schema sent is the lean one (structure only: ``schemas.lean_schema``), and the
+messages alternate roles as strict chat templates require (``conversation.py``).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from langchain_core.runnables import Runnable
 from pydantic import BaseModel
 
 from autorust.llm.conversation import arrange
-from autorust.llm.schemas import json_schema, schema_statement, strict_schema
+from autorust.llm.schemas import lean_schema, schema_statement, strict_schema
 
 
 class Strategy(StrEnum):
@@ -78,6 +81,16 @@ class RequestOptions:
     strict: bool = False  # json_schema with strict: true (OpenAI, Azure)
     json_object_schema: bool = True  # response_format.schema with json_object (llama-cpp-python
     # constrains to it; OpenAI and Azure reject unknown parameters)
+    renders_schema: bool = False  # the model reads response_format's json_schema and tools'
+    # parameters (OpenAI, Azure: billed as input); elsewhere they only constrain decoding
+
+
+def statement_for(
+    strategy: Strategy, schema: type[BaseModel], options: RequestOptions = RequestOptions()
+) -> str:
+    """The schema as the messages state it: the fields, unless the model reads them already."""
+    sent = strategy in (Strategy.JSON_SCHEMA, Strategy.TOOLS)
+    return schema_statement(schema, fields=not (sent and options.renders_schema))
 
 
 def prepare(
@@ -87,13 +100,12 @@ def prepare(
     messages: list[BaseMessage],
     options: RequestOptions = RequestOptions(),
 ) -> tuple[Runnable[Any, BaseMessage], list[BaseMessage]]:
-    """The runnable to invoke and the messages to send for ``strategy``: whatever the strategy,
-    the schema is stated once in the system message (servers may ignore ``response_format``)
-    and the roles alternate (``conversation.arrange``)."""
+    """The runnable to invoke and the messages to send for ``strategy``: the model reads the
+    schema once (``statement_for``) and the roles alternate (``conversation.arrange``)."""
     name = schema.__name__
-    to_send = arrange(messages, schema_statement(schema))
+    to_send = arrange(messages, statement_for(strategy, schema, options))
     if strategy is Strategy.JSON_SCHEMA:
-        body = strict_schema(schema) if options.strict else json_schema(schema)
+        body = strict_schema(schema) if options.strict else lean_schema(schema)
         response_format = {
             "type": "json_schema",
             "json_schema": {"name": name, "schema": body, "strict": options.strict},
@@ -105,14 +117,14 @@ def prepare(
             "function": {
                 "name": name,
                 "description": f"Return the {name} object.",
-                "parameters": json_schema(schema),
+                "parameters": lean_schema(schema),
             },
         }
         return model.bind_tools([tool], tool_choice=name), to_send
     if strategy is Strategy.JSON_OBJECT:
         response_format: dict[str, Any] = {"type": "json_object"}
         if options.json_object_schema:
-            response_format["schema"] = json_schema(schema)
+            response_format["schema"] = lean_schema(schema)
         return model.bind(response_format=response_format), to_send
     return model, to_send
 

@@ -67,7 +67,6 @@ from autorust.llm.http_trace import HttpTrace, start_trace, stop_trace
 from autorust.llm.images import fit_images, has_images
 from autorust.llm.models import ModelEndpoint
 from autorust.llm.replies import ReplyIssue, classify, echo_of, reply_chars
-from autorust.llm.schemas import schema_statement
 from autorust.llm.strategies import (
     ReplyProblem,
     Strategy,
@@ -75,6 +74,7 @@ from autorust.llm.strategies import (
     is_rejection,
     prepare,
     reply_json,
+    statement_for,
 )
 from autorust.llm.strategy_memory import StrategyMemory
 from autorust.redaction import redact
@@ -168,9 +168,12 @@ class _Call:
         if trace.exchanges:  # what the server reported, reply by reply
             self.call.input_tokens += sum(e.input_tokens for e in trace.exchanges)
             self.call.output_tokens += sum(e.output_tokens for e in trace.exchanges)
+            self.call.cached_input_tokens += sum(e.cached_tokens for e in trace.exchanges)
         elif isinstance(message, AIMessage) and message.usage_metadata:
             self.call.input_tokens += message.usage_metadata.get("input_tokens", 0)
             self.call.output_tokens += message.usage_metadata.get("output_tokens", 0)
+            details = message.usage_metadata.get("input_token_details") or {}
+            self.call.cached_input_tokens += int(details.get("cache_read") or 0)
         if isinstance(message, AIMessage):
             self.call.model = (message.response_metadata or {}).get("model_name") or self.call.model
 
@@ -351,7 +354,6 @@ async def _invoke_structured(
         )
     strategies = await current.strategies()
     index = 0
-    statement = schema_statement(schema)
     reasks: list[BaseMessage] = []  # assistant/user pairs: each rejected reply, what was wrong
     issues: dict[str, int] = {}  # classified replies (refusal, length, filtered, empty) so far
     while True:
@@ -484,6 +486,7 @@ async def _invoke_structured(
             f"invalid reply, regenerating: {problem}",
             extra={**context, "attempt": len(call.regenerations)},
         )
+        statement = statement_for(strategy, schema, endpoint.options)
         reasks += reask(echo_of(message, issue), problem, statement)
 
 

@@ -181,7 +181,8 @@ def card(result: ItemResult, item: Any, notes: str) -> str:
 <header><h2>{esc(Path(result.image_path).name)}</h2>
 <span class="{esc(item.status)}">{esc(item.status)}</span>
 <span class=meta>{item.iterations} attempt(s){score}, {item.duration_s:.1f}s,
-{item.input_tokens:,} tokens in / {item.output_tokens:,} out{note}</span>
+{item.input_tokens:,} tokens in ({item.cached_input_tokens:,} cached) / \
+{item.output_tokens:,} out{note}</span>
 <span class=meta>thread {esc(item.thread_id or "")}</span></header>
 <div class="grid"><div>{embedded_image(result.image_path, "input")}</div>
 <div>{_spec(state)}{error}</div></div>

@@ -25,7 +25,9 @@ class ItemSummary(BaseModel):
     title: str | None = None
     score: float | None = None
     input_tokens: int = 0
+    cached_input_tokens: int = 0
     output_tokens: int = 0
+    cost_usd: float | None = None
     skipped: bool = False
     resumed: bool = False
     duplicate_of: str | None = None
@@ -78,7 +80,9 @@ def summarize(
                 title=state.spec.title if state and state.spec else None,
                 score=state.verdict.score if state and state.verdict else None,
                 input_tokens=item_usage.total.input_tokens,
+                cached_input_tokens=item_usage.total.cached_input_tokens,
                 output_tokens=item_usage.total.output_tokens,
+                cost_usd=item_usage.total.cost_usd,
                 skipped=result.skipped,
                 resumed=result.resumed,
                 duplicate_of=result.duplicate_of,
@@ -145,7 +149,8 @@ def render_html(results: list[ItemResult], summary: BatchSummary) -> str:
     versions = ", ".join(f"{agent} {v}" for agent, v in sorted(summary.prompt_versions.items()))
     head = f"""<h1>autorust batch report</h1>{banner}
 <p>{summary.total} images: {html.escape(counts)}{not_processed}. Created {summary.created}.
-Tokens: {total.input_tokens:,} in, {total.output_tokens:,} out{cost}.
+Tokens: {total.input_tokens:,} in ({total.cached_input_tokens:,} cached), \
+{total.output_tokens:,} out{cost}.
 Prompt versions: {html.escape(versions or "-")}.</p>"""
     tail = _rows_html(
         rest,
@@ -210,13 +215,15 @@ def render_markdown(summary: BatchSummary) -> str:
         ]
     lines += [
         "",
-        "| agent | calls | regenerations | tokens in | tokens out |",
-        "|---|---|---|---|---|",
+        "| agent | calls | regenerations | tokens in | cached in | tokens out | cost |",
+        "|---|---|---|---|---|---|---|",
     ]
     for agent, usage in sorted(summary.usage.per_agent.items()):
         lines.append(
             f"| {agent} | {usage.calls} | {usage.regenerations} | {usage.input_tokens} | "
-            f"{usage.output_tokens} |"
+            f"{usage.cached_input_tokens} | {usage.output_tokens} | "
+            + (f"${usage.cost_usd:.4f}" if usage.cost_usd is not None else "")
+            + " |"
         )
     return "\n".join(lines) + "\n"
 

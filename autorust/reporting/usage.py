@@ -17,6 +17,9 @@ DEFAULT_PRICES = Path(__file__).with_name("prices.toml")
 class ModelPrice(BaseModel):
     input: float = Field(ge=0, description="$ per 1M input tokens")
     output: float = Field(ge=0, description="$ per 1M output tokens")
+    cached_input: float | None = Field(
+        None, ge=0, description="$ per 1M input tokens read from the prompt cache (default: input)"
+    )
 
 
 class PriceTable(BaseModel):
@@ -26,11 +29,21 @@ class PriceTable(BaseModel):
         matches = [prefix for prefix in self.models if model.startswith(prefix)]
         return self.models[max(matches, key=len)] if matches else None
 
-    def cost(self, model: str, input_tokens: int, output_tokens: int) -> float | None:
+    def cost(
+        self, model: str, input_tokens: int, output_tokens: int, cached_input_tokens: int = 0
+    ) -> float | None:
+        """``cached_input_tokens`` are part of ``input_tokens``, priced at the cached rate."""
         price = self.price_for(model)
         if price is None:
             return None
-        return round((input_tokens * price.input + output_tokens * price.output) / 1e6, 6)
+        cached = min(max(cached_input_tokens, 0), input_tokens)
+        cached_rate = price.input if price.cached_input is None else price.cached_input
+        total = (
+            (input_tokens - cached) * price.input
+            + cached * cached_rate
+            + output_tokens * price.output
+        )
+        return round(total / 1e6, 6)
 
 
 @cache
@@ -43,6 +56,7 @@ class AgentUsage(BaseModel):
     regenerations: int = 0
     retries: int = 0
     input_tokens: int = 0
+    cached_input_tokens: int = 0
     output_tokens: int = 0
     latency_s: float = 0.0
     cost_usd: float | None = None
@@ -52,6 +66,7 @@ class AgentUsage(BaseModel):
         self.regenerations += other.regenerations
         self.retries += other.retries
         self.input_tokens += other.input_tokens
+        self.cached_input_tokens += other.cached_input_tokens
         self.output_tokens += other.output_tokens
         self.latency_s = round(self.latency_s + other.latency_s, 4)
         if other.cost_usd is not None:
@@ -79,9 +94,12 @@ def summarize_usage(calls: Iterable[ModelCall], prices: PriceTable | None = None
             regenerations=len(call.regenerations),
             retries=call.retries,
             input_tokens=call.input_tokens,
+            cached_input_tokens=call.cached_input_tokens,
             output_tokens=call.output_tokens,
             latency_s=call.latency_s,
-            cost_usd=prices.cost(call.model, call.input_tokens, call.output_tokens),
+            cost_usd=prices.cost(
+                call.model, call.input_tokens, call.output_tokens, call.cached_input_tokens
+            ),
         )
         summary.per_agent.setdefault(call.agent, AgentUsage()).add(usage)
         summary.total.add(usage)

@@ -15,7 +15,9 @@ from pydantic import BaseModel, Field
 
 from autorust.graph.context import AutorustConfig
 from autorust.llm.batch_stop import batch_stop, current_stop
+from autorust.llm.budget import Budget, spending_caps
 from autorust.redaction import redact
+from autorust.reporting.usage import load_prices
 from autorust.runtime.drain import Drain
 from autorust.runtime.identity import thread_id_from_digest
 from autorust.runtime.inputs import InputGroup, group_by_content
@@ -74,6 +76,12 @@ class BatchRun:
         self.started = time.monotonic()
         self.fingerprint = config.fingerprint()  # hashes the scripted replies: once per batch
         self._starting = asyncio.Lock()
+        self.budget = Budget(
+            max_cost=config.max_cost,
+            max_item_cost=config.max_item_cost,
+            max_item_tokens=config.max_item_tokens,
+            price=load_prices().cost,
+        )
 
     async def _one(
         self, image: Path, sha256: str, gate: asyncio.Semaphore, graph: Any
@@ -199,7 +207,7 @@ class BatchRun:
         gate = asyncio.Semaphore(self.options.max_in_flight)
         graph = compile_graph(self.checkpointer, node_wrapper=self.scheduler.wrap)
         groups = await asyncio.to_thread(group_by_content, self.images)
-        with batch_stop():  # a billing or credentials error stops the batch once
+        with batch_stop(), spending_caps(self.budget):  # billing errors stop the batch once
             await asyncio.gather(*(self._group(group, gate, graph) for group in groups))
         return [self.results[str(image)] for image in self.images if str(image) in self.results]
 

@@ -103,7 +103,7 @@ async def _run_image(
     if existing is not None and not snapshot.next:
         if existing.status in SETTLED:
             return _result(image_path, thread_id, existing, started, skipped=True)
-        if existing.status == "error":  # a failure, not a verdict: retry the failed step
+        if existing.status in ("error", "budget_exceeded"):  # not a verdict: retry the step
             retry_from = await retry_point(graph, thread_id, existing)
             if retry_from is None:
                 await checkpointer.adelete_thread(thread_id)
@@ -132,7 +132,8 @@ async def retry_point(
     history = [s async for s in graph.aget_state_history(thread_config(thread_id))]
     for index, snapshot in enumerate(history):
         values = snapshot.values or {}
-        if snapshot.next and "image_path" in values and values.get("status") != "error":
+        stopped = values.get("status") in ("error", "budget_exceeded")
+        if snapshot.next and "image_path" in values and not stopped:
             good = RunState.model_validate(values)
             lost = failed.model_calls[len(good.model_calls) :]
             parent = history[index + 1] if index + 1 < len(history) else None

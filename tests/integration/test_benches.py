@@ -17,6 +17,10 @@ BENCHES = sorted(p.name for p in (ROOT / "bench").glob("bench_*.py"))
 EXPECTED = {
     "bench_batch.py": ["adaptive / its bound", "peak RSS"],
     "bench_cli_start.py": ["autorust --help", "autorust runs list"],
+    "bench_cost.py": [
+        "input tokens per item current / baseline",
+        "same replies and verdicts: True",
+    ],
     "bench_scale.py": ["CPU per image", "rerun per image", "peak memory", "printed 0 chars"],
     "bench_step_overhead.py": ["autorust / bare per step", "LangGraph on the same graph and state"],
 }

@@ -36,7 +36,7 @@ async def test_prompt_versions_recorded_in_state(
     async with open_checkpointer(config.checkpoint_path) as saver:
         result = await run_image(example_images / "sum_even.png", config, saver)
     assert result.state is not None
-    assert result.state.prompt_versions == {"vision": "v3", "coding": "v1", "checker": "v3"}
+    assert result.state.prompt_versions == {"vision": "v4", "coding": "v1", "checker": "v4"}
 
 
 def test_prompt_version_is_part_of_the_thread_id(

@@ -183,7 +183,7 @@ async def test_counterexamples_run_then_vision_confirms_or_rejects(tmp_path: Pat
     second = state.attempts[1].execution.tests
     assert [t.source for t in second].count("reviewer") == 2 and all(t.passed for t in second)
     assert [c.agent for c in state.model_calls].count("vision") == 2  # spec + confirmation
-    assert state.prompt_versions["vision_confirm"] == "v2"
+    assert state.prompt_versions["vision_confirm"] == "v3"
 
 
 def _disputed_spec(expected: str) -> dict:

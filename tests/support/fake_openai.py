@@ -74,8 +74,8 @@ def schema_name(request: dict[str, Any]) -> str | None:
     response_format = request.get("response_format") or {}
     if response_format.get("type") == "json_schema":
         return response_format["json_schema"]["name"]
-    if isinstance(response_format.get("schema"), dict):
-        return response_format["schema"].get("title")
+    if isinstance(response_format.get("schema"), dict) and response_format["schema"].get("title"):
+        return response_format["schema"]["title"]
     tools = request.get("tools") or []
     if tools:
         return tools[0]["function"]["name"]
@@ -340,25 +340,35 @@ PROFILES: dict[str, ServerProfile] = {
 
 
 class FakeOpenAI(LoopbackServer):
-    def __init__(self, responder: Responder, profile: str | ServerProfile = "openai") -> None:
+    def __init__(
+        self,
+        responder: Responder,
+        profile: str | ServerProfile = "openai",
+        usage: Callable[[dict[str, Any]], tuple[int, int]] | None = None,
+    ) -> None:
+        """``usage(request) -> (prompt_tokens, cached_tokens)``: how prompt tokens are counted
+        (default: a quarter of the messages' JSON); with it, the reply's usage carries
+        ``prompt_tokens_details.cached_tokens`` as OpenAI's does (tests/support/openai_usage)."""
         self.responder = responder
+        self.count_usage = usage
         self.profile = PROFILES[profile] if isinstance(profile, str) else profile
         self.requests: list[dict[str, Any]] = []
         self.caps: list[int | None] = []  # the reply cap the server read, per request
         self.paths: list[str] = []  # request paths, with their query
         self.headers: list[dict[str, str]] = []
         self.statuses: list[int] = []
-        self.usage = {"prompt_tokens": 0, "completion_tokens": 0}
+        self.usage = {"prompt_tokens": 0, "completion_tokens": 0, "cached_tokens": 0}
         self._lock = threading.Lock()
         self._serve(self._handler())
 
     def strategies(self) -> list[str]:
         return [strategy_of(r) for r in self.requests]
 
-    def _bill(self, prompt_tokens: int, completion_tokens: int) -> None:
+    def _bill(self, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0) -> None:
         with self._lock:
             self.usage["prompt_tokens"] += prompt_tokens
             self.usage["completion_tokens"] += completion_tokens
+            self.usage["cached_tokens"] += cached_tokens
 
     def _completion(
         self,
@@ -367,14 +377,18 @@ class FakeOpenAI(LoopbackServer):
         finish_reason: str = "stop",
         refusal: str | None = None,
     ) -> dict[str, Any]:
-        prompt_tokens = max(1, len(json.dumps(request.get("messages", []))) // 4)
+        cached_tokens = None
+        if self.count_usage is not None:
+            prompt_tokens, cached_tokens = self.count_usage(request)
+        else:
+            prompt_tokens = max(1, len(json.dumps(request.get("messages", []))) // 4)
         completion_tokens = max(1, len(content or refusal or "") // 4)
         cap = self.profile.reply_cap(request)
         if self.profile.reasoning_tokens is not None and (cap or 10**9) < (
             self.profile.reasoning_tokens + completion_tokens
         ):
             content, finish_reason, completion_tokens = None, "length", cap or 0
-        self._bill(prompt_tokens, completion_tokens)
+        self._bill(prompt_tokens, completion_tokens, cached_tokens or 0)
         message: dict[str, Any] = {"role": "assistant", "content": content}
         if refusal is not None:
             message = {"role": "assistant", "content": None, "refusal": refusal}
@@ -415,6 +429,8 @@ class FakeOpenAI(LoopbackServer):
                 "total_tokens": prompt_tokens + completion_tokens,
             },
         }
+        if cached_tokens is not None:
+            body["usage"]["prompt_tokens_details"] = {"cached_tokens": cached_tokens}
         if self.profile.extra_body:
             body |= self.profile.extra_body()
         return body

@@ -25,9 +25,10 @@ def test_strict_schemas_follow_openais_rules_for_every_agent_schema(
     assert strict_violations(strict_schema(model)) == []
     plain = json_schema(model)
     strict = strict_schema(model)
-    # nothing dropped but defaults: the same properties at the top level
-    assert set(strict["properties"]) == set(plain["properties"])
-    assert set(strict["required"]) == set(plain["properties"])
+    # nothing dropped but defaults and the fields autorust sets itself (never asked of a model)
+    asked = {n for n, sub in plain["properties"].items() if sub.get("reply") is not False}
+    assert set(strict["properties"]) == asked
+    assert set(strict["required"]) == asked
 
 
 def test_the_plain_schemas_do_break_the_strict_rules() -> None:
@@ -74,3 +75,19 @@ def test_raw_newlines_inside_strings_are_accepted() -> None:
     """llama.cpp's JSON grammar allows them; json.loads' strict mode refused (case 10)."""
     text = '{"source": "def f():\n    return 1\n", "notes": "tab\there"}'
     assert extract_json(text)["source"] == "def f():\n    return 1\n"
+
+
+def test_the_lean_schema_is_structure_only_and_much_smaller() -> None:
+    """Issue 28: pydantic's descriptions and titles were most of every schema sent, and
+    fields autorust sets itself (ocr_text, a test's source) were asked of the model."""
+    import json
+
+    from autorust.llm.schemas import lean_schema, schema_statement
+
+    for model in AGENT_SCHEMAS:
+        text = json.dumps(lean_schema(model))
+        assert '"description": "' not in text and '"title": "' not in text  # as keywords
+        assert len(text) < len(json.dumps(json_schema(model))) * 0.6
+    assert "ocr_text" not in json.dumps(lean_schema(Spec)) and "ocr_text" not in compact(Spec)
+    assert "source" not in compact(Spec)
+    assert "Spec = {" not in schema_statement(Spec, fields=False)

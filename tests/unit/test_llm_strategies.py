@@ -101,7 +101,7 @@ def test_each_strategy_sends_what_it_says() -> None:
             assert fmt["type"] == "json_schema" and fmt["json_schema"]["name"] == "CodeArtifact"
             assert fmt["json_schema"]["strict"] is False
         elif strategy is Strategy.JSON_OBJECT:
-            assert fmt["type"] == "json_object" and fmt["schema"]["title"] == "CodeArtifact"
+            assert fmt["type"] == "json_object" and "source" in fmt["schema"]["properties"]
         elif strategy is Strategy.TOOLS:
             assert kwargs["tools"][0]["function"]["name"] == "CodeArtifact"
             assert kwargs["tool_choice"]["function"]["name"] == "CodeArtifact"
@@ -136,3 +136,21 @@ def test_memory_keeps_one_strategy_per_endpoint_and_model(tmp_path: Path) -> Non
     assert len(json.loads((tmp_path / FILE_NAME).read_text())) == 3
     (tmp_path / FILE_NAME).write_text("{broken")
     assert StrategyMemory(tmp_path).get("http://a/v1", "m") is None  # a broken file is ignored
+
+
+def test_where_the_model_reads_the_request_schema_the_messages_do_not_repeat_it() -> None:
+    """Issue 28: OpenAI and Azure render json_schema and tools schemas into the prompt (billed
+    as input); stating the fields in the messages too sent the schema twice."""
+    from langchain_openai import ChatOpenAI
+
+    from autorust.llm.strategies import RequestOptions
+
+    model = ChatOpenAI(model="m", api_key="not-needed", base_url="http://127.0.0.1:9/v1")
+    options = RequestOptions(strict=True, json_object_schema=False, renders_schema=True)
+    for strategy in Strategy:
+        runnable, sent = prepare(model, strategy, CodeArtifact, [HumanMessage("t")], options)
+        stated = '"source": string' in str(sent[0].content)
+        assert "JSON schema CodeArtifact" in str(sent[0].content)
+        assert stated is (strategy in (Strategy.JSON_OBJECT, Strategy.PROMPT))
+        if strategy is Strategy.JSON_OBJECT:
+            assert "schema" not in getattr(runnable, "kwargs", {})["response_format"]
