@@ -14,7 +14,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from autorust.imaging.figures.judge import judge_figure
-from tests.support.gallery_corpus import FAITHFUL, available, entries, gallery_dir, variants
+from tests.support.gallery_corpus import FAITHFUL, entries, missing, variants
 from tests.support.gallery_render import applied, render_all
 
 GOALS = {
@@ -50,8 +50,8 @@ def judge_case(target: Path, folder: Path) -> tuple[bool, list[str], float, int]
 
 def run(split: str, names: list[str] | None = None, show: bool = False,
         out: Path | None = None) -> dict[str, tuple[int, int]]:  # fmt: skip
-    if not available():
-        raise SystemExit(f"the gallery scripts are not in {gallery_dir()}: see "
+    if absent := missing():
+        raise SystemExit(f"{len(absent)} gallery scripts missing, e.g. {absent[0]}: see "
                          "tests/support/gallery_corpus.py (extract)")  # fmt: skip
     chosen = [e for e in entries(split) if names is None or e.name in names]
     cases = [v for e in chosen for v in variants(e)]
