@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import time
 import tracemalloc
 from collections import defaultdict
@@ -121,6 +122,13 @@ def _print(split, scripts, tally, excluded, cpu, peaks, rendered_s, misses) -> N
             f"host per comparison: CPU mean {sum(cpu) / n:.2f} s, median {ordered[n // 2]:.2f} s, "
             f"max {ordered[-1]:.2f} s (with OCR subprocesses); peak traced memory "
             f"median {sorted(peaks)[n // 2] / 1e6:.1f} MB, max {max(peaks) / 1e6:.1f} MB"
+        )
+        own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        print(
+            f"peak RSS of the judging process {own:.0f} MB (whole bench process: imports, "
+            f"every decoded image; budget 300 MB), of any finished child (tesseract) "
+            f"{children:.0f} MB"
         )
     print(f"\n| {split} half | n | as wanted | goal | met | excluded |")
     print("|---|---|---|---|---|---|")

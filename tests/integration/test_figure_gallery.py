@@ -14,7 +14,7 @@ from autorust.imaging.figures import renders_identical
 from tests.support.gallery_corpus import entries, missing, variants
 from tests.support.gallery_render import applied, render_all, target
 
-SAMPLE = ["barchart", "bar_stacked", "step_demo", "anscombe"]  # tuning half only
+SAMPLE = ["barchart", "bar_stacked", "step_demo", "anscombe", "broken_axis"]  # tuning half only
 
 
 def test_every_script_of_the_manifest_is_stored_unchanged() -> None:
