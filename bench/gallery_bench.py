@@ -127,8 +127,8 @@ def _print(split, scripts, tally, excluded, cpu, peaks, rendered_s, misses) -> N
         children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         print(
             f"peak RSS of the judging process {own:.0f} MB (whole bench process: imports, "
-            f"every decoded image; budget 300 MB), of any finished child (render workers, tesseract) "
-            f"{children:.0f} MB"
+            f"every decoded image; budget 300 MB), of any finished child (render workers, "
+            f"tesseract) {children:.0f} MB"
         )
     print(f"\n| {split} half | n | as wanted | goal | met | excluded |")
     print("|---|---|---|---|---|---|")
