@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import time
 import tracemalloc
 from collections import defaultdict
 from pathlib import Path
 
 from autorust.imaging.figures.judge import judge_figure
-from tests.support.gallery_corpus import FAITHFUL, available, entries, gallery_dir, variants
+from tests.support.gallery_corpus import FAITHFUL, entries, missing, variants
 from tests.support.gallery_render import applied, render_all
 
 GOALS = {
@@ -50,8 +51,8 @@ def judge_case(target: Path, folder: Path) -> tuple[bool, list[str], float, int]
 
 def run(split: str, names: list[str] | None = None, show: bool = False,
         out: Path | None = None) -> dict[str, tuple[int, int]]:  # fmt: skip
-    if not available():
-        raise SystemExit(f"the gallery scripts are not in {gallery_dir()}: see "
+    if absent := missing():
+        raise SystemExit(f"{len(absent)} gallery scripts missing, e.g. {absent[0]}: see "
                          "tests/support/gallery_corpus.py (extract)")  # fmt: skip
     chosen = [e for e in entries(split) if names is None or e.name in names]
     cases = [v for e in chosen for v in variants(e)]
@@ -121,6 +122,13 @@ def _print(split, scripts, tally, excluded, cpu, peaks, rendered_s, misses) -> N
             f"host per comparison: CPU mean {sum(cpu) / n:.2f} s, median {ordered[n // 2]:.2f} s, "
             f"max {ordered[-1]:.2f} s (with OCR subprocesses); peak traced memory "
             f"median {sorted(peaks)[n // 2] / 1e6:.1f} MB, max {max(peaks) / 1e6:.1f} MB"
+        )
+        own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        print(
+            f"peak RSS of the judging process {own:.0f} MB (whole bench process: imports, "
+            f"every decoded image; budget 300 MB), of any finished child (render workers, "
+            f"tesseract) {children:.0f} MB"
         )
     print(f"\n| {split} half | n | as wanted | goal | met | excluded |")
     print("|---|---|---|---|---|---|")

@@ -2,8 +2,8 @@
 original and every faithful re-render (0.8x, 1.25x, 2x dpi, a 1.25x larger figure) pass, and
 every edit that changes the picture (main series colour, data x1.3 at every other index, a
 title or axis-label word, the last series left out) fails. The bench runs all 110 scripts
-(``bench/bench_figures.py --gallery``); the scripts live outside the repository (see
-tests/support/gallery_corpus.py), so without them this skips.
+(``bench/bench_figures.py --gallery``). The scripts are stored in the repository
+(tests/fixtures/gallery/scripts), so nothing here skips.
 """
 
 from __future__ import annotations
@@ -11,13 +11,26 @@ from __future__ import annotations
 import pytest
 
 from autorust.imaging.figures import renders_identical
-from tests.support.gallery_corpus import available, entries, variants
+from tests.support.gallery_corpus import entries, missing, variants
 from tests.support.gallery_render import applied, render_all, target
 
-pytestmark = pytest.mark.skipif(
-    not available(), reason="gallery scripts not extracted (tests/support/gallery_corpus.py)"
-)
-SAMPLE = ["barchart", "bar_stacked", "step_demo", "anscombe"]  # tuning half only
+SAMPLE = ["barchart", "bar_stacked", "step_demo", "anscombe", "broken_axis"]  # tuning half only
+
+
+def test_every_script_of_the_manifest_is_stored_unchanged() -> None:
+    import subprocess
+
+    from tests.support.gallery_corpus import script_path
+
+    assert missing() == []
+    chosen = entries()
+    assert len(chosen) == 110
+    assert sum(e.split == "tuning" for e in chosen) == 55
+    paths = [str(script_path(e.path)) for e in chosen]
+    hashed = subprocess.run(
+        ["git", "hash-object", *paths], check=True, capture_output=True, text=True
+    ).stdout.split()
+    assert hashed == [e.blob for e in chosen]
 
 
 def test_the_sample_is_from_the_tuning_half() -> None:

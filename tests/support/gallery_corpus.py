@@ -3,12 +3,13 @@ the task image (its render), and as coder replies: the original, faithful re-ren
 dpi, another figure size) and one-edit perturbations (the main series' colour, its data x1.3 at
 every other index, one word of the title or an axis label, the last series left out).
 
-The scripts are *not* in this repository (public code stays out of our commits): they are
-extracted from a local snapshot of the gallery into ``AUTORUST_GALLERY`` (default
-``~/.cache/autorust/gallery``) by ``python -m tests.support.gallery_corpus extract GIT_DIR``;
-``tests/fixtures/gallery/manifest.json`` (committed) names the selected scripts, their blob
-hashes and the tuning/validation split, drawn once at random with a recorded seed.
-Matplotlib's license applies to the scripts (``LICENSE`` is extracted next to them).
+The 110 selected scripts are in this repository, unchanged, under
+``tests/fixtures/gallery/scripts/`` (matplotlib's license in ``tests/fixtures/gallery/LICENSE``,
+where they come from in ``tests/fixtures/gallery/PROVENANCE.md``);
+``tests/fixtures/gallery/manifest.json`` names them, their git blob hashes and the
+tuning/validation split, drawn once at random with a recorded seed. ``python -m
+tests.support.gallery_corpus extract GIT_DIR`` copies them again from a snapshot of the gallery
+(checking each blob hash).
 
 A reply is the script with ``plt.show()`` removed and an epilogue that edits the current
 figure (for the perturbations) and saves it as ``output.png``: an edit made on the figure
@@ -18,7 +19,6 @@ after the script ran is generic over every kind of chart the gallery draws.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -28,7 +28,8 @@ from typing import Literal
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFEST = ROOT / "tests" / "fixtures" / "gallery" / "manifest.json"
-GALLERY_ENV = "AUTORUST_GALLERY"
+SCRIPTS = ROOT / "tests" / "fixtures" / "gallery" / "scripts"
+PREFIX = "galleries/examples/"
 Kind = Literal["original", "faithful", "colour", "data", "label", "missing series"]
 EDIT_KINDS: tuple[Kind, ...] = ("colour", "data", "label", "missing series")
 SHOW = re.compile(r"^(\s*)(?:plt|pyplot|matplotlib\.pyplot)\.show\([^)]*\)\s*$", re.M)
@@ -38,7 +39,12 @@ FAITHFUL = [("dpi0.8", 80, 1.0), ("dpi1.25", 125, 1.0), ("dpi2", 200, 1.0), ("si
 
 
 def gallery_dir() -> Path:
-    return Path(os.environ.get(GALLERY_ENV, Path.home() / ".cache" / "autorust" / "gallery"))
+    return SCRIPTS
+
+
+def script_path(path: str) -> Path:
+    """Where the script at ``path`` (``galleries/examples/...`` in matplotlib) is stored here."""
+    return SCRIPTS / path.removeprefix(PREFIX)
 
 
 @dataclass(frozen=True)
@@ -52,7 +58,7 @@ class Entry:
         return Path(self.path).stem
 
     def source(self) -> str:
-        return (gallery_dir() / self.path).read_text(encoding="utf-8")
+        return script_path(self.path).read_text(encoding="utf-8")
 
 
 @dataclass(frozen=True)
@@ -80,8 +86,9 @@ def entries(split: str | None = None) -> list[Entry]:
     return [e for e in found if split in (None, e.split)]
 
 
-def available() -> bool:
-    return MANIFEST.is_file() and all((gallery_dir() / e.path).is_file() for e in entries())
+def missing() -> list[str]:
+    """Scripts of the manifest that are not stored (none, unless the checkout is damaged)."""
+    return [e.path for e in entries() if not script_path(e.path).is_file()]
 
 
 SAVE = 'plt.gcf().savefig("output.png"{dpi})\n'
@@ -134,23 +141,23 @@ def variants(entry: Entry) -> list[Variant]:
 EDITS_MODULE = ROOT / "tests" / "support" / "gallery_edits.py"
 
 
-def extract(git_dir: str, names: list[str]) -> None:
-    """Copy the scripts named (and the license) out of a snapshot of the gallery."""
-    target = gallery_dir()
-    for path in [*names, "LICENSE/LICENSE"]:
-        text = subprocess.run(
-            ["git", f"--git-dir={git_dir}", "show", f"HEAD:{path}"],
+def extract(git_dir: str, chosen: list[Entry]) -> None:
+    """Copy the scripts chosen out of a snapshot of the gallery, byte for byte, checking each
+    one's blob hash against the manifest."""
+    for entry in chosen:
+        data = subprocess.run(
+            ["git", f"--git-dir={git_dir}", "cat-file", "blob", entry.blob],
             check=True,
             capture_output=True,
-            text=True,
         ).stdout
-        (target / path).parent.mkdir(parents=True, exist_ok=True)
-        (target / path).write_text(text, encoding="utf-8")
+        destination = script_path(entry.path)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        destination.write_bytes(data)
 
 
 if __name__ == "__main__":
     if len(sys.argv) >= 3 and sys.argv[1] == "extract":
-        extract(sys.argv[2], [e.path for e in entries()])
+        extract(sys.argv[2], entries())
         print(f"extracted {len(entries())} scripts into {gallery_dir()}")
     else:
         sys.exit("usage: python -m tests.support.gallery_corpus extract GIT_DIR")

@@ -32,6 +32,8 @@ SAME_SHARE = 0.01  # or all but this share of the pixels the same: the same layo
 MAX_REPORTED = 4
 COLOURED = 40  # max - min channel: data drawn in colour, not black or grey text
 DATA_SHARE = 0.3  # of a place's differing pixels coloured: data differs there, not a font
+ONE_SIDED = 0.25  # a place whose ink on one side is at most this share of the other side's:
+# something drawn in one picture is not in the other (a mark left out), however small
 WORD = re.compile(r"[A-Za-z0-9]+")
 
 
@@ -235,25 +237,59 @@ def _describe(area: tuple[int, int, int, int], facts: RenderFacts | None, target
     return None if texts and not data else generic
 
 
+def _ink(picture: Picture, region: np.ndarray) -> int:
+    """Pixels of ``region`` drawn in something (more than LEVELS from the background)."""
+    values = picture.rgb[region].astype(np.int16)
+    background = np.asarray(picture.background, dtype=np.int16)[:3]
+    return int((np.abs(values - background).max(axis=1) > LEVELS).sum())
+
+
+def _one_sided(target: Picture, rendered: Picture, region: np.ndarray) -> bool:
+    """Ink in one picture that the other does not have at all there: a mark drawn or left
+    out, not the same mark shifted or anti-aliased (which has ink on both sides)."""
+    want, have = _ink(target, region), _ink(rendered, region)
+    return max(want, have) >= MIN_PIXELS and min(want, have) <= ONE_SIDED * max(want, have)
+
+
+def _places(
+    target: Picture, rendered: Picture, changed: np.ndarray, least: float
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The differing places that count, largest first: (region, differing pixels in it).
+    A place counts when it is large (``least`` pixels) or when it is a mark one picture has
+    and the other does not (at least MIN_PIXELS): a left-out marker is small but real."""
+    labels, count = ndimage.label(ndimage.binary_dilation(changed, iterations=3))
+    if not count:
+        return []
+    sizes = ndimage.sum(changed, labels, index=np.arange(1, count + 1))
+    found = []
+    for index in np.argsort(sizes)[::-1]:
+        if sizes[index] < MIN_PIXELS:
+            break
+        region = labels == index + 1
+        if sizes[index] >= least or _one_sided(target, rendered, region):
+            found.append((region, region & changed))
+    return found
+
+
 def compare_aligned(target: Picture, rendered: Picture, facts: RenderFacts | None) -> Aligned:
     if target.rgb.shape != rendered.rgb.shape:
         return Aligned(False, False, [])
     changed = differing(target, rendered)
     least = max(MIN_PIXELS, MIN_SHARE * changed.size)
-    if changed.sum() < least:
+    if changed.sum() < MIN_PIXELS:
         return Aligned(True, True, [])
     if changed.mean() > SAME_SHARE and not _same_layout(target, rendered):
         return Aligned(False, False, [])
-    labels, count = ndimage.label(ndimage.binary_dilation(changed, iterations=3))
-    sizes = ndimage.sum(changed, labels, index=np.arange(1, count + 1))
+    places = _places(target, rendered, changed, least)
+    if not places and changed.sum() < least:
+        return Aligned(True, True, [])
     scale = target.width / max(1, facts.size[0]) if facts and facts.size else 1.0
     failures: list[str] = []
-    for index in np.argsort(sizes)[::-1]:
-        if sizes[index] < least or len(failures) >= MAX_REPORTED:
+    for region, place in places:
+        if len(failures) >= MAX_REPORTED:
             break
-        rows, cols = np.nonzero(labels == index + 1)
+        rows, cols = np.nonzero(region)
         area = (int(cols.min()), int(rows.min()), int(cols.max()) + 1, int(rows.max()) + 1)
-        place = (labels == index + 1) & changed
         data = max(_coloured_share(target, place), _coloured_share(rendered, place)) >= DATA_SHARE
         said = _describe(area, facts, target, rendered, scale, data)
         if said and said not in failures:
