@@ -35,6 +35,8 @@ async def test_unseeded_randomness_is_named(tmp_path: Path, seed: str, named: bo
         {"vision": [SPEC], "coding": [{"source": PLOT.format(seed=seed)}], "checker": [{}]},
         image="sales_chart",
         max_iterations=1,
+        # two renders and the runner's re-save: generous for a loaded 2-core machine
+        executor={"limits": {"timeout_s": 40}},
     )
     async with open_checkpointer(config.checkpoint_path) as saver:
         result = await run_image(image, config, saver)
