@@ -145,10 +145,16 @@ _LANDLOCK_ALL = (1 << 13) - 1  # every ABI 1 filesystem right
 _SYS_LANDLOCK = (444, 445, 446)  # create_ruleset, add_rule, restrict_self (x86-64, arm64)
 
 
+# /proc's host-wide files an interpreter or numpy may read; never a /proc/<pid> directory (the
+# host's /proc: other processes' command lines and status are no business of the job)
+_PROC_FILES = ("/proc/cpuinfo", "/proc/meminfo", "/proc/stat", "/proc/loadavg", "/proc/filesystems")
+
+
 def _landlock_paths(config):
     prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix,
                 os.path.dirname(os.path.dirname(os.path.realpath(sys.executable)))}  # fmt: skip
-    read = sorted(prefixes | {"/usr", "/lib", "/lib64", "/bin", "/etc", "/proc", "/sys", "/dev"})
+    system = {"/usr", "/lib", "/lib64", "/bin", "/etc", "/sys", "/dev", *_PROC_FILES}
+    read = sorted(prefixes | system)
     write = [config["workdir"], config["tmpdir"], "/dev/null"]
     return read, write
 
