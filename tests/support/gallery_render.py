@@ -90,7 +90,9 @@ def _pool():
     if _POOL is None:
         os.environ.setdefault("MPLBACKEND", "Agg")
         os.environ.setdefault("MPLCONFIGDIR", str(cache_dir() / "mplconfig"))
-        _POOL = multiprocessing.get_context("fork").Pool(2, initializer=_warm)
+        # spawned, not forked: a forked worker would inherit whatever matplotlib state the
+        # test process has by then (rcParams, styles), and render differently in a full run
+        _POOL = multiprocessing.get_context("spawn").Pool(2, initializer=_warm)
     return _POOL
 
 
