@@ -332,16 +332,11 @@ async def _invoke_structured(
     agent: str,
     iteration: int,
     metadata: dict[str, Any],
-    max_regenerations: int = 2,
-    config: RunnableConfig | None = None,
-    endpoint: ModelEndpoint | None = None,
-    memory: StrategyMemory | None = None,
+    max_regenerations: int,
+    config: RunnableConfig | None,
+    endpoint: ModelEndpoint,
+    memory: StrategyMemory | None,
 ) -> tuple[T, ModelCall]:
-    endpoint = endpoint or ModelEndpoint(
-        agent=agent,
-        model=str(getattr(model, "model_name", None) or type(model).__name__),
-        offline=not isinstance(model, BaseChatOpenAI),
-    )
     context = {"thread_id": _thread_id(), "agent": agent, "iteration": iteration}
     current = _Call(
         model, schema, endpoint, memory, ModelCall(agent=agent, iteration=iteration), context
