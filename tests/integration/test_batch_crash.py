@@ -21,12 +21,14 @@ from tests.support.bad_images import copy_examples
 ITEMS = 12
 
 
-def _start(folder: Path, replies: Path, home: Path, out: Path) -> subprocess.Popen:
+def _start(
+    folder: Path, replies: Path, home: Path, out: Path, in_flight: int = 4
+) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTORUST_", "OPENAI_"))}
     env["AUTORUST_HOME"] = str(home)
     return subprocess.Popen(
         [sys.executable, "-m", "autorust.cli.main", "run", str(folder), "--scripted", str(replies),
-         "--output", "quiet", "--out", str(out), "--max-in-flight", "4"],
+         "--output", "quiet", "--out", str(out), "--max-in-flight", str(in_flight)],
         env=env, cwd=Path(__file__).resolve().parents[2],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )  # fmt: skip
@@ -49,6 +51,29 @@ async def _threads(home: Path) -> dict[str, tuple[RunState, int]]:
             state = RunState.model_validate((await graph.aget_state(config)).values)
             found[Path(state.image_path).name] = (state, steps)
     return found
+
+
+async def rerun_matches_clean(
+    images: list[Path], replies: Path, home: Path, out: Path, after: str, in_flight: int = 4
+) -> dict[str, tuple[RunState, int]]:
+    """Run the interrupted batch in ``home``/``out`` again, and the same batch clean in
+    ``clean/`` beside the images' folder: every image passes with the clean run's model calls
+    and node steps (nothing repeated ``after`` the interruption). The rerun's threads."""
+    folder = images[0].parent
+    clean_home, clean_out = folder.parent / "clean" / ".autorust", folder.parent / "clean" / "out"
+    for run_home, run_out in ((home, out), (clean_home, clean_out)):
+        batch = _start(folder, replies, run_home, run_out, in_flight)
+        stdout, stderr = batch.communicate(timeout=180)
+        assert batch.returncode == 0, stdout[-3000:] + stderr[-3000:]
+    resumed, uninterrupted = await _threads(home), await _threads(clean_home)
+    assert set(resumed) == {p.name for p in images} == set(uninterrupted)
+    for name, (state, steps) in resumed.items():
+        calls = Counter(call.agent for call in state.model_calls)
+        clean_calls = Counter(call.agent for call in uninterrupted[name][0].model_calls)
+        assert state.status == "passed", name
+        assert calls == clean_calls, f"{name}: model calls were repeated after the {after}"
+        assert steps == uninterrupted[name][1], f"{name}: nodes were redone after the {after}"
+    return resumed
 
 
 def _comparable(result_json: Path) -> dict:
@@ -77,29 +102,15 @@ async def test_kill_9_then_rerun_finishes_every_item_exactly_once(tmp_path: Path
     done_before_kill = _finished(crashed_out)
     assert done_before_kill < ITEMS, "the kill came too late to interrupt anything"
 
-    rerun = _start(tmp_path / "images", replies, crashed_home, crashed_out)
-    out, err = rerun.communicate(timeout=180)
-    assert rerun.returncode == 0, out[-3000:] + err[-3000:]
-
-    clean_home, clean_out = tmp_path / "clean" / ".autorust", tmp_path / "clean" / "out"
-    clean = _start(tmp_path / "images", replies, clean_home, clean_out)
-    out, err = clean.communicate(timeout=180)
-    assert clean.returncode == 0, out[-3000:] + err[-3000:]
-
-    crashed, uninterrupted = await _threads(crashed_home), await _threads(clean_home)
-    assert set(crashed) == {p.name for p in images} == set(uninterrupted)
-    for name, (state, steps) in crashed.items():
+    crashed = await rerun_matches_clean(images, replies, crashed_home, crashed_out, "crash")
+    for name, (state, _) in crashed.items():
         calls = Counter(call.agent for call in state.model_calls)
-        clean_calls = Counter(call.agent for call in uninterrupted[name][0].model_calls)
-        assert state.status == "passed", name
-        assert calls == clean_calls, f"{name}: model calls were repeated after the crash"
         assert calls["coding"] == calls["checker"] == len(state.attempts), name
-        assert steps == uninterrupted[name][1], f"{name}: nodes were redone after the crash"
 
     summary = json.loads((crashed_out / "latest" / "summary.json").read_text())
     assert summary["total"] == ITEMS and summary["counts"] == {"passed": ITEMS}
     assert sum(item["skipped"] for item in summary["items"]) >= done_before_kill
-    for folder in clean_out.glob("*/result.json"):
+    for folder in (tmp_path / "clean" / "out").glob("*/result.json"):
         twin = crashed_out / folder.parent.name / "result.json"
         assert _comparable(twin) == _comparable(folder)
         assert (twin.parent / "solution.py").read_text() == (

@@ -8,9 +8,7 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 import yaml
@@ -18,21 +16,16 @@ import yaml
 from autorust.runtime.drain import DRAINED_EXIT_CODE, STOPPED_EXIT_CODE
 from autorust.runtime.runner import compile_graph
 from autorust.storage.checkpoints import open_checkpointer
-from tests.integration.test_batch_crash import _comparable, _finished, _threads
+from tests.integration.test_batch_crash import (
+    _comparable,
+    _finished,
+    _start,
+    _threads,
+    rerun_matches_clean,
+)
 from tests.support.bad_images import copy_examples
 
 ITEMS = 10
-
-
-def _start(folder: Path, replies: Path, home: Path, out: Path) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTORUST_", "OPENAI_"))}
-    env["AUTORUST_HOME"] = str(home)
-    return subprocess.Popen(
-        [sys.executable, "-m", "autorust.cli.main", "run", str(folder), "--scripted", str(replies),
-         "--output", "quiet", "--out", str(out), "--max-in-flight", "3"],
-        env=env, cwd=Path(__file__).resolve().parents[2],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-    )  # fmt: skip
 
 
 def _wait_for(out: Path, proc: subprocess.Popen, count: int) -> None:
@@ -79,7 +72,7 @@ async def _pending_steps(home: Path) -> set[tuple[str, str]]:
 async def test_sigterm_drains_then_rerun_finishes_with_no_call_repeated(tmp_path: Path) -> None:
     replies, images = _scripted(tmp_path)
     home, out = tmp_path / "drained" / ".autorust", tmp_path / "drained" / "out"
-    proc = _start(tmp_path / "images", replies, home, out)
+    proc = _start(tmp_path / "images", replies, home, out, in_flight=3)
     _wait_for(out, proc, 2)
     os.kill(proc.pid, signal.SIGTERM)  # one real signal, to the CLI process only
     stdout, stderr = proc.communicate(timeout=60)
@@ -108,28 +101,12 @@ async def test_sigterm_drains_then_rerun_finishes_with_no_call_repeated(tmp_path
     partial = {name: state for name, (state, _) in drained.items() if state.status == "running"}
     assert partial, "the drain did not catch any image mid-way"
 
-    rerun = _start(tmp_path / "images", replies, home, out)
-    stdout, stderr = rerun.communicate(timeout=180)
-    assert rerun.returncode == 0, stdout[-3000:] + stderr[-3000:]
-
-    clean_home, clean_out = tmp_path / "clean" / ".autorust", tmp_path / "clean" / "out"
-    clean = _start(tmp_path / "images", replies, clean_home, clean_out)
-    stdout, stderr = clean.communicate(timeout=180)
-    assert clean.returncode == 0, stdout[-3000:] + stderr[-3000:]
-
-    resumed, uninterrupted = await _threads(home), await _threads(clean_home)
-    assert set(resumed) == {p.name for p in images} == set(uninterrupted)
-    for name, (state, steps) in resumed.items():
-        calls = Counter(call.agent for call in state.model_calls)
-        clean_calls = Counter(call.agent for call in uninterrupted[name][0].model_calls)
-        assert state.status == "passed", name
-        assert calls == clean_calls, f"{name}: model calls were repeated after the drain"
-        assert steps == uninterrupted[name][1], f"{name}: nodes were redone after the drain"
+    await rerun_matches_clean(images, replies, home, out, "drain", in_flight=3)
     summary = json.loads((out / "latest" / "summary.json").read_text())
     assert summary["total"] == ITEMS and summary["counts"] == {"passed": ITEMS}
     assert sum(item["resumed"] for item in summary["items"]) >= len(partial)
     assert _journal_rows(home) == set(), "finished threads keep no journaled replies"
-    for folder in clean_out.glob("*/result.json"):
+    for folder in (tmp_path / "clean" / "out").glob("*/result.json"):
         assert _comparable(out / folder.parent.name / "result.json") == _comparable(folder)
 
 
@@ -137,7 +114,7 @@ def test_second_signal_stops_at_once(tmp_path: Path) -> None:
     replies, _ = _scripted(tmp_path)
     (replies / "_delays.yaml").write_text(yaml.safe_dump({"vision": 0.3, "coding": 20.0}))
     home, out = tmp_path / ".autorust", tmp_path / "out"
-    proc = _start(tmp_path / "images", replies, home, out)
+    proc = _start(tmp_path / "images", replies, home, out, in_flight=3)
     deadline = time.monotonic() + 60
     while not (home / "checkpoints.sqlite").exists() or not list(home.glob("*")):
         assert time.monotonic() < deadline and proc.poll() is None
