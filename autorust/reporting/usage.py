@@ -20,6 +20,20 @@ class ModelPrice(BaseModel):
     cached_input: float | None = Field(
         None, ge=0, description="$ per 1M input tokens read from the prompt cache (default: input)"
     )
+    batch_input: float | None = Field(None, ge=0, description="Batch API rate (default: input)")
+    batch_cached_input: float | None = Field(None, ge=0)
+    batch_output: float | None = Field(None, ge=0, description="Batch API rate (default: output)")
+
+    def for_batch(self) -> ModelPrice:
+        """The rates of a call made through the provider's Batch API."""
+        cached = self.batch_cached_input
+        if cached is None:
+            cached = self.cached_input if self.batch_input is None else self.batch_input
+        return ModelPrice(
+            input=self.input if self.batch_input is None else self.batch_input,
+            output=self.output if self.batch_output is None else self.batch_output,
+            cached_input=cached,
+        )
 
 
 class PriceTable(BaseModel):
@@ -30,12 +44,20 @@ class PriceTable(BaseModel):
         return self.models[max(matches, key=len)] if matches else None
 
     def cost(
-        self, model: str, input_tokens: int, output_tokens: int, cached_input_tokens: int = 0
+        self,
+        model: str,
+        input_tokens: int,
+        output_tokens: int,
+        cached_input_tokens: int = 0,
+        batch: bool = False,
     ) -> float | None:
-        """``cached_input_tokens`` are part of ``input_tokens``, priced at the cached rate."""
+        """``cached_input_tokens`` are part of ``input_tokens``, priced at the cached rate;
+        ``batch``: the call went through the Batch API (its rates)."""
         price = self.price_for(model)
         if price is None:
             return None
+        if batch:
+            price = price.for_batch()
         cached = min(max(cached_input_tokens, 0), input_tokens)
         cached_rate = price.input if price.cached_input is None else price.cached_input
         total = (
