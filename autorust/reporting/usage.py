@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterable
+from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
 
@@ -68,9 +69,20 @@ class PriceTable(BaseModel):
         return round(total / 1e6, 6)
 
 
+# Set while a batch runs with --batch-api: every call of it is priced at the batch rates.
+BATCH_RATES: ContextVar[bool] = ContextVar("autorust_batch_rates", default=False)
+
+
 @cache
+def _load_prices(path: str | None, batch: bool) -> PriceTable:
+    table = PriceTable.model_validate(tomllib.loads(Path(path or DEFAULT_PRICES).read_text()))
+    if batch:
+        return PriceTable(models={name: p.for_batch() for name, p in table.models.items()})
+    return table
+
+
 def load_prices(path: str | None = None) -> PriceTable:
-    return PriceTable.model_validate(tomllib.loads(Path(path or DEFAULT_PRICES).read_text()))
+    return _load_prices(path, BATCH_RATES.get())
 
 
 class AgentUsage(BaseModel):

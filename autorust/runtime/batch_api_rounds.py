@@ -93,3 +93,111 @@ def run_round(
     store.finish(key, batch.status)
     wanted = {line.custom_id for line in lines}
     return {cid: result for cid, result in results.items() if cid in wanted}
+
+
+LINES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS autorust_batch_lines (
+    custom_id TEXT PRIMARY KEY,
+    batch_id TEXT NOT NULL
+)
+"""
+
+
+class RoundCollector:
+    """Gathers the model calls of every item in flight into rounds, one batch per round.
+
+    A round goes out when no new call has arrived for ``gather_s`` (all items in flight are
+    waiting on a reply, or busy elsewhere: those join the next round). Each line's batch id
+    is committed before the wait; a call whose id is already in a batch (a resumed run) waits
+    on that batch, never submitted again. A line the batch did not deliver (expired,
+    cancelled) is answered as HTTP 503, which the client retries as a new line.
+    """
+
+    def __init__(
+        self, api: BatchApi, store: RoundStore, gather_s: float = 2.0, poll_s: float = 30.0
+    ) -> None:
+        import asyncio
+
+        self.api, self.store = api, store
+        self.gather_s, self.poll_s = gather_s, poll_s
+        store.conn.execute(LINES_SCHEMA)
+        self.pending: dict[str, tuple[dict[str, Any], Any]] = {}
+        self.waiting: dict[str, Any] = {}  # batch id -> task with its results
+        self.rounds: list[str] = []  # batch ids this process submitted
+        self._flush: Any = None
+        self._lock = asyncio.Lock()
+
+    def _known_batch(self, line_id: str) -> str | None:
+        row = self.store.conn.execute(
+            "SELECT batch_id FROM autorust_batch_lines WHERE custom_id = ?", (line_id,)
+        ).fetchone()
+        return row[0] if row else None
+
+    async def ask(self, line_id: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        import asyncio
+
+        if (batch_id := self._known_batch(line_id)) is not None:
+            return self._answer(line_id, await self._results(batch_id))
+        future = asyncio.get_running_loop().create_future()
+        self.pending[line_id] = (body, future)
+        if self._flush is not None:
+            self._flush.cancel()
+        self._flush = asyncio.get_running_loop().call_later(
+            self.gather_s, lambda: asyncio.ensure_future(self._submit())
+        )
+        return await future
+
+    async def _submit(self) -> None:
+        import asyncio
+
+        async with self._lock:
+            taken, self.pending = self.pending, {}
+            if not taken:
+                return
+            lines = [BatchLine(custom_id=cid, body=body) for cid, (body, _) in taken.items()]
+            try:
+                batch_id = await asyncio.to_thread(self.api.submit, lines)
+            except Exception as exc:
+                for _, future in taken.values():
+                    future.set_exception(exc)
+                return
+            self.store.conn.executemany(  # committed before anyone waits on the batch
+                "INSERT OR REPLACE INTO autorust_batch_lines VALUES (?, ?)",
+                [(cid, batch_id) for cid in taken],
+            )
+            self.store.record(round_key(lines), batch_id, len(lines))
+            self.rounds.append(batch_id)
+        try:
+            results = await self._results(batch_id)
+        except Exception as exc:
+            for _, future in taken.values():
+                future.set_exception(exc)
+            return
+        for cid, (_, future) in taken.items():
+            future.set_result(self._answer(cid, results))
+
+    async def _results(self, batch_id: str) -> dict[str, LineResult]:
+        import asyncio
+
+        if batch_id not in self.waiting:
+            self.waiting[batch_id] = asyncio.ensure_future(self._wait(batch_id))
+        return await asyncio.shield(self.waiting[batch_id])
+
+    async def _wait(self, batch_id: str) -> dict[str, LineResult]:
+        import asyncio
+
+        batch = await asyncio.to_thread(self.api.wait, batch_id, self.poll_s)
+        results = await asyncio.to_thread(self.api.results, batch)
+        self.store.conn.execute(
+            "UPDATE autorust_batch_rounds SET status = ? WHERE batch_id = ?",
+            (batch.status, batch_id),
+        )
+        return results
+
+    @staticmethod
+    def _answer(line_id: str, results: dict[str, LineResult]) -> tuple[int, dict[str, Any]]:
+        result = results.get(line_id)
+        if result is None or result.status_code is None:
+            error = (result.error if result else None) or {"message": "not delivered"}
+            return 503, {"error": {"message": f"batch line not done: {error}"}}
+        return result.status_code, result.body or {}

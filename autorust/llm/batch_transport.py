@@ -1,0 +1,75 @@
+"""Chat completions sent through the Batch API instead of live, below the model client.
+
+With a collector active (``batch_api_mode``), every ``POST .../chat/completions`` a model
+client makes is handed to it and answered, once the round's batch is done, with the line's
+response as if the server had answered live: the client, the usage trace and the reply
+journal see an ordinary reply. Without one, requests go out as usual.
+
+The line's custom_id is the graph thread + a hash of the request body + its occurrence in
+the thread, so a resumed run asks for the same ids it asked before it was killed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, Protocol
+
+import httpx2
+from openai._constants import DEFAULT_CONNECTION_LIMITS
+
+from autorust.llm.batch_api import custom_id
+
+
+class Collector(Protocol):
+    async def ask(self, line_id: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]: ...
+
+
+ACTIVE: ContextVar[Collector | None] = ContextVar("autorust_batch_api", default=None)
+
+
+@contextmanager
+def batch_api_mode(collector: Collector) -> Iterator[None]:
+    token = ACTIVE.set(collector)
+    try:
+        yield
+    finally:
+        ACTIVE.reset(token)
+
+
+def _thread() -> str:
+    from langgraph.config import get_config
+
+    try:
+        return str(get_config().get("configurable", {}).get("thread_id") or "no-thread")
+    except RuntimeError:
+        return "no-thread"
+
+
+class RoutingTransport(httpx2.AsyncBaseTransport):
+    def __init__(self) -> None:
+        self.inner = httpx2.AsyncHTTPTransport(limits=DEFAULT_CONNECTION_LIMITS)
+        self.asked: Counter[tuple[str, str]] = Counter()
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        collector = ACTIVE.get()
+        if (
+            collector is None
+            or request.method != "POST"
+            or not request.url.path.endswith("/chat/completions")
+        ):
+            return await self.inner.handle_async_request(request)
+        body = json.loads(await request.aread())
+        digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:24]
+        thread = _thread()
+        occurrence = self.asked[(thread, digest)]
+        self.asked[(thread, digest)] += 1
+        status, reply = await collector.ask(custom_id(thread, f"{digest}:{occurrence}"), body)
+        return httpx2.Response(status, json=reply, request=request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
