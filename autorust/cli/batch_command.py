@@ -66,6 +66,7 @@ class RunRequest(BaseModel):
     max_cost: float | None = None
     max_item_cost: float | None = None
     max_item_tokens: int | None = None
+    batch_api: bool = False  # autorust/runtime/batch_api_session.py
     output: OutputMode = OutputMode.rich
     details: bool | None = None
     shard: str | None = None

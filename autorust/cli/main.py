@@ -122,8 +122,10 @@ DetailsOpt = Annotated[
 
 def _run(**request: Any) -> None:
     from autorust.cli.batch_command import RunRequest, run_command
+    from autorust.runtime.batch_api_session import cli_batch_api
 
-    code = run_command(RunRequest(**request), console)
+    with cli_batch_api(request.get("batch_api", False), request.get("checkpoint")):
+        code = run_command(RunRequest(**request), console)
     if code:
         raise typer.Exit(code)
 
@@ -155,6 +157,9 @@ def run(
     max_item_tokens: Annotated[
         int | None, typer.Option(help="input + output tokens cap per image")
     ] = None,
+    batch_api: Annotated[
+        bool, typer.Option(help="send model calls as provider batches (/v1/batches): half price")
+    ] = False,
     output: ModeOpt = OutputMode.rich.value,
     details: DetailsOpt = None,
     shard: Annotated[
@@ -188,6 +193,7 @@ def run(
         max_cost=max_cost,
         max_item_cost=max_item_cost,
         max_item_tokens=max_item_tokens,
+        batch_api=batch_api,
         output=output,
         details=details,
         shard=shard,

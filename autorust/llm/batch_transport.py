@@ -26,7 +26,9 @@ from autorust.llm.batch_api import custom_id
 
 
 class Collector(Protocol):
-    async def ask(self, line_id: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]: ...
+    async def ask(
+        self, line_id: str, body: dict[str, Any], endpoint: str, api_key: str
+    ) -> tuple[int, dict[str, Any]]: ...
 
 
 ACTIVE: ContextVar[Collector | None] = ContextVar("autorust_batch_api", default=None)
@@ -68,7 +70,10 @@ class RoutingTransport(httpx2.AsyncBaseTransport):
         thread = _thread()
         occurrence = self.asked[(thread, digest)]
         self.asked[(thread, digest)] += 1
-        status, reply = await collector.ask(custom_id(thread, f"{digest}:{occurrence}"), body)
+        endpoint = str(request.url.copy_with(query=None)).removesuffix("/chat/completions")
+        api_key = request.headers.get("authorization", "").removeprefix("Bearer ")
+        line_id = custom_id(thread, f"{digest}:{occurrence}")
+        status, reply = await collector.ask(line_id, body, endpoint, api_key)
         return httpx2.Response(status, json=reply, request=request)
 
     async def aclose(self) -> None:

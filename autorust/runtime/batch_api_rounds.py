@@ -9,6 +9,7 @@ out again in the next round, on their own.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import sqlite3
 import time
@@ -104,7 +105,8 @@ CREATE TABLE IF NOT EXISTS autorust_batch_lines (
 
 
 class RoundCollector:
-    """Gathers the model calls of every item in flight into rounds, one batch per round.
+    """Gathers the model calls of every item in flight into rounds, one batch per round and
+    per endpoint and model (a provider batch holds the requests of one model).
 
     A round goes out when no new call has arrived for ``gather_s`` (all items in flight are
     waiting on a reply, or busy elsewhere: those join the next round). Each line's batch id
@@ -114,17 +116,19 @@ class RoundCollector:
     """
 
     def __init__(
-        self, api: BatchApi, store: RoundStore, gather_s: float = 2.0, poll_s: float = 30.0
+        self,
+        api_for: Callable[[str, str], BatchApi],
+        store: RoundStore,
+        gather_s: float = 2.0,
+        poll_s: float = 30.0,
     ) -> None:
-        import asyncio
-
-        self.api, self.store = api, store
+        self.api_for, self.store = api_for, store
         self.gather_s, self.poll_s = gather_s, poll_s
         store.conn.execute(LINES_SCHEMA)
-        self.pending: dict[str, tuple[dict[str, Any], Any]] = {}
-        self.waiting: dict[str, Any] = {}  # batch id -> task with its results
+        self.pending: dict[str, tuple[dict[str, Any], tuple[str, str], asyncio.Future]] = {}
+        self.waiting: dict[str, asyncio.Future] = {}  # batch id -> its results
         self.rounds: list[str] = []  # batch ids this process submitted
-        self._flush: Any = None
+        self._flush: asyncio.TimerHandle | None = None
         self._lock = asyncio.Lock()
 
     def _known_batch(self, line_id: str) -> str | None:
@@ -133,61 +137,56 @@ class RoundCollector:
         ).fetchone()
         return row[0] if row else None
 
-    async def ask(self, line_id: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        import asyncio
-
+    async def ask(
+        self, line_id: str, body: dict[str, Any], endpoint: str, api_key: str
+    ) -> tuple[int, dict[str, Any]]:
         if (batch_id := self._known_batch(line_id)) is not None:
-            return self._answer(line_id, await self._results(batch_id))
-        future = asyncio.get_running_loop().create_future()
-        self.pending[line_id] = (body, future)
+            return self._answer(line_id, await self._results(batch_id, (endpoint, api_key)))
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self.pending[line_id] = (body, (endpoint, api_key), future)
         if self._flush is not None:
             self._flush.cancel()
-        self._flush = asyncio.get_running_loop().call_later(
-            self.gather_s, lambda: asyncio.ensure_future(self._submit())
-        )
+        self._flush = loop.call_later(self.gather_s, lambda: asyncio.ensure_future(self._submit()))
         return await future
 
     async def _submit(self) -> None:
-        import asyncio
-
         async with self._lock:
             taken, self.pending = self.pending, {}
-            if not taken:
-                return
-            lines = [BatchLine(custom_id=cid, body=body) for cid, (body, _) in taken.items()]
-            try:
-                batch_id = await asyncio.to_thread(self.api.submit, lines)
-            except Exception as exc:
-                for _, future in taken.values():
-                    future.set_exception(exc)
-                return
+        groups: dict[tuple[str, str, str], dict[str, Any]] = {}
+        for cid, (body, where, future) in taken.items():
+            groups.setdefault((*where, str(body.get("model"))), {})[cid] = (body, future)
+        await asyncio.gather(*(self._one_batch((e, k), g) for (e, k, _), g in groups.items()))
+
+    async def _one_batch(self, where: tuple[str, str], group: dict[str, Any]) -> None:
+        lines = [BatchLine(custom_id=cid, body=body) for cid, (body, _) in group.items()]
+        try:
+            batch_id = await asyncio.to_thread(self.api_for(*where).submit, lines)
             self.store.conn.executemany(  # committed before anyone waits on the batch
                 "INSERT OR REPLACE INTO autorust_batch_lines VALUES (?, ?)",
-                [(cid, batch_id) for cid in taken],
+                [(cid, batch_id) for cid in group],
             )
             self.store.record(round_key(lines), batch_id, len(lines))
             self.rounds.append(batch_id)
-        try:
-            results = await self._results(batch_id)
+            results = await self._results(batch_id, where)
         except Exception as exc:
-            for _, future in taken.values():
-                future.set_exception(exc)
+            for _, future in group.values():
+                if not future.done():
+                    future.set_exception(exc)
             return
-        for cid, (_, future) in taken.items():
-            future.set_result(self._answer(cid, results))
+        for cid, (_, future) in group.items():
+            if not future.done():
+                future.set_result(self._answer(cid, results))
 
-    async def _results(self, batch_id: str) -> dict[str, LineResult]:
-        import asyncio
-
+    async def _results(self, batch_id: str, where: tuple[str, str]) -> dict[str, LineResult]:
         if batch_id not in self.waiting:
-            self.waiting[batch_id] = asyncio.ensure_future(self._wait(batch_id))
+            self.waiting[batch_id] = asyncio.ensure_future(self._wait(batch_id, where))
         return await asyncio.shield(self.waiting[batch_id])
 
-    async def _wait(self, batch_id: str) -> dict[str, LineResult]:
-        import asyncio
-
-        batch = await asyncio.to_thread(self.api.wait, batch_id, self.poll_s)
-        results = await asyncio.to_thread(self.api.results, batch)
+    async def _wait(self, batch_id: str, where: tuple[str, str]) -> dict[str, LineResult]:
+        api = self.api_for(*where)
+        batch = await asyncio.to_thread(api.wait, batch_id, self.poll_s)
+        results = await asyncio.to_thread(api.results, batch)
         self.store.conn.execute(
             "UPDATE autorust_batch_rounds SET status = ? WHERE batch_id = ?",
             (batch.status, batch_id),

@@ -9,8 +9,9 @@ so a killed run, started again, waits on them instead of submitting their calls 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 
 import openai
@@ -25,22 +26,21 @@ def store_path(checkpoint_path: str | Path) -> Path:
     return Path(f"{checkpoint_path}.batch-api.sqlite")
 
 
-def batch_client(base_url: str | None, api_key: str | None) -> openai.OpenAI:
-    return openai.OpenAI(
-        base_url=base_url or os.environ.get("OPENAI_BASE_URL"),
-        api_key=api_key or os.environ.get("OPENAI_API_KEY") or "unset",
-    )
+@cache
+def batch_api_for(endpoint: str, api_key: str) -> BatchApi:
+    """The Batch API of the endpoint a model call was going to, with the call's own key."""
+    return BatchApi(openai.OpenAI(base_url=endpoint, api_key=api_key or "unset"))
 
 
 @contextmanager
 def batch_api_session(
     checkpoint_path: str | Path,
-    client: openai.OpenAI,
+    api_for: Callable[[str, str], BatchApi] = batch_api_for,
     gather_s: float = 2.0,
     poll_s: float = 30.0,
 ) -> Iterator[RoundCollector]:
     store = RoundStore(store_path(checkpoint_path))
-    collector = RoundCollector(BatchApi(client), store, gather_s=gather_s, poll_s=poll_s)
+    collector = RoundCollector(api_for, store, gather_s=gather_s, poll_s=poll_s)
     token = BATCH_RATES.set(True)
     try:
         with batch_api_mode(collector):
@@ -48,3 +48,25 @@ def batch_api_session(
     finally:
         BATCH_RATES.reset(token)
         store.close()
+
+
+@contextmanager
+def cli_batch_api(enabled: bool, checkpoint: str | None) -> Iterator[None]:
+    """``autorust run --batch-api``: the session around the whole command (run and summary).
+    The in-flight batches are kept beside the SQLite checkpoint file (or in the home folder
+    when checkpoints live in PostgreSQL). AUTORUST_BATCH_API_POLL_S: seconds between status
+    polls (30); AUTORUST_BATCH_API_GATHER_S: quiet time that closes a round (2)."""
+    if not enabled:
+        yield
+        return
+    from autorust.graph.context import AutorustConfig
+
+    if checkpoint and "://" not in checkpoint:
+        path = Path(checkpoint)
+    else:
+        path = AutorustConfig().checkpoint_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    poll_s = float(os.environ.get("AUTORUST_BATCH_API_POLL_S", "30"))
+    gather_s = float(os.environ.get("AUTORUST_BATCH_API_GATHER_S", "2"))
+    with batch_api_session(path, gather_s=gather_s, poll_s=poll_s):
+        yield

@@ -4,6 +4,7 @@ of live, and a run killed (SIGKILL) with a batch in flight resumes it without re
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -11,7 +12,6 @@ import sys
 import time
 from pathlib import Path
 
-import openai
 import pytest
 import yaml
 
@@ -41,8 +41,7 @@ async def run_folder(base_url: str, images: list[Path], home: Path, batch_api: b
     async with open_checkpointer(config.checkpoint_path) as saver:
         if not batch_api:
             return await BatchRun(images, config, saver).run(), None
-        client = openai.OpenAI(base_url=base_url, api_key="k", max_retries=0)
-        with batch_api_session(config.checkpoint_path, client, gather_s=0.3, poll_s=0.05) as c:
+        with batch_api_session(config.checkpoint_path, gather_s=0.3, poll_s=0.05) as c:
             results = await BatchRun(images, config, saver).run()
             cost = summarize_usage(calls_of(results)).total.cost_usd
             return results, (c, cost)
@@ -117,3 +116,38 @@ def test_killed_with_a_batch_in_flight_the_rerun_finishes_without_resubmitting(
     assert set(emu.submissions.values()) == {1}, emu.submissions
     assert sum(emu.submissions.values()) > submitted  # the rerun went on past the held round
     assert len(emu.requests) == len(emu.submissions)  # every line executed (billed) once
+
+
+def cli_run(base_url: str, images: Path, home: Path, *flags: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTORUST_", "OPENAI_"))}
+    env |= {
+        "AUTORUST_DEFAULT__BASE_URL": base_url, "AUTORUST_DEFAULT__MODEL": "gpt-4o-mini",
+        "OPENAI_API_KEY": "sk-test", "AUTORUST_HOME": str(home), "AUTORUST_OCR": "off",
+        "AUTORUST_BATCH_API_POLL_S": "0.05", "AUTORUST_BATCH_API_GATHER_S": "0.3",
+        "PYTHONPATH": str(ROOT),
+    }  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "autorust.cli.main", "run", str(images), "--out",
+         str(home / "out"), "--output", "jsonl", *flags],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    event = json.loads(proc.stdout.splitlines()[-1])
+    return json.loads(Path(event["summary"]).read_text())
+
+
+@pytest.mark.bwrap
+def test_the_cli_flag_runs_the_folder_as_batches_and_the_summary_costs_half(
+    tmp_path: Path,
+) -> None:
+    copy_examples(tmp_path / "images", 3)
+    usage = OpenAIUsage(caching=False)
+    with FakeOpenAI(replies_by_schema(REPLIES), usage=usage) as live:
+        live_summary = cli_run(live.base_url, tmp_path / "images", tmp_path / "live")
+    with BatchApiEmulator(replies_by_schema(REPLIES), usage=OpenAIUsage(caching=False)) as emu:
+        summary = cli_run(emu.base_url, tmp_path / "images", tmp_path / "b", "--batch-api")
+    assert len(emu.batches) >= 1 and set(emu.submissions.values()) == {1}
+    assert summary["counts"] == live_summary["counts"]
+    live_cost, batch_cost = live_summary["usage"]["total"]["cost_usd"], None
+    batch_cost = summary["usage"]["total"]["cost_usd"]
+    assert live_cost and abs(batch_cost - live_cost / 2) <= 1e-5, (batch_cost, live_cost)
