@@ -10,6 +10,7 @@ from rich.table import Table
 
 from autorust.graph.state import Attempt, Spec
 from autorust.llm.scripted import SCRIPTED_MODEL_NAME
+from autorust.reporting.cap_savings import describe
 from autorust.reporting.report import BatchSummary
 from autorust.reporting.review import review_lines
 from autorust.runtime.items import ItemResult
@@ -143,4 +144,5 @@ def summary_table(summary: BatchSummary) -> Table:
     table.caption = f"tokens: {total.input_tokens:,} in{cached} / {total.output_tokens:,} out" + (
         f" · ${total.cost_usd:.4f}" if total.cost_usd is not None else ""
     )
+    table.caption += "".join(f"\n{escape(describe(s))}" for s in summary.cap_savings)
     return table

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from autorust.reporting.cap_savings import CapSaving, cap_savings, describe
 from autorust.reporting.usage import PriceTable, UsageSummary, summarize_usage
 from autorust.runtime.inputs import NotProcessed
 from autorust.runtime.items import ItemResult
@@ -44,6 +45,7 @@ class BatchSummary(BaseModel):
     usage: UsageSummary
     model_provider: str = ""
     prompt_versions: dict[str, str] = Field(default_factory=dict)
+    cap_savings: list[CapSaving] = Field(default_factory=list)
 
     @property
     def all_passed(self) -> bool:
@@ -97,6 +99,7 @@ def summarize(
         usage=usage,
         model_provider=provider,
         prompt_versions=versions,
+        cap_savings=cap_savings(items),
     )
 
 
@@ -213,6 +216,8 @@ def render_markdown(summary: BatchSummary) -> str:
             f"| {md_cell(Path(entry.image).name, 80)} | {md_cell(entry.reason)} |"
             for entry in summary.not_processed
         ]
+    if summary.cap_savings:
+        lines += ["", "## Spending caps", ""] + [f"- {describe(s)}" for s in summary.cap_savings]
     lines += [
         "",
         "| agent | calls | regenerations | tokens in | cached in | tokens out | cost |",

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from autorust.graph.context import AutorustConfig
+from autorust.reporting.report import write_reports
 from autorust.reporting.usage import summarize_usage
 from autorust.runtime.batch import BatchRun
 from autorust.storage.checkpoints import open_checkpointer
@@ -56,6 +57,15 @@ async def test_max_cost_at_half_the_folder_stops_items_and_a_larger_cap_finishes
         assert cost(capped) <= cap + one_call
         stopped = [r for r in capped if r.status == "budget_exceeded"]
         assert all("--max-cost" in (r.error or "") for r in stopped)
+        summary = write_reports(tmp_path / "report", capped)
+        (saving,) = summary.cap_savings
+        assert saving.cap == "--max-cost" and saving.items == len(stopped)
+        markdown = (tmp_path / "report" / "summary.md").read_text()
+        assert f"--max-cost stopped {len(stopped)} image(s)" in markdown
+        if len(stopped) < len(capped):  # finished images tell what a stopped one would cost
+            assert saving.saved_usd and saving.saved_usd <= folder_cost - cost(capped)
+        else:
+            assert saving.saved_usd is None and "unknown" in markdown
 
         rerun = await batch(server, images, tmp_path / "capped", max_cost=folder_cost * 10)
         assert {r.status for r in rerun} == {"passed"}, [(r.status, r.error) for r in rerun]
