@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import re
 import sys
@@ -51,7 +52,12 @@ from autorust.reporting.usage import load_prices, summarize_usage  # noqa: E402
 from autorust.runtime.batch import BatchRun  # noqa: E402
 from autorust.storage.checkpoints import open_checkpointer  # noqa: E402
 from tests.support.fake_openai import FakeOpenAI, Reply, ServerProfile, schema_name  # noqa: E402
-from tests.support.openai_usage import OpenAIUsage  # noqa: E402
+from tests.support.openai_usage import (  # noqa: E402
+    CACHE_MIN_TOKENS,
+    CHARS_PER_TOKEN,
+    OpenAIUsage,
+    _common_prefix,
+)
 
 EXAMPLES = ROOT / "examples"
 STRATEGIES = ("json_schema", "json_object", "tools", "prompt")
@@ -150,6 +156,8 @@ class Item:
     first_call_input: int = 0
     shared_prefix: int = 0  # tokens of its later requests an earlier request began with
     later_input: int = 0  # tokens of its requests after the first
+    previous_prefix: int = 0  # of later_input: the prefix each shares with the call before it
+    previous_prefix_1024: int = 0  # the same, counting only prefixes of 1,024 tokens and up
 
 
 @dataclass
@@ -197,6 +205,11 @@ async def run_folder(
             later = usage.log[logged + 1 :]
             item.shared_prefix = sum(common for _, common in later)
             item.later_input = sum(tokens for tokens, _ in later)
+            texts = usage._seen[logged:]
+            for before, text in itertools.pairwise(texts):
+                common = _common_prefix(before, text) // CHARS_PER_TOKEN
+                item.previous_prefix += common
+                item.previous_prefix_1024 += common if common >= CACHE_MIN_TOKENS else 0
             folder.items.append(item)
     return folder
 
@@ -258,6 +271,16 @@ def report(runs: dict[tuple[str, str], FolderRun], strategies: list[str], model:
             f"{strategy}: input tokens after each item's first call in a prefix an earlier "
             f"request shared (any length: vLLM/llama.cpp prefix caching): {prefix:.2f}"
         )
+        for layout in ("baseline", "current"):
+            items = runs[layout, strategy].items
+            later_input = max(1, sum(i.later_input for i in items))
+            stable = sum(i.previous_prefix for i in items) / later_input
+            stable_1024 = sum(i.previous_prefix_1024 for i in items) / later_input
+            print(
+                f"{strategy} {layout}: share of each image's input tokens after its first call "
+                f"in a prefix identical to its previous call's: {stable:.2f}, counting only "
+                f"prefixes >= 1,024 tokens (OpenAI): {stable_1024:.2f} (goal >= 0.50)"
+            )
         print(
             f"{strategy}: input tokens per item current / baseline {ratio:.2f} "
             f"(target <= 0.60); same replies and verdicts: {all(same)}; "
