@@ -158,6 +158,8 @@ class Item:
     later_input: int = 0  # tokens of its requests after the first
     previous_prefix: int = 0  # of later_input: the prefix each shares with the call before it
     previous_prefix_1024: int = 0  # the same, counting only prefixes of 1,024 tokens and up
+    agent_prefix_1024: int = 0  # shared with the previous call of the same agent (>= 1,024)
+    agent_later_input: int = 0  # tokens of each agent's calls after its first
 
 
 @dataclass
@@ -191,7 +193,7 @@ async def run_folder(
                 ocr="off",
                 prompt_versions=prompts,
             )  # fmt: skip
-            logged = len(usage.log)
+            logged, asked = len(usage.log), len(server.requests)
             async with open_checkpointer(config.checkpoint_path) as saver:
                 (result,) = await BatchRun([image], config, saver).run()
             calls = list(result.state.model_calls) if result.state else []
@@ -210,6 +212,14 @@ async def run_folder(
                 common = _common_prefix(before, text) // CHARS_PER_TOKEN
                 item.previous_prefix += common
                 item.previous_prefix_1024 += common if common >= CACHE_MIN_TOKENS else 0
+            last_of: dict[str, str] = {}
+            agents = [schema_name(r) or "" for r in server.requests[asked:]]
+            for agent, text in zip(agents, texts, strict=True):
+                if agent in last_of:
+                    common = _common_prefix(last_of[agent], text) // CHARS_PER_TOKEN
+                    item.agent_prefix_1024 += common if common >= CACHE_MIN_TOKENS else 0
+                    item.agent_later_input += len(text) // CHARS_PER_TOKEN
+                last_of[agent] = text
             folder.items.append(item)
     return folder
 
@@ -280,6 +290,12 @@ def report(runs: dict[tuple[str, str], FolderRun], strategies: list[str], model:
                 f"{strategy} {layout}: share of each image's input tokens after its first call "
                 f"in a prefix identical to its previous call's: {stable:.2f}, counting only "
                 f"prefixes >= 1,024 tokens (OpenAI): {stable_1024:.2f} (goal >= 0.50)"
+            )
+            agent_input = max(1, sum(i.agent_later_input for i in items))
+            same_agent = sum(i.agent_prefix_1024 for i in items) / agent_input
+            print(
+                f"{strategy} {layout}: the same, each call against the previous call of its own "
+                f"agent (>= 1,024 tokens): {same_agent:.2f}"
             )
         print(
             f"{strategy}: input tokens per item current / baseline {ratio:.2f} "
