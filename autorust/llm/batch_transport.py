@@ -34,6 +34,10 @@ class Collector(Protocol):
 ACTIVE: ContextVar[Collector | None] = ContextVar("autorust_batch_api", default=None)
 
 
+def batch_api_active() -> bool:
+    return ACTIVE.get() is not None
+
+
 @contextmanager
 def batch_api_mode(collector: Collector) -> Iterator[None]:
     token = ACTIVE.set(collector)

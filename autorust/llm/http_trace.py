@@ -112,8 +112,9 @@ async def on_response(response: httpx2.Response) -> None:
 
 def traced_async_client(timeout_s: float) -> httpx2.AsyncClient:
     """The OpenAI SDK's default async client (its limits and redirects) with the trace hook."""
-    from autorust.llm.batch_transport import RoutingTransport  # --batch-api goes below
+    from autorust.llm.batch_transport import RoutingTransport, batch_api_active
 
+    transport = RoutingTransport() if batch_api_active() else None  # --batch-api goes below
     return openai.DefaultAsyncHttpxClient(
-        timeout=timeout_s, event_hooks={"response": [on_response]}, transport=RoutingTransport()
+        timeout=timeout_s, event_hooks={"response": [on_response]}, transport=transport
     )

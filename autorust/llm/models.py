@@ -15,6 +15,7 @@ from langchain_openai import AzureChatOpenAI, ChatOpenAI
 from pydantic import BaseModel, SecretStr
 
 from autorust.graph.context import AutorustConfig, ModelSettings
+from autorust.llm.batch_transport import batch_api_active
 from autorust.llm.http_trace import traced_async_client
 from autorust.llm.scripted import SCRIPTED_MODEL_NAME, ScriptedChatModel
 from autorust.llm.servers import (
@@ -161,6 +162,7 @@ def make_chat_model(agent: str, config: AutorustConfig, *, loop_id: int = 0) -> 
         return _scripted(agent, str(Path(config.scripted_replies).resolve()))
     settings = config.model_for(agent)
     key = api_key_for(agent)
+    loop_id = hash((loop_id, batch_api_active()))  # --batch-api clients: their own transport
     if is_azure_classic(settings):
         return azure_model(settings, key.get_secret_value() if key else None, loop_id)
     if not settings.model or (
