@@ -10,8 +10,9 @@ import time
 from pathlib import Path
 
 import openai
+import pytest
 
-from autorust.llm.batch_api import BatchApi, BatchLine, custom_id
+from autorust.llm.batch_api import BatchApi, BatchFailed, BatchLine, custom_id
 from autorust.reporting.usage import load_prices
 from autorust.runtime.batch_api_rounds import RoundStore, run_round
 from tests.support.batch_api_emulator import BatchApiEmulator
@@ -116,3 +117,15 @@ def test_killed_while_a_batch_is_in_flight_the_rerun_polls_it_instead_of_resubmi
     assert len(server.batches) == 1
     assert len(server.submissions) == 8 and set(server.submissions.values()) == {1}
     assert len(server.requests) == 8  # each line executed (billed) once
+
+
+def test_a_batch_failing_validation_is_an_error_not_an_empty_success(tmp_path: Path) -> None:
+    lines = _lines(2)
+    lines[1].body["model"] = "gpt-4o"  # a provider batch holds one model
+    with BatchApiEmulator(lambda r: {"ok": True}) as server:
+        api = _api(server)
+        batch = api.wait(api.submit(lines), poll_s=0.01, timeout_s=10)
+        assert batch.status == "failed"
+        with pytest.raises(BatchFailed, match="invalid_request"):
+            api.results(batch)
+    assert server.requests == []  # nothing ran

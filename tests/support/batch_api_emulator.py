@@ -100,13 +100,19 @@ class BatchApiEmulator(FakeOpenAI):
     def _create_batch(self, request: dict[str, Any]) -> dict[str, Any]:
         data = self.files[request["input_file_id"]]
         lines = [json.loads(raw) for raw in data.splitlines() if raw]
-        for line in lines:
-            assert line["method"] == "POST" and line["url"] == request["endpoint"], line
-        ids = [line["custom_id"] for line in lines]
-        assert len(ids) == len(set(ids)), "custom_id must be unique within a batch"
+        ids = [line.get("custom_id") for line in lines]
+        invalid = [
+            {"code": "invalid_request", "line": n + 1, "message": "method/url/model mismatch"}
+            for n, line in enumerate(lines)
+            if line.get("method") != "POST"
+            or line.get("url") != request["endpoint"]
+            or line["body"].get("model") != lines[0]["body"].get("model")  # one model a batch
+        ]
+        if len(ids) != len(set(ids)):
+            invalid.append({"code": "duplicate_custom_id", "line": None, "message": "not unique"})
         with self.batch_lock:
             self.submissions.update(ids)
-        batch = {
+        batch: dict[str, Any] = {
             "id": f"batch_{uuid.uuid4().hex[:12]}", "object": "batch",
             "endpoint": request["endpoint"], "input_file_id": request["input_file_id"],
             "completion_window": request["completion_window"], "status": "validating",
@@ -114,6 +120,8 @@ class BatchApiEmulator(FakeOpenAI):
             "request_counts": {"total": len(lines), "completed": 0, "failed": 0},
             "metadata": request.get("metadata"), "errors": None, "_polls": 0,
         }  # fmt: skip
+        if invalid:  # validation fails the whole batch; nothing runs
+            batch |= {"status": "failed", "errors": {"object": "list", "data": invalid}}
         self.batches[batch["id"]] = batch
         return batch
 
