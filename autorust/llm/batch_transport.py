@@ -31,6 +31,7 @@ class Collector(Protocol):
     ) -> tuple[int, dict[str, Any]]: ...
 
 
+BATCH_WINDOW_S = 25 * 3600  # the 24 h completion window, and time to fetch the results
 ACTIVE: ContextVar[Collector | None] = ContextVar("autorust_batch_api", default=None)
 
 

@@ -151,3 +151,25 @@ def test_the_cli_flag_runs_the_folder_as_batches_and_the_summary_costs_half(
     live_cost, batch_cost = live_summary["usage"]["total"]["cost_usd"], None
     batch_cost = summary["usage"]["total"]["cost_usd"]
     assert live_cost and abs(batch_cost - live_cost / 2) <= 1e-5, (batch_cost, live_cost)
+
+
+@pytest.mark.bwrap
+async def test_a_batch_slower_than_the_live_call_budget_is_waited_for_not_resubmitted(
+    tmp_path: Path,
+) -> None:
+    import asyncio
+
+    images = copy_examples(tmp_path / "images", 1)
+    config = AutorustConfig(
+        default={"model": "gpt-4o-mini", "base_url": "", "call_budget_s": 1.0},
+        home=str(tmp_path / "h"), output_dir=str(tmp_path / "h" / "out"), ocr="off",
+    )  # fmt: skip
+    with BatchApiEmulator(replies_by_schema(REPLIES), usage=OpenAIUsage(caching=False)) as emu:
+        config.default.base_url = emu.base_url
+        emu.hold.set()
+        asyncio.get_running_loop().call_later(3.0, emu.hold.clear)  # each round: > 1 s budget
+        async with open_checkpointer(config.checkpoint_path) as saver:
+            with batch_api_session(config.checkpoint_path, gather_s=0.2, poll_s=0.05):
+                (result,) = await BatchRun(images, config, saver).run()
+    assert result.status == "passed", result.error
+    assert set(emu.submissions.values()) == {1}
