@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from langgraph.graph import END, START, StateGraph
+from langgraph.graph import START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import RetryPolicy
 
@@ -91,21 +91,15 @@ def build_graph(
     builder.add_node("approve_execution", step("approve_execution", approve_execution_node))
     builder.add_node("final_review", step("final_review", final_review_node))
     builder.add_edge(START, "vision")
-    builder.add_conditional_edges("vision", route_after_vision, ["coding", END])
-    builder.add_conditional_edges("coding", route_after_coding, ["approve_execution", END])
-    builder.add_conditional_edges(
-        "approve_execution", route_after_approval, ["interpreter", "coding", END]
-    )
-    builder.add_conditional_edges("interpreter", route_after_interpreter, ["checker", END])
-    builder.add_conditional_edges(
-        "checker", route_after_checker, ["probe", "confirm", "judge", END]
-    )
-    builder.add_conditional_edges("probe", route_after_probe, ["confirm", "judge", END])
-    builder.add_conditional_edges("confirm", route_after_confirm, ["judge", END])
-    builder.add_conditional_edges(
-        "judge", route_after_judge, ["interpreter", "coding", "final_review", END]
-    )
-    builder.add_conditional_edges("final_review", route_after_final_review, ["coding", END])
+    builder.add_conditional_edges("vision", route_after_vision)
+    builder.add_conditional_edges("coding", route_after_coding)
+    builder.add_conditional_edges("approve_execution", route_after_approval)
+    builder.add_conditional_edges("interpreter", route_after_interpreter)
+    builder.add_conditional_edges("checker", route_after_checker)
+    builder.add_conditional_edges("probe", route_after_probe)
+    builder.add_conditional_edges("confirm", route_after_confirm)
+    builder.add_conditional_edges("judge", route_after_judge)
+    builder.add_conditional_edges("final_review", route_after_final_review)
     return builder
 
 

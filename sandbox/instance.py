@@ -24,8 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autorust.sandbox import cgroup as cgroups
-from autorust.sandbox import supervisor
+import autorust.sandbox.cgroup as cgroups
+import autorust.sandbox.supervisor as supervisor
 from autorust.sandbox.base import Job, JobResult
 from autorust.sandbox.channel import BoundedSink, FrameSource, close_quietly, write_all
 from autorust.sandbox.supervisor import encode_frame

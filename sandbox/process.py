@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from autorust.sandbox import supervisor
+import autorust.sandbox.supervisor as supervisor
 from autorust.sandbox.base import Job, JobResult, Limits, resolve_interpreter
 from autorust.sandbox.channel import BoundedSink, close_quietly, write_all
 

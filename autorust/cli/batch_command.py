@@ -32,9 +32,9 @@ from autorust.cli.preflight import (
     with_warm_pool,
 )
 from autorust.graph.context import AutorustConfig
+from autorust.outcomes import ItemResult, NotProcessed
 from autorust.runtime.drain import DRAINED_EXIT_CODE, Drain
-from autorust.runtime.inputs import NotProcessed, content_hash, scan_folder
-from autorust.runtime.items import ItemResult
+from autorust.runtime.inputs import content_hash, scan_folder
 
 NOT_PROCESSED_SHOWN = 20
 

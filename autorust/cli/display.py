@@ -10,10 +10,10 @@ from rich.table import Table
 
 from autorust.graph.state import Attempt, Spec
 from autorust.llm.scripted import SCRIPTED_MODEL_NAME
+from autorust.outcomes import ItemResult
 from autorust.reporting.cap_savings import describe
 from autorust.reporting.report import BatchSummary
 from autorust.reporting.review import review_lines
-from autorust.runtime.items import ItemResult
 
 STATUS_STYLE = {
     "passed": "bold green",

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from langgraph.checkpoint.base import BaseCheckpointSaver
 
     from autorust.graph.context import AutorustConfig
-    from autorust.runtime.items import ItemResult
+    from autorust.outcomes import ItemResult
 
 runs_app = typer.Typer(no_args_is_help=True, help="Inspect, resume and fork checkpointed runs.")
 console = Console()
@@ -101,8 +101,8 @@ async def _continue(saver: BaseCheckpointSaver, thread: str, run: Callable[..., 
     """Resume or fork with the stored configuration, checked first; a failure during the run
     ends the item as an error with a clear message (the checkpoint keeps its progress)."""
     from autorust.cli.preflight import check_executor, check_model_endpoints, close_executor
+    from autorust.outcomes import failed_item
     from autorust.runtime.history import stored_config
-    from autorust.runtime.items import failed_item
     from autorust.runtime.runner import compile_graph, state_of
 
     graph = compile_graph(saver)

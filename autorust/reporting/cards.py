@@ -20,7 +20,7 @@ from autorust.reporting.review import review_lines
 
 if TYPE_CHECKING:
     from autorust.graph.state import Attempt, RunState, TestResult
-    from autorust.runtime.items import ItemResult
+    from autorust.outcomes import ItemResult
 
 IMAGE_SIDE = 1000  # px: the input image's longest side as embedded (shown scaled to the card)
 FIGURE_FILE = "output.png"

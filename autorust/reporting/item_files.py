@@ -19,7 +19,7 @@ import shutil
 import unicodedata
 from pathlib import Path
 
-from autorust.runtime.items import ItemResult
+from autorust.outcomes import ItemResult
 
 STEM_BYTES = 60
 FIGURE_FILE = "output.png"

@@ -8,10 +8,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from autorust.outcomes import ItemResult, NotProcessed
 from autorust.reporting.cap_savings import CapSaving, cap_savings, describe
 from autorust.reporting.usage import PriceTable, UsageSummary, summarize_usage
-from autorust.runtime.inputs import NotProcessed
-from autorust.runtime.items import ItemResult
 
 REPORT_CARDS = 200  # a card embeds its images (16-70 KB): 20,000 of them made a 318 MB page
 

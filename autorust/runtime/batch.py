@@ -16,12 +16,12 @@ from pydantic import BaseModel, Field
 from autorust.graph.context import AutorustConfig
 from autorust.llm.batch_stop import batch_stop, current_stop
 from autorust.llm.budget import Budget, spending_caps
+from autorust.outcomes import FINISHED, SETTLED, ItemResult, failed_item
 from autorust.redaction import redact
 from autorust.reporting.usage import load_prices
 from autorust.runtime.drain import Drain
 from autorust.runtime.identity import thread_id_from_digest
 from autorust.runtime.inputs import InputGroup, group_by_content
-from autorust.runtime.items import FINISHED, SETTLED, ItemResult, failed_item
 from autorust.runtime.runner import compile_graph, run_image, state_of
 from autorust.runtime.scheduler import AgentScheduler, image_started, signals_first_agent_call
 from autorust.storage.claims import Claim, PostgresClaims

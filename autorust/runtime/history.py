@@ -14,8 +14,8 @@ from pydantic import BaseModel
 
 from autorust.graph.context import AutorustConfig
 from autorust.graph.state import RunState
+from autorust.outcomes import ItemResult
 from autorust.runtime.identity import run_config_for, thread_config
-from autorust.runtime.items import ItemResult
 from autorust.runtime.runner import DURABILITY, collect, compile_graph
 from autorust.storage.listing import holding
 from autorust.storage.run_index import RunRow

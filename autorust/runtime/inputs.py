@@ -17,15 +17,9 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from autorust.imaging.digest import sha256_file
+from autorust.outcomes import NotProcessed
 
 MAX_INPUT_BYTES = 50_000_000  # the image loader's limit; bigger files are not even hashed
-
-
-class NotProcessed(BaseModel):
-    """A file of the folder the batch did not work on, and why."""
-
-    image: str
-    reason: str
 
 
 class InputFolder(BaseModel):

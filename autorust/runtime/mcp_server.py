@@ -22,10 +22,10 @@ from mcp.server.fastmcp import Context, FastMCP
 from pydantic import BaseModel
 
 from autorust.graph.context import AutorustConfig
+from autorust.outcomes import ItemResult, failed_item
 from autorust.reporting.item_files import write_item
 from autorust.runtime.identity import thread_id_for
 from autorust.runtime.inputs import scan_folder
-from autorust.runtime.items import ItemResult, failed_item
 from autorust.runtime.runner import compile_graph, run_image, state_of
 from autorust.storage.checkpoints import open_checkpointer
 from autorust.storage.listing import latest_runs

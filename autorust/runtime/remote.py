@@ -26,11 +26,11 @@ from langgraph_sdk import get_client
 from autorust.graph.context import AutorustConfig
 from autorust.graph.state import RunState
 from autorust.nodes.vision import IMAGE_NAMESPACE, STORE_PREFIX
+from autorust.outcomes import SETTLED, ItemResult, failed_item
 from autorust.reporting.item_files import write_item
 from autorust.runtime.batch import BatchOptions
 from autorust.runtime.identity import thread_id_from_digest
 from autorust.runtime.inputs import group_by_content
-from autorust.runtime.items import SETTLED, ItemResult, failed_item
 from autorust.runtime.runner import DURABILITY
 
 GRAPH_ID = "autorust"

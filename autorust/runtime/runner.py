@@ -16,8 +16,8 @@ from autorust import telemetry
 from autorust.graph.context import AutorustConfig
 from autorust.graph.state import InputState, RunState
 from autorust.graph.workflow import NodeWrapper, build_graph
+from autorust.outcomes import FINISHED, SETTLED, ItemResult, failed_item
 from autorust.runtime.identity import run_config_for, thread_config, thread_id_for
-from autorust.runtime.items import FINISHED, SETTLED, ItemResult, failed_item
 from autorust.storage.listing import holding, index_snapshot
 
 # Each step's checkpoint is written before the next step starts. LangGraph's default ("async")

@@ -19,7 +19,9 @@ import sys
 import time
 from collections.abc import Callable
 
-from autorust.sandbox import cgroup as cgroups
+import autorust.sandbox.bubblewrap.fontcache as fontcache
+import autorust.sandbox.bubblewrap.seccomp as seccomp
+import autorust.sandbox.cgroup as cgroups
 from autorust.sandbox.base import (
     Job,
     JobResult,
@@ -27,7 +29,6 @@ from autorust.sandbox.base import (
     SandboxUnavailableError,
     resolve_interpreter,
 )
-from autorust.sandbox.bubblewrap import fontcache, seccomp
 from autorust.sandbox.bubblewrap.command import (
     JOB_DIR,
     bwrap_prefix,

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from autorust.cli.batch_command import RunRequest, interrupted_message
 from autorust.cli.display import show_item
 from autorust.cli.main import app
-from autorust.runtime.items import ItemResult
+from autorust.outcomes import ItemResult
 from tests.conftest import EXAMPLES, ROOT
 
 NARROW = {"COLUMNS": "80"}

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from autorust.graph.context import AutorustConfig
+from autorust.outcomes import ItemResult
 from autorust.reporting.item_files import write_item
 from autorust.reporting.report import write_reports
 from autorust.runtime.batch import BatchRun
-from autorust.runtime.items import ItemResult
 from autorust.storage.checkpoints import open_checkpointer
 
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -5,7 +5,10 @@
 - ``nodes/`` never import the application layers that drive the graph (cli, runtime, storage,
   reporting).
 - ``sandbox/`` imports nothing of autorust outside ``autorust.sandbox``.
-- no import cycles; no module named like a standard-library module.
+- no import cycles; a module never imports its own package (its parent ``__init__``, which
+  may import the module back): siblings are imported directly.
+- no import loop between packages (modules collapsed to their top-level subpackage).
+- no module named like a standard-library module.
 """
 
 from __future__ import annotations
@@ -38,6 +41,17 @@ def _modules() -> dict[str, Path]:
 
 
 MODULES = _modules()
+
+
+def _import_statements(path: Path) -> set[str]:
+    """The module names written in ``path``'s absolute import statements (``from X import``)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
 
 
 def _imports(path: Path) -> set[str]:
@@ -98,7 +112,7 @@ def test_no_import_cycles() -> None:
         state[module] = 1
         for target in sorted(IMPORTS[module]):
             if target == module or module.startswith(target + "."):
-                continue  # a package's own __init__ importing its children is no cycle
+                continue  # importing an ancestor package: test_no_module_imports_its_own_package
             if state.get(target) == 1:
                 cycles.append([*trail[trail.index(target) :], target])
             elif target not in state:
@@ -118,3 +132,49 @@ def test_no_module_shadows_the_standard_library() -> None:
         if module.rsplit(".", 1)[-1] in sys.stdlib_module_names
     )
     assert not shadowing, f"modules named like standard-library modules: {shadowing}"
+
+
+def test_no_module_imports_its_own_package() -> None:
+    # the parent's __init__ may import this module: importing the parent back makes the result
+    # depend on which of the two is imported first
+    offenders = sorted(
+        f"{module} imports {module.rsplit('.', 1)[0]}"
+        for module, path in MODULES.items()
+        if path.name != "__init__.py" and module.rsplit(".", 1)[0] in _import_statements(path)
+    )
+    assert not offenders, offenders
+
+
+# wires the nodes into the graph: the one module of graph/ above nodes/ (the rest of graph/,
+# the state and its context, is the vocabulary every layer below it speaks)
+COMPOSITION_ROOT = "autorust.graph.workflow"
+
+
+def _package(module: str) -> str:
+    """``autorust.runtime.runner`` -> ``autorust.runtime``; top-level modules stay themselves."""
+    return module if module == COMPOSITION_ROOT else ".".join(module.split(".")[:2])
+
+
+def test_no_import_loop_between_packages() -> None:
+    edges: dict[str, set[str]] = {}
+    for module, targets in IMPORTS.items():
+        for target in targets:
+            source, sink = _package(module), _package(target)
+            if source != sink and sink != "autorust":
+                edges.setdefault(source, set()).add(sink)
+    loops: list[list[str]] = []
+    state: dict[str, int] = {}
+
+    def visit(package: str, trail: list[str]) -> None:
+        state[package] = 1
+        for target in sorted(edges.get(package, ())):
+            if state.get(target) == 1:
+                loops.append([*trail[trail.index(target) :], target])
+            elif target not in state:
+                visit(target, [*trail, target])
+        state[package] = 2
+
+    for package in sorted(edges):
+        if package not in state:
+            visit(package, [package])
+    assert not loops, "package loops: " + "; ".join(" -> ".join(loop) for loop in loops)

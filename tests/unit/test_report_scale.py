@@ -9,8 +9,8 @@ from pathlib import Path
 from rich.console import Console
 
 from autorust.cli.display import SUMMARY_ROWS, summary_table
+from autorust.outcomes import ItemResult
 from autorust.reporting.report import REPORT_CARDS, render_html, summarize, write_reports
-from autorust.runtime.items import ItemResult
 
 
 def _items(count: int, *, skipped: bool, status: str = "passed") -> list[ItemResult]:

@@ -19,8 +19,11 @@ import numpy as np
 from PIL import Image, ImageFilter, UnidentifiedImageError
 from skimage.metrics import structural_similarity
 
+import autorust.imaging.figures.colours as colours
+import autorust.imaging.figures.geometry as geometry
+import autorust.imaging.figures.geometry_report as geometry_report
+import autorust.imaging.figures.text as text
 from autorust.graph.state import FigureComparison
-from autorust.imaging.figures import colours, geometry, geometry_report, text
 from autorust.imaging.figures.frames import Box, candidate_frames
 from autorust.imaging.figures.loading import Picture, load_picture
 

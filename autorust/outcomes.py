@@ -18,6 +18,13 @@ infrastructure failure) is retried by a plain rerun; ``--force`` reruns everythi
 log = logging.getLogger("autorust.batch")
 
 
+class NotProcessed(BaseModel):
+    """A file of the folder the batch did not work on, and why."""
+
+    image: str
+    reason: str
+
+
 class ItemResult(BaseModel):
     image_path: str
     thread_id: str | None
