@@ -111,7 +111,6 @@ async def agent_tools(
     TLS, which would block every other run in the process)."""
     family = prompt_family or agent
     loop = asyncio.get_running_loop()
-    loop_id = id(loop)
     key_env = api_key_for(agent)
     key = (
         agent,
@@ -125,7 +124,7 @@ async def agent_tools(
 
     def build() -> AgentTools:
         prompt, version = load_prompt(family, config.prompt_versions.get(family))
-        model = make_chat_model(agent, config, loop_id=loop_id)
+        model = make_chat_model(agent, config, loop=loop)
         layout = prompt_layout(family, version)
         return AgentTools(prompt, version, model, endpoint_for(agent, config), layout)
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import weakref
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -151,9 +154,12 @@ def not_configured_message(agent: str) -> str:
     )
 
 
-def make_chat_model(agent: str, config: AutorustConfig, *, loop_id: int = 0) -> BaseChatModel:
-    """The agent's chat model. Clients are cached per event loop (``loop_id``): an async HTTP
-    connection pool must not outlive the loop it was opened on."""
+def make_chat_model(
+    agent: str, config: AutorustConfig, *, loop: asyncio.AbstractEventLoop | None = None
+) -> BaseChatModel:
+    """The agent's chat model. Clients are cached per event loop (``loop``; ``None`` for a
+    client that only validates settings): an async HTTP connection pool must not outlive the
+    loop it was opened on, and a closed loop's clients go with it."""
     if config.provider == "scripted":
         if not config.scripted_replies:
             raise ModelNotConfiguredError(
@@ -162,14 +168,32 @@ def make_chat_model(agent: str, config: AutorustConfig, *, loop_id: int = 0) -> 
         return _scripted(agent, str(Path(config.scripted_replies).resolve()))
     settings = config.model_for(agent)
     key = api_key_for(agent)
-    loop_id = hash((loop_id, batch_api_active()))  # --batch-api clients: their own transport
+    clients = _CLIENTS.setdefault(loop if loop is not None else _NO_LOOP, {})
     if is_azure_classic(settings):
-        return azure_model(settings, key.get_secret_value() if key else None, loop_id)
+        return azure_model(settings, key.get_secret_value() if key else None, clients)
     if not settings.model or (
         key is None and not settings.base_url and not os.environ.get("OPENAI_BASE_URL")
     ):
         raise ModelNotConfiguredError(not_configured_message(agent))
-    return _openai(settings, key.get_secret_value() if key else None, loop_id)
+    return _openai(settings, key.get_secret_value() if key else None, clients)
+
+
+class _NoLoop:
+    """Stands for "no event loop" in the per-loop client cache (a weak key)."""
+
+
+_NO_LOOP = _NoLoop()
+Clients = dict[tuple[Any, ...], BaseChatModel]
+# event loop -> (client settings, --batch-api on) -> client; weak, so a closed loop's clients
+# are dropped with it and a new loop never gets a dead loop's client (an id() could repeat)
+_CLIENTS: weakref.WeakKeyDictionary[Any, Clients] = weakref.WeakKeyDictionary()
+
+
+def _cached(clients: Clients, build: Callable[..., BaseChatModel], *args: Any) -> BaseChatModel:
+    key = (build, *args, batch_api_active())  # --batch-api clients: their own transport
+    if (client := clients.get(key)) is None:
+        client = clients[key] = build(*args)
+    return client
 
 
 @cache
@@ -177,7 +201,7 @@ def _scripted(agent: str, replies_dir: str) -> BaseChatModel:
     return ScriptedChatModel(replies_dir=Path(replies_dir), agent=agent)
 
 
-def _openai(settings: ModelSettings, api_key: str | None, loop_id: int) -> BaseChatModel:
+def _openai(settings: ModelSettings, api_key: str | None, clients: Clients) -> BaseChatModel:
     # Local OpenAI-compatible servers usually accept any key; the client insists on one.
     temperature = settings.temperature
     reasoning = is_reasoning(settings.model, settings.model_family)
@@ -187,7 +211,9 @@ def _openai(settings: ModelSettings, api_key: str | None, loop_id: int) -> BaseC
             f"'reasoning'): these reject temperature, so temperature {temperature} is not sent"
         )
         temperature = None
-    return _cached_openai(
+    return _cached(
+        clients,
+        _openai_client,
         settings.model,
         settings.base_url,
         temperature,
@@ -197,7 +223,6 @@ def _openai(settings: ModelSettings, api_key: str | None, loop_id: int) -> BaseC
         settings.reasoning_effort,
         api_key or "not-needed",
         settings.requests_per_minute,
-        loop_id,
     )
 
 
@@ -208,7 +233,7 @@ def is_azure_classic(settings: ModelSettings) -> bool:
 ENTRA_SCOPE = "https://cognitiveservices.azure.com/.default"
 
 
-def azure_model(settings: ModelSettings, api_key: str | None, loop_id: int) -> BaseChatModel:
+def azure_model(settings: ModelSettings, api_key: str | None, clients: Clients) -> BaseChatModel:
     """Azure OpenAI's classic endpoints: ``<resource>/openai/deployments/<deployment>/chat/
     completions?api-version=...`` with an ``api-key`` header, or Entra ID bearer tokens."""
     deployment = settings.azure_deployment or settings.model
@@ -231,11 +256,13 @@ def azure_model(settings: ModelSettings, api_key: str | None, loop_id: int) -> B
             f"temperature {temperature} is not sent"
         )
         temperature = None
-    return _cached_azure(
+    return _cached(
+        clients,
+        _azure_client,
         settings.base_url, deployment, settings.api_version, settings.model, temperature,
         settings.timeout_s or DEFAULT_TIMEOUT_S, settings.max_tokens,
         token_param(settings, "azure"), settings.reasoning_effort,
-        None if entra else api_key, settings.requests_per_minute, loop_id,
+        None if entra else api_key, settings.requests_per_minute,
     )  # fmt: skip
 
 
@@ -250,8 +277,7 @@ def entra_token_provider() -> Any:
     return get_bearer_token_provider(DefaultAzureCredential(), ENTRA_SCOPE)
 
 
-@cache
-def _cached_azure(
+def _azure_client(
     base_url: str,
     deployment: str,
     api_version: str,
@@ -263,7 +289,6 @@ def _cached_azure(
     reasoning_effort: str | None,
     api_key: str | None,
     requests_per_minute: float | None,
-    loop_id: int,
 ) -> BaseChatModel:
     limiter = endpoint_rate_limiter(base_url, requests_per_minute) if requests_per_minute else None
     body_cap = max_tokens if token_param == "max_tokens" else None
@@ -306,8 +331,7 @@ def endpoint_rate_limiter(base_url: str | None, requests_per_minute: float) -> I
     )
 
 
-@cache
-def _cached_openai(
+def _openai_client(
     model: str | None,
     base_url: str | None,
     temperature: float | None,
@@ -317,7 +341,6 @@ def _cached_openai(
     reasoning_effort: str | None,
     api_key: str,
     requests_per_minute: float | None,
-    loop_id: int,
 ) -> BaseChatModel:
     limiter = endpoint_rate_limiter(base_url, requests_per_minute) if requests_per_minute else None
     # Retries are ours (autorust/llm/structured.py): one budget per call, strategy rejections

@@ -4,6 +4,7 @@ tests/support/fake_openai.py), and the model layer works with it unchanged."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -404,8 +405,12 @@ def test_entra_id_without_azure_identity_says_what_to_install(
                  "api_version": "2024-10-21", "azure_auth": "entra"},
         home=str(tmp_path),
     )  # fmt: skip
-    with pytest.raises(ModelNotConfiguredError, match=r"autorust\[azure\]"):
-        make_chat_model("coding", config, loop_id=1)
+    loop = asyncio.new_event_loop()  # a loop of its own: no client cached for it
+    try:
+        with pytest.raises(ModelNotConfiguredError, match=r"autorust\[azure\]"):
+            make_chat_model("coding", config, loop=loop)
+    finally:
+        loop.close()
 
 
 async def test_a_rejected_max_tokens_is_resent_as_max_completion_tokens(tmp_path: Path) -> None:

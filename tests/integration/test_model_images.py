@@ -65,7 +65,7 @@ async def ask_with_image(server: FakeOpenAI, home: Path, image_path: Path) -> No
             {"type": "image_url", "image_url": {"url": image.data_url}},
         ]
     )
-    model = make_chat_model("vision", config, loop_id=id(asyncio.get_running_loop()))
+    model = make_chat_model("vision", config, loop=asyncio.get_running_loop())
     await invoke_structured(
         model, [message], CodeArtifact, agent="vision", iteration=0, metadata={},
         endpoint=endpoint_for("vision", config),

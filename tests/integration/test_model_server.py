@@ -182,7 +182,7 @@ async def test_the_remembered_strategy_is_used_first_on_the_real_server(
             coding={"model": MODEL, "base_url": proxy.base_url, "max_tokens": 256},
             home=str(tmp_path),
         )
-        model = make_chat_model("coding", config, loop_id=id(asyncio.get_running_loop()))
+        model = make_chat_model("coding", config, loop=asyncio.get_running_loop())
 
         async def ask() -> list[str]:
             before = len(proxy.exchanges)

@@ -17,7 +17,7 @@ from autorust.llm.structured import invoke_structured
 async def ask_coder(
     config: AutorustConfig, memory: StrategyMemory | None = None
 ) -> tuple[CodeArtifact, Any]:
-    model = make_chat_model("coding", config, loop_id=id(asyncio.get_running_loop()))
+    model = make_chat_model("coding", config, loop=asyncio.get_running_loop())
     return await invoke_structured(
         model,
         [HumanMessage("write f")],
