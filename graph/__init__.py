@@ -1,1 +1,2 @@
-"""The state machine: typed state, run context, routing and the workflow that wires the nodes."""
+"""The state machine, imported as ``autorust.graph``: typed state, run context, routing and
+the workflow that wires the nodes."""

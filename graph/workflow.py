@@ -34,7 +34,7 @@ from autorust.nodes.confirm import confirm_node
 from autorust.nodes.interpreter import interpreter_node
 from autorust.nodes.judge import judge_node
 from autorust.nodes.probe import probe_node
-from autorust.nodes.shared import redacting, retry_transient
+from autorust.nodes.support.shared import redacting, retry_transient
 from autorust.nodes.vision import vision_node
 
 NodeFn = Callable[[RunState, Runtime[AutorustConfig]], Awaitable[dict[str, Any]]]

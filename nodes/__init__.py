@@ -1,1 +1,2 @@
-"""One module per node of the state machine, plus what only nodes share (shared.py)."""
+"""The nodes of the state machine, imported as ``autorust.nodes``: one module per node; what
+they share lives in ``support/`` (``autorust.nodes.support``)."""

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from autorust.graph.context import AutorustConfig
 from autorust.graph.state import RunState
-from autorust.nodes.shared import run_config
+from autorust.nodes.support.shared import app_config
 
 
 class Decision(BaseModel):
@@ -27,7 +27,7 @@ class Decision(BaseModel):
 async def approve_execution_node(
     state: RunState, runtime: Runtime[AutorustConfig]
 ) -> dict[str, Any]:
-    if not run_config(runtime).approve_execution:
+    if not app_config(runtime).approve_execution:
         return {}
     assert state.code is not None
     decision = Decision.model_validate(
@@ -51,7 +51,7 @@ async def approve_execution_node(
 
 
 async def final_review_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dict[str, Any]:
-    config = run_config(runtime)
+    config = app_config(runtime)
     if not config.approve_final_failure or state.status != "failed":
         return {}
     verdict = state.verdict

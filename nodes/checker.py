@@ -35,10 +35,21 @@ from autorust.imaging.figure_compare import renders_identical
 from autorust.imaging.figures.judge import judge_figure
 from autorust.imaging.png_budget import png_budget_problem
 from autorust.llm.budget import BudgetExceededError
-from autorust.nodes.evidence import as_test
-from autorust.nodes.shared import ModelCallError, agent_tools, ask_model, run_config, spec_json
-from autorust.nodes.test_runs import FIGURE_FACTS, FIGURE_FILE, FITTED_RENDERS, SECOND_RENDER
-from autorust.nodes.untrusted import UNTRUSTED_RULE, code_for_review, untrusted
+from autorust.nodes.support.evidence import as_test
+from autorust.nodes.support.execution import (
+    FIGURE_FACTS,
+    FIGURE_FILE,
+    FITTED_RENDERS,
+    SECOND_RENDER,
+)
+from autorust.nodes.support.shared import (
+    ModelCallError,
+    agent_tools,
+    app_config,
+    ask_model,
+    spec_json,
+)
+from autorust.nodes.support.untrusted import UNTRUSTED_RULE, code_for_review, untrusted
 
 AGENT = AgentName.CHECKER
 MAX_DISPUTES_PER_RUN = 3
@@ -279,7 +290,7 @@ def draft_verdict(
 
 async def checker_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dict[str, Any]:
     assert state.spec and state.code and state.execution, "checker runs after interpreter"
-    config = run_config(runtime)
+    config = app_config(runtime)
     failures = hard_failures(state.execution)
     figure = None
     if state.spec.kind == "figure":

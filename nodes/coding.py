@@ -8,11 +8,11 @@ from langgraph.runtime import Runtime
 
 from autorust.graph.context import AutorustConfig
 from autorust.graph.state import AgentName, Attempt, CodeArtifact, RunState
-from autorust.nodes.shared import (
+from autorust.nodes.support.shared import (
     ModelCallError,
     agent_tools,
+    app_config,
     ask_model,
-    run_config,
     spec_json,
 )
 
@@ -83,7 +83,7 @@ def attempt_history(state: RunState) -> str:
 
 async def coding_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dict[str, Any]:
     assert state.spec is not None, "coding runs after vision"
-    config = run_config(runtime)
+    config = app_config(runtime)
     tools = await agent_tools(AGENT, config)
     prompt, version = tools.prompt, tools.prompt_version
     messages = prompt.format_messages(

@@ -30,9 +30,15 @@ from autorust.graph.state import (
     TestCase,
 )
 from autorust.imaging.images import ImageInputError, load_image
-from autorust.nodes.evidence import problems_of_test
-from autorust.nodes.shared import ModelCallError, agent_tools, ask_model, run_config, spec_json
-from autorust.nodes.untrusted import UNTRUSTED_RULE, untrusted
+from autorust.nodes.support.evidence import problems_of_test
+from autorust.nodes.support.shared import (
+    ModelCallError,
+    agent_tools,
+    app_config,
+    ask_model,
+    spec_json,
+)
+from autorust.nodes.support.untrusted import UNTRUSTED_RULE, untrusted
 
 AGENT = AgentName.VISION
 PROMPT = "vision_confirm"
@@ -229,7 +235,7 @@ def needs_confirmation(state: RunState) -> bool:
 
 async def confirm_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dict[str, Any]:
     assert state.spec and state.pending_review, "confirm runs after the checker or the probe"
-    config = run_config(runtime)
+    config = app_config(runtime)
     try:
         image = await asyncio.to_thread(
             load_image, state.image_path, cache_dir=Path(config.home) / "images"

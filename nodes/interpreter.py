@@ -10,8 +10,8 @@ from langgraph.runtime import Runtime
 from autorust.graph.context import AutorustConfig
 from autorust.graph.state import RunState
 from autorust.imaging.figures.loading import fit_size
-from autorust.nodes.shared import run_config
-from autorust.nodes.test_runs import SandboxFailure, run_tests
+from autorust.nodes.support.execution import SandboxFailure, run_tests
+from autorust.nodes.support.shared import app_config
 from autorust.sandbox.base import SandboxUnavailableError
 
 
@@ -21,7 +21,7 @@ def artifact_dir(config: AutorustConfig, state: RunState, label: str) -> Path:
 
 async def interpreter_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dict[str, Any]:
     assert state.spec is not None and state.code is not None, "interpreter runs after coding"
-    config = run_config(runtime)
+    config = app_config(runtime)
     label = f"iter{state.iteration}" + ("-recheck" if state.recheck else "")
     try:
         execution = await run_tests(

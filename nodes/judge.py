@@ -17,8 +17,8 @@ from langgraph.runtime import Runtime
 
 from autorust.graph.context import AutorustConfig
 from autorust.graph.state import Attempt, CounterexampleRecord, RunState, Verdict
-from autorust.nodes.evidence import evidence_problems
-from autorust.nodes.shared import run_config
+from autorust.nodes.support.evidence import evidence_problems
+from autorust.nodes.support.shared import app_config
 
 
 def _counterexample_failure(record: CounterexampleRecord) -> str:
@@ -75,7 +75,7 @@ def final_verdict(state: RunState) -> Verdict:
 
 async def judge_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dict[str, Any]:
     assert state.spec and state.code and state.execution, "judge runs after the checker"
-    config = run_config(runtime)
+    config = app_config(runtime)
     if state.recheck:
         if problems := evidence_problems(state.spec):
             return {

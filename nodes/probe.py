@@ -19,10 +19,10 @@ from autorust.graph.state import (
     RunState,
     TestCase,
 )
-from autorust.nodes.evidence import as_test
 from autorust.nodes.interpreter import artifact_dir
-from autorust.nodes.shared import run_config
-from autorust.nodes.test_runs import SandboxFailure, run_tests
+from autorust.nodes.support.evidence import as_test
+from autorust.nodes.support.execution import SandboxFailure, run_tests
+from autorust.nodes.support.shared import app_config
 from autorust.sandbox.base import SandboxUnavailableError
 
 MAX_COUNTEREXAMPLES = 3
@@ -34,7 +34,7 @@ def needs_probe(state: RunState) -> bool:
 
 async def probe_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dict[str, Any]:
     assert state.spec and state.code and state.review, "probe runs after the checker"
-    config = run_config(runtime)
+    config = app_config(runtime)
     records: list[CounterexampleRecord] = []
     runnable: list[tuple[ProposedTest, TestCase]] = []
     for index, proposal in enumerate(state.review.counterexamples[:MAX_COUNTEREXAMPLES], 1):

@@ -18,10 +18,10 @@ from autorust.imaging.images import ImageInputError, LoadedImage, has_chart_axes
 from autorust.imaging.ocr import OcrResult, ocr_available, read_text
 from autorust.llm.models import ModelNotConfiguredError
 from autorust.llm.scripted import ScriptMissingError
-from autorust.nodes.evidence import evidence_problems
-from autorust.nodes.shared import ModelCallError, agent_tools, ask_model, run_config
-from autorust.nodes.spec_from_text import figure_spec_from_text, spec_from_text
-from autorust.nodes.untrusted import UNTRUSTED_RULE, untrusted
+from autorust.nodes.support.evidence import evidence_problems
+from autorust.nodes.support.shared import ModelCallError, agent_tools, app_config, ask_model
+from autorust.nodes.support.spec_from_text import figure_spec_from_text, spec_from_text
+from autorust.nodes.support.untrusted import UNTRUSTED_RULE, untrusted
 
 AGENT = AgentName.VISION
 STORE_PREFIX = "store:"  # image_path of a run whose image was sent in the server's store
@@ -94,7 +94,7 @@ def unverified(spec: Spec, problems: list[str]) -> dict[str, Any]:
 
 
 async def vision_node(state: RunState, runtime: Runtime[AutorustConfig]) -> dict[str, Any]:
-    config = run_config(runtime)
+    config = app_config(runtime)
     try:
         image_path = await server_local_image(state.image_path, runtime, Path(config.home))
         image = await asyncio.to_thread(

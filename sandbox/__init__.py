@@ -1,4 +1,5 @@
-"""Where generated code runs: the ``Executor`` protocol (base.py), one subpackage per backend
+"""Where generated code runs (imported as ``autorust.sandbox``): the ``Executor`` protocol
+(base.py), one subpackage per backend
 (``bubblewrap``: local, the default; ``cloud_function``: client and the deployable server;
 ``unprivileged_uid``: the function's fallback without namespaces; ``plain_subprocess``: the weak,
 explicit opt-out) and what they share: ``supervisor.py`` (runs inside a sandbox: the warm

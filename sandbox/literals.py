@@ -1,7 +1,7 @@
 """The test grammar: what a test is, and how a returned value is compared with its expectation.
 
 One module for both sides: the host validates every test with it before a run (the evidence
-rule, ``nodes/evidence.py``), and the in-sandbox harness (shipped next to it as
+rule, ``nodes/support/evidence.py``), and the in-sandbox harness (shipped next to it as
 ``_literals.py``) parses and compares with it. Standard library only.
 
 A function test is data::

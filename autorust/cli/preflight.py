@@ -384,8 +384,6 @@ async def check_executor(settings: ExecutorSettings) -> Any:
         executor = await asyncio.to_thread(make_executor, settings)
         if check := getattr(executor, "check", None):
             await check()
-        elif settings.kind == "cloud_function":
-            await _cloud_function_token(settings)
     except SandboxUnavailableError as exc:
         raise ConfigError(_env_name(("executor",)), str(exc)) from None
     except Exception as exc:
@@ -395,30 +393,6 @@ async def check_executor(settings: ExecutorSettings) -> Any:
             raise ConfigError(_env_name(("executor", "cloud_function_url")), str(exc)) from None
         raise
     return executor
-
-
-async def _cloud_function_token(settings: ExecutorSettings) -> None:
-    """Fetch an ID token for the function now, so missing credentials stop the batch before
-    any image is read (executors without their own ``check()``)."""
-    from google.auth.exceptions import DefaultCredentialsError, GoogleAuthError
-
-    from autorust.sandbox.cloud_function.client import CloudFunctionAuthError, google_id_token
-
-    url = settings.cloud_function_url or ""
-    if urlsplit(url).hostname in ("127.0.0.1", "localhost", "::1"):
-        return  # a local function for tests and development needs no Google token
-    try:
-        await asyncio.to_thread(google_id_token, url)
-    except DefaultCredentialsError:
-        raise CloudFunctionAuthError(
-            "no Google credentials to call the Cloud Function: run `gcloud auth "
-            "application-default login`, or set GOOGLE_APPLICATION_CREDENTIALS to a "
-            "service-account key file"
-        ) from None
-    except (GoogleAuthError, OSError) as exc:
-        raise CloudFunctionAuthError(
-            f"cannot get a Google ID token for {url} ({type(exc).__name__})"
-        ) from None
 
 
 async def close_executor(executor: Any) -> None:

@@ -363,7 +363,7 @@ async def _invoke_structured(
             )
         strategy = strategies[index]
         call.structured_output = strategy.value
-        run_config: RunnableConfig = {
+        runnable_config: RunnableConfig = {
             **(config or {}),
             "metadata": {
                 **metadata,
@@ -373,7 +373,7 @@ async def _invoke_structured(
             },
             "run_name": f"{agent}-structured",
         }
-        message, trace, exc = await current.send(strategy, [*messages, *reasks], run_config)
+        message, trace, exc = await current.send(strategy, [*messages, *reasks], runnable_config)
         last = trace.last
         issue = classify(exc, message, last)
         if exc is not None and issue is None:

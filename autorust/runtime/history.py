@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from autorust.graph.context import AutorustConfig
 from autorust.graph.state import RunState
 from autorust.outcomes import ItemResult
-from autorust.runtime.identity import run_config_for, thread_config
+from autorust.runtime.identity import runnable_config_for, thread_config
 from autorust.runtime.runner import DURABILITY, collect, compile_graph
 from autorust.storage.listing import holding
 from autorust.storage.run_index import RunRow
@@ -133,7 +133,7 @@ async def resume(
         async with holding(saver, thread_id):  # "running" in runs list while it runs
             await graph.ainvoke(
                 command,
-                run_config_for(thread_id, state.image_path, config),
+                runnable_config_for(thread_id, state.image_path, config),
                 context=config,
                 durability=DURABILITY,
             )
@@ -179,7 +179,7 @@ async def fork(
     change = f"{checkpoint_id}|{feedback}|{sorted((prompt_versions or {}).items())}"
     new_thread = f"{thread_id}-fork-{hashlib.sha256(change.encode()).hexdigest()[:8]}"
     await saver.adelete_thread(new_thread)
-    new_config = run_config_for(
+    new_config = runnable_config_for(
         new_thread, values.image_path, config, forked_from=f"{thread_id}@{checkpoint_id}"
     )
     await graph.aupdate_state(

@@ -29,7 +29,7 @@ def thread_config(thread_id: str, checkpoint_id: str | None = None) -> dict[str,
     return {"configurable": configurable}
 
 
-def run_config_for(
+def runnable_config_for(
     thread_id: str,
     image_path: str,
     config: AutorustConfig,

@@ -17,7 +17,7 @@ from autorust.graph.context import AutorustConfig
 from autorust.graph.state import InputState, RunState
 from autorust.graph.workflow import NodeWrapper, build_graph
 from autorust.outcomes import FINISHED, SETTLED, ItemResult, failed_item
-from autorust.runtime.identity import run_config_for, thread_config, thread_id_for
+from autorust.runtime.identity import runnable_config_for, thread_config, thread_id_for
 from autorust.storage.listing import holding, index_snapshot
 
 # Each step's checkpoint is written before the next step starts. LangGraph's default ("async")
@@ -91,14 +91,14 @@ async def _run_image(
     except OSError as exc:
         return failed_item(image_path, exc)
     graph = graph or compile_graph(checkpointer)
-    run_config = run_config_for(thread_id, image_path, config, callbacks=callbacks)
+    runnable_config = runnable_config_for(thread_id, image_path, config, callbacks=callbacks)
     if force:
         await checkpointer.adelete_thread(thread_id)
-    snapshot = await graph.aget_state(run_config)
+    snapshot = await graph.aget_state(runnable_config)
     if snapshot.values and "image_path" not in snapshot.values:
         # killed while the thread was being created: no step ran, start it afresh
         await checkpointer.adelete_thread(thread_id)
-        snapshot = await graph.aget_state(run_config)
+        snapshot = await graph.aget_state(runnable_config)
     existing = RunState.model_validate(snapshot.values) if snapshot.values else None
     if existing is not None and not snapshot.next:
         if existing.status in SETTLED:
@@ -109,7 +109,7 @@ async def _run_image(
                 await checkpointer.adelete_thread(thread_id)
                 existing = None
             else:  # continue from the last good checkpoint: finished steps are not redone
-                run_config["configurable"].update(retry_from["configurable"])
+                runnable_config["configurable"].update(retry_from["configurable"])
     resumed = existing is not None
     graph_input = (
         None if resumed else InputState(image_path=image_path, max_iterations=config.max_iterations)
@@ -118,7 +118,7 @@ async def _run_image(
         raise GraphDrained(control.drain_reason or "shutdown")  # not started: nothing to finish
     async with holding(checkpointer, thread_id):  # "running" while this process lives
         await graph.ainvoke(
-            graph_input, run_config, context=config, durability=DURABILITY, control=control
+            graph_input, runnable_config, context=config, durability=DURABILITY, control=control
         )
     return await collect(graph, thread_id, image_path, started, resumed=resumed)
 

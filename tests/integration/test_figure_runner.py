@@ -18,7 +18,7 @@ from autorust.graph.state import Spec
 from autorust.imaging.figures.facts import load_facts
 from autorust.imaging.figures.judge import judge_figure
 from autorust.imaging.ocr import ocr_available
-from autorust.nodes.test_runs import build_job, run_tests
+from autorust.nodes.support.execution import build_job, run_tests
 
 SPEC = Spec(title="quarterly revenue", description="bar chart", kind="figure", interface="figure")
 BARS = """

@@ -17,7 +17,7 @@ import pytest
 
 from autorust.graph.context import AutorustConfig
 from autorust.graph.state import Spec, TestCase
-from autorust.nodes.test_runs import run_tests
+from autorust.nodes.support.execution import run_tests
 
 pytestmark = pytest.mark.bwrap
 

@@ -15,7 +15,7 @@ import pytest
 from autorust.graph.context import AutorustConfig
 from autorust.graph.state import Execution, Spec, TestCase
 from autorust.nodes.checker import describe_test
-from autorust.nodes.test_runs import run_tests
+from autorust.nodes.support.execution import run_tests
 
 pytestmark = pytest.mark.bwrap
 

@@ -18,7 +18,7 @@ import pytest
 from autorust.graph.context import AutorustConfig
 from autorust.graph.state import Spec
 from autorust.imaging.png_budget import png_budget_problem
-from autorust.nodes.test_runs import (
+from autorust.nodes.support.execution import (
     FIGURE_FILE,
     FIGURE_OUTPUTS,
     SECOND_RENDER,

@@ -11,7 +11,7 @@ from PIL import Image
 
 from autorust.graph.context import AutorustConfig
 from autorust.imaging.ocr import OcrUnavailableError, ocr_available, read_text
-from autorust.nodes.spec_from_text import spec_from_text
+from autorust.nodes.support.spec_from_text import spec_from_text
 from autorust.runtime.runner import run_image
 from autorust.storage.checkpoints import open_checkpointer
 from examples.render_task_image import EXAMPLES, render_task

@@ -71,7 +71,7 @@ async def test_rejected_key_error_does_not_echo_it(tmp_path: Path) -> None:
 
 async def test_generated_code_cannot_read_the_key(tmp_path: Path) -> None:
     from autorust.graph.state import Spec
-    from autorust.nodes.test_runs import build_job
+    from autorust.nodes.support.execution import build_job
     from autorust.sandbox.factory import make_executor
 
     spec = Spec(title="env", interface="stdio", description="print the environment",
@@ -113,7 +113,7 @@ async def test_a_node_failure_quoting_a_secret_leaves_no_trace_in_the_checkpoint
     """LangGraph keeps a failed task's error with the thread: a node's exception that quotes a
     secret (here a sandbox client echoing its bearer token) must reach it redacted."""
     import autorust.nodes.interpreter as interpreter
-    from autorust.nodes.shared import RedactedNodeError
+    from autorust.nodes.support.shared import RedactedNodeError
     from autorust.runtime.runner import run_image
     from autorust.storage.checkpoints import open_checkpointer
     from tests.support.scripted import scripted_task

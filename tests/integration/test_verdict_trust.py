@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from autorust.graph.state import RunState, Spec, TestCase
-from autorust.nodes.evidence import evidence_problems
-from autorust.nodes.spec_from_text import spec_from_text
+from autorust.nodes.support.evidence import evidence_problems
+from autorust.nodes.support.spec_from_text import spec_from_text
 from autorust.runtime.runner import run_image
 from autorust.storage.checkpoints import open_checkpointer
 from tests.support.scripted import EXAMPLES, scripted_task

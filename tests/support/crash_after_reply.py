@@ -10,7 +10,7 @@ import os
 import signal
 import sys
 
-import autorust.nodes.shared as shared
+import autorust.nodes.support.shared as shared
 from autorust.cli.main import main
 
 CRASH_AFTER = int(os.environ["CRASH_AFTER_CALL"])

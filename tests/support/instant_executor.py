@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-import autorust.nodes.test_runs as test_runs
+import autorust.nodes.support.execution as execution
 from autorust.sandbox import harness
 from autorust.sandbox.base import Job, JobResult
 
@@ -42,5 +42,5 @@ class InstantExecutor:
 
 def install(executor: InstantExecutor) -> None:
     """Every job of this process goes to ``executor`` instead of a sandbox."""
-    test_runs.make_executor = lambda settings: executor  # type: ignore[assignment]
-    test_runs.cached_executor = lambda settings: executor  # type: ignore[assignment]
+    execution.make_executor = lambda settings: executor  # type: ignore[assignment]
+    execution.cached_executor = lambda settings: executor  # type: ignore[assignment]

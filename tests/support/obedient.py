@@ -44,7 +44,7 @@ class ObedientChatModel(ScriptedChatModel):
 
 def obedient_models(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every agent's scripted model becomes an obedient one (for this test)."""
-    import autorust.nodes.shared as shared
+    import autorust.nodes.support.shared as shared
 
     original = shared.make_chat_model
 

@@ -8,7 +8,7 @@ import pytest
 
 from autorust.graph.context import AutorustConfig
 from autorust.graph.state import CodeArtifact, Spec, TestCase
-from autorust.nodes.evidence import evidence_problems
+from autorust.nodes.support.evidence import evidence_problems
 
 
 def spec(**fields) -> Spec:

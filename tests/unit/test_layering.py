@@ -178,3 +178,20 @@ def test_no_import_loop_between_packages() -> None:
         if package not in state:
             visit(package, [package])
     assert not loops, "package loops: " + "; ".join(" -> ".join(loop) for loop in loops)
+
+
+BARE_NAMES = {folder for folder, name in PACKAGES.items() if name != folder}
+
+
+def test_no_folder_is_imported_by_its_bare_name() -> None:
+    """``graph/`` is ``autorust.graph``: ``import graph.state`` would load a second copy of every
+    class in it (a second ``RunState``) and hide the edge from the layering rules."""
+    sources = [*MODULES.values(), *(ROOT / "tests").rglob("*.py"), *(ROOT / "bench").rglob("*.py")]
+    offenders = sorted(
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in sources
+        if "gallery" not in path.parts
+        for name in _import_statements(path)
+        if name.split(".")[0] in BARE_NAMES
+    )
+    assert not offenders, offenders

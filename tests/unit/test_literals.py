@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from autorust.graph.state import Spec, TestCase
-from autorust.nodes.evidence import evidence_problems
+from autorust.nodes.support.evidence import evidence_problems
 from autorust.sandbox.literals import (
     GrammarError,
     canonical,

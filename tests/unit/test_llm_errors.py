@@ -98,7 +98,7 @@ def test_importing_the_model_layer_leaves_logging_alone() -> None:
         "def snap(): return [(logging.getLogger(n).level, len(logging.getLogger(n).handlers))"
         " for n in names]\n"
         "before = snap()\n"
-        "import autorust.llm.structured, autorust.nodes.shared, autorust.graph.workflow\n"
+        "import autorust.llm.structured, autorust.nodes.support.shared, autorust.graph.workflow\n"
         "assert snap() == before, (before, snap())\n"
     )
     subprocess.run([sys.executable, "-c", script], check=True)

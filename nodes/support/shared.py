@@ -28,7 +28,7 @@ from autorust.prompts.loader import load_prompt, prompt_layout
 from autorust.redaction import redact
 
 
-def run_config(runtime: Runtime[AutorustConfig] | None) -> AutorustConfig:
+def app_config(runtime: Runtime[AutorustConfig] | None) -> AutorustConfig:
     """The run's configuration; environment/file defaults when the caller passed no context."""
     context = runtime.context if runtime is not None else None
     if context is None:

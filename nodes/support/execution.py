@@ -17,7 +17,7 @@ from pathlib import Path
 from autorust import telemetry
 from autorust.graph.context import AutorustConfig
 from autorust.graph.state import Execution, Spec, TestCase, TestResult
-from autorust.nodes.evidence import problems_of_test
+from autorust.nodes.support.evidence import problems_of_test
 from autorust.sandbox import figure_runner, harness, literals
 from autorust.sandbox.base import Job, JobResult
 from autorust.sandbox.factory import cached_executor, make_executor
