@@ -228,7 +228,7 @@ def _list_rows(db: str | None) -> list[Any]:
     target = db or _default_db()
     if "://" not in target and Path(target).is_file():
         from autorust.cli.preflight import check_sqlite_file
-        from autorust.storage.run_index import live_threads, read_index
+        from autorust.storage.run_index import live_threads, mark_interrupted, read_index
 
         check_sqlite_file("--db", Path(target))
         rows, stale = read_index(target)
@@ -237,13 +237,11 @@ def _list_rows(db: str | None) -> list[Any]:
 
             rows += _with_saver(target, lambda saver: latest_runs(saver, only=sorted(stale)))
         live = live_threads(target)
-        for row in rows:  # no living process works on it: killed or stopped mid-run
-            if row.status == "running" and not row.awaiting and row.thread_id not in live:
-                row.status = "interrupted"
+        mark_interrupted(rows, live.__contains__)
         return sorted(rows, key=lambda row: row.updated, reverse=True)
-    from autorust.storage.listing import latest_runs
+    from autorust.storage.listing import current_runs
 
-    return _with_saver(target, latest_runs)
+    return _with_saver(target, current_runs)
 
 
 @runs_app.command()

@@ -26,6 +26,7 @@ from autorust.storage.encryption import (
     encrypted,
     sealed,
 )
+from autorust.storage.pg_holders import PgHolders, attach
 from autorust.storage.replies import (
     POSTGRES_SCHEMA,
     PostgresReplies,
@@ -166,8 +167,13 @@ async def open_postgres_checkpointer(url: str, *, max_size: int = 16) -> AsyncIt
             await saver.setup()
             async with pool.connection() as conn:
                 await conn.execute(POSTGRES_SCHEMA)
-        async with journal_scope(sealed(PostgresReplies(pool), cipher)):
-            yield saver
+        holders = PgHolders(pool)
+        attach(saver, holders)
+        try:
+            async with journal_scope(sealed(PostgresReplies(pool), cipher)):
+                yield saver
+        finally:
+            await holders.close()
     finally:
         await pool.close()
 

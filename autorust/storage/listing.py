@@ -17,7 +17,8 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.types import StateSnapshot
 
 from autorust.graph.state import RunState
-from autorust.storage.run_index import RunRow, hold, record_run, release
+from autorust.storage.pg_holders import holders_of, live_keys, lock_key
+from autorust.storage.run_index import RunRow, hold, mark_interrupted, record_run, release
 
 INTERRUPT_CHANNEL = "__interrupt__"
 
@@ -83,8 +84,17 @@ async def index_run(saver: BaseCheckpointSaver, thread_id: str) -> None:
 
 @contextlib.asynccontextmanager
 async def holding(saver: BaseCheckpointSaver, thread_id: str) -> AsyncIterator[None]:
-    """While the body runs, the run index says this process works on the thread (SQLite
-    stores): a run whose holder was killed lists as ``interrupted``, not ``running``."""
+    """While the body runs, the store says this process works on the thread (SQLite: the run
+    index; PostgreSQL: an advisory lock): a run whose holder was killed lists as
+    ``interrupted``, not ``running``."""
+    if (holders := holders_of(saver)) is not None:  # PostgreSQL: a session advisory lock
+        await holders.hold(thread_id)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(holders.release(thread_id))
+        return
     conn = _indexable(saver)
     if conn is None:
         yield
@@ -121,3 +131,13 @@ async def latest_runs(
         if latest is not None:
             rows.append(latest[0])
     return sorted(rows, key=lambda row: row.updated, reverse=True)
+
+
+async def current_runs(saver: BaseCheckpointSaver) -> list[RunRow]:
+    """``latest_runs`` with killed runs marked ``interrupted`` (PostgreSQL stores; SQLite's run
+    index answers that without opening the saver: ``run_index.live_threads``)."""
+    rows = await latest_runs(saver)
+    if (holders := holders_of(saver)) is not None:
+        live = await live_keys(holders.pool)
+        mark_interrupted(rows, lambda thread_id: lock_key(thread_id) in live)
+    return rows

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import socket
 import sqlite3
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -147,3 +148,10 @@ def read_index(path: str | Path) -> tuple[list[RunRow], set[str]]:
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def mark_interrupted(rows: Iterable[RunRow], is_live: Callable[[str], bool]) -> None:
+    """A ``running`` row no living process works on was killed or stopped mid-run."""
+    for row in rows:
+        if row.status == "running" and not row.awaiting and not is_live(row.thread_id):
+            row.status = "interrupted"
