@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from autorust.graph.context import AutorustConfig  # noqa: E402
 from autorust.runtime.batch import BatchOptions, BatchRun  # noqa: E402
-from autorust.runtime.scheduler import DEFAULT_LIMITS, AgentScheduler, image_started  # noqa: E402
+from autorust.runtime.scheduler import DEFAULT_LIMITS, AgentScheduler  # noqa: E402
 from autorust.storage.checkpoints import open_checkpointer  # noqa: E402
 from tests.support.bad_images import copy_examples  # noqa: E402
 from tests.support.instant_executor import InstantExecutor, install  # noqa: E402
@@ -82,13 +82,13 @@ def iterations_of(count: int) -> list[int]:
 
 async def _policy_image(scheduler: AgentScheduler, attempts: int, gate: asyncio.Semaphore) -> None:
     async with gate:
-        with image_started():
-            async with scheduler.slot("vision"):
-                await asyncio.sleep(DELAYS["vision"])
-            for _ in range(attempts):
-                for agent in ("coding", "interpreter", "checker"):
-                    async with scheduler.slot(agent):
-                        await asyncio.sleep(DELAYS[agent])
+        started = time.monotonic()
+        async with scheduler.slot("vision", started):
+            await asyncio.sleep(DELAYS["vision"])
+        for _ in range(attempts):
+            for agent in ("coding", "interpreter", "checker"):
+                async with scheduler.slot(agent, started):
+                    await asyncio.sleep(DELAYS[agent])
 
 
 async def policy(items: int) -> float:

@@ -235,10 +235,14 @@ async def measure(items: int, rounds: int, profile: bool) -> float:
     for label, key in (("bare LangGraph", "bare_cpu"), ("autorust graph, replayed", "replay_cpu"),
                        ("autorust", "ours_cpu")):  # fmt: skip
         print(f"{'CPU per step: ' + label:<60}{m[key]:>9.2f}{m[key] / m['bare_cpu']:>8.2f}")
-    verdict = "ok" if ratio <= TARGET_RATIO else "over target"
-    print(f"autorust / bare per step: {ratio:.2f}x (target <= {TARGET_RATIO}x: {verdict})")
-    print(f"autorust / LangGraph on the same graph and state: {m['ours'] / m['replay']:.2f}x")
-    return ratio
+    # the goal (issue #27) is against LangGraph running the same graph and state: a bare
+    # 5-node graph is 1.34x cheaper than this one in LangGraph alone, whatever autorust does
+    same_graph = m["ours"] / m["replay"]
+    verdict = "met" if same_graph <= TARGET_RATIO else "NOT met"
+    print(f"autorust / bare 5-node LangGraph per step: {ratio:.2f}x (information)")
+    print(f"autorust / LangGraph on the same graph and state: {same_graph:.2f}x "
+          f"(goal <= {TARGET_RATIO}x: {verdict})")  # fmt: skip
+    return same_graph
 
 
 def main() -> None:

@@ -23,7 +23,7 @@ from autorust.runtime.drain import Drain
 from autorust.runtime.identity import thread_id_from_digest
 from autorust.runtime.inputs import InputGroup, group_by_content
 from autorust.runtime.runner import compile_graph, run_image, state_of
-from autorust.runtime.scheduler import AgentScheduler, image_started, signals_first_agent_call
+from autorust.runtime.scheduler import AgentScheduler
 from autorust.storage.claims import Claim, PostgresClaims
 from autorust.storage.listing import index_run
 from autorust.storage.replies import current_journal
@@ -146,26 +146,26 @@ class BatchRun:
         # checkpoint reads and writes before that share one store connection, and 64 images
         # starting at once would hold back the first model call by all of theirs (0.25 s).
         reached = asyncio.Event()
-        async with self._starting:
-            with image_started(), signals_first_agent_call(reached):
+        with self.scheduler.image(thread_id, first_call=reached):
+            async with self._starting:
                 run = asyncio.create_task(run_image(
                     image, self.config, self.checkpointer,
                     force=self.options.force, graph=graph, thread_id=thread_id,
                     control=self.drain.control,
                 ))  # fmt: skip
-            waiting = asyncio.create_task(reached.wait())
+                waiting = asyncio.create_task(reached.wait())
+                try:
+                    await asyncio.wait((run, waiting), return_when=asyncio.FIRST_COMPLETED)
+                except asyncio.CancelledError:
+                    run.cancel()
+                    raise
+                finally:
+                    waiting.cancel()
             try:
-                await asyncio.wait((run, waiting), return_when=asyncio.FIRST_COMPLETED)
+                return await run
             except asyncio.CancelledError:
                 run.cancel()
                 raise
-            finally:
-                waiting.cancel()
-        try:
-            return await run
-        except asyncio.CancelledError:
-            run.cancel()
-            raise
 
     async def _forget_replies(self, result: ItemResult) -> None:
         """A finished thread never resumes: its journaled model replies are not needed."""

@@ -11,9 +11,10 @@ Policy
 - in both modes an agent's own queue is served oldest image first, so images in their second
   attempt finish before newer ones start: work in flight drains instead of piling up, which
   keeps the end of a batch from trailing (measured in ``bench/bench_batch.py``). The batch
-  marks each image's start with ``image_started``; calls without one count from their arrival.
+  registers each image's thread with ``scheduler.image``; calls without one count from their
+  arrival.
 - images start one at a time: the batch waits for an image's first node to ask for a slot
-  (``signals_first_agent_call``) before it starts the next one.
+  (``scheduler.image(thread_id, first_call)``) before it starts the next one.
 
 Nodes never see the scheduler: a batch compiles the graph with
 ``build_graph(node_wrapper=scheduler.wrap)``, so each agent's node waits for a slot of its agent.
@@ -28,9 +29,10 @@ import itertools
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from langgraph.config import get_config
 from pydantic import BaseModel
 
 from autorust.graph.state import AgentName
@@ -46,32 +48,10 @@ DEFAULT_LIMITS: dict[AgentName, int] = {
 }
 
 
-IMAGE_STARTED: ContextVar[float | None] = ContextVar("autorust_image_started", default=None)
-
-
-@contextmanager
-def image_started(at: float | None = None) -> Iterator[None]:
-    """Calls made in this context belong to an image that started ``at`` (monotonic time)."""
-    token = IMAGE_STARTED.set(time.monotonic() if at is None else at)
-    try:
-        yield
-    finally:
-        IMAGE_STARTED.reset(token)
-
-
-FIRST_AGENT_CALL: ContextVar[asyncio.Event | None] = ContextVar(
-    "autorust_first_agent_call", default=None
-)
-
-
-@contextmanager
-def signals_first_agent_call(event: asyncio.Event) -> Iterator[None]:
-    """``event`` is set when a node of this context first asks for an agent slot."""
-    token = FIRST_AGENT_CALL.set(event)
-    try:
-        yield
-    finally:
-        FIRST_AGENT_CALL.reset(token)
+@dataclass
+class _Image:
+    started: float  # monotonic time: its calls queue behind those of older images
+    first_call: asyncio.Event | None  # set when a node of the image first asks for a slot
 
 
 class AgentLoad(BaseModel):
@@ -101,6 +81,17 @@ class AgentScheduler:
         self._arrivals = itertools.count()
         self._running = dict.fromkeys(self.limits, 0)
         self._done = dict.fromkeys(self.limits, 0)
+        self._images: dict[str, _Image] = {}  # thread id -> the image its runs belong to
+
+    @contextmanager
+    def image(self, thread_id: str, first_call: asyncio.Event | None = None) -> Iterator[None]:
+        """In this context, the nodes of thread ``thread_id`` belong to an image started now;
+        ``first_call`` is set when one of them first asks for an agent slot."""
+        self._images[thread_id] = _Image(time.monotonic(), first_call)
+        try:
+            yield
+        finally:
+            self._images.pop(thread_id, None)
 
     def _eligible(self, agent: str) -> bool:
         if self.adaptive:
@@ -127,12 +118,13 @@ class AgentScheduler:
         return sum(not future.done() for *_, future in self._waiters[agent])
 
     @asynccontextmanager
-    async def slot(self, agent: str) -> AsyncIterator[None]:
+    async def slot(self, agent: str, started: float | None = None) -> AsyncIterator[None]:
+        """A slot of ``agent``; waiting calls of the image ``started`` first go first (calls
+        without a start count from their arrival)."""
         if agent not in self.limits:
             yield
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        started = IMAGE_STARTED.get()
         arrival = time.monotonic()
         entry = (arrival if started is None else started, next(self._arrivals), future)
         heapq.heappush(self._waiters[agent], entry)
@@ -171,9 +163,10 @@ class AgentScheduler:
 
         @functools.wraps(node)
         async def throttled(state: Any, runtime: Any) -> dict[str, Any]:
-            if (reached := FIRST_AGENT_CALL.get()) is not None:
-                reached.set()
-            async with self.slot(agent):
+            image = self._images.get(get_config()["configurable"].get("thread_id", ""))
+            if image is not None and image.first_call is not None:
+                image.first_call.set()
+            async with self.slot(agent, image.started if image else None):
                 return await node(state, runtime)
 
         return throttled

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from autorust.graph.context import AutorustConfig
+from autorust.graph.state import AgentName
 from autorust.imaging.images import load_image
 from autorust.reporting.report import write_reports
 from autorust.runtime.batch import BatchOptions, BatchRun
-from autorust.runtime.scheduler import AgentScheduler, image_started
+from autorust.runtime.scheduler import AgentScheduler
 from autorust.storage.checkpoints import open_checkpointer
 from tests.support.bad_images import copy_examples, make_awkward_copies, make_bad_corpus
 
@@ -91,10 +92,9 @@ async def test_adaptive_mode_serves_the_oldest_image_first() -> None:
     order: list[str] = []
 
     async def call(agent: str, image: str, started: float) -> None:
-        with image_started(started):
-            async with scheduler.slot(agent):
-                order.append(f"{image}:{agent}")
-                await asyncio.sleep(0.001)
+        async with scheduler.slot(agent, started):
+            order.append(f"{image}:{agent}")
+            await asyncio.sleep(0.001)
 
     async with scheduler.slot("vision"):  # hold the only slot while queues build up
         tasks = [asyncio.create_task(call("coding", f"new{i}", 10.0 + i)) for i in range(3)]
@@ -113,9 +113,8 @@ async def test_an_agent_queue_serves_older_images_first() -> None:
     order: list[str] = []
 
     async def call(image: str, started: float) -> None:
-        with image_started(started):
-            async with scheduler.slot("coding"):
-                order.append(image)
+        async with scheduler.slot("coding", started):
+            order.append(image)
 
     async with scheduler.slot("coding"):
         tasks = [asyncio.create_task(call(name, at)) for name, at in (("b", 2.0), ("a", 1.0))]
@@ -191,3 +190,39 @@ async def test_reports_are_written_and_escaped(
     assert page.count('alt="input" src="data:image/png;base64,') == 4  # one per readable image
     assert "SCRIPTED MODEL" in page
     assert "| palindrome__001.png | passed | 2 |" in (tmp_path / "out" / "summary.md").read_text()
+
+
+async def test_a_wrapped_node_finds_its_image_by_thread_id() -> None:
+    """The scheduler looks the image up by the run's thread id (no ambient ContextVar): its
+    first slot request is signalled, and its calls queue by the image's start."""
+    from typing import TypedDict
+
+    from langgraph.graph import START, StateGraph
+
+    class State(TypedDict):
+        n: int
+
+    scheduler = AgentScheduler(adaptive=True, budget=1)
+    seen: list[float | None] = []
+    slot = scheduler.slot
+
+    def recording_slot(agent: str, started: float | None = None):  # type: ignore[no-untyped-def]
+        seen.append(started)
+        return slot(agent, started)
+
+    scheduler.slot = recording_slot  # type: ignore[method-assign]
+
+    async def node(state: State, runtime: object = None) -> dict[str, int]:
+        return {"n": state["n"] + 1}
+
+    builder = StateGraph(State)
+    builder.add_node("coding", scheduler.wrap(AgentName.CODING, node))  # type: ignore[arg-type]
+    builder.add_edge(START, "coding")
+    graph = builder.compile()
+    first_call = asyncio.Event()
+    with scheduler.image("thread-a", first_call=first_call):
+        started = scheduler._images["thread-a"].started
+        result = await graph.ainvoke({"n": 1}, {"configurable": {"thread_id": "thread-a"}})
+    assert result == {"n": 2} and first_call.is_set() and seen == [started]
+    await graph.ainvoke({"n": 1}, {"configurable": {"thread_id": "thread-b"}})
+    assert seen[-1] is None and "thread-a" not in scheduler._images

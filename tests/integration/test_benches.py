@@ -22,7 +22,10 @@ EXPECTED = {
         "same replies and verdicts: True",
     ],
     "bench_scale.py": ["CPU per image", "rerun per image", "peak memory", "printed 0 chars"],
-    "bench_step_overhead.py": ["autorust / bare per step", "LangGraph on the same graph and state"],
+    "bench_step_overhead.py": [
+        "autorust / bare 5-node LangGraph per step",
+        "LangGraph on the same graph and state",
+    ],
 }
 # benches whose smoke mode has a test module of its own, which checks their numbers too
 OWN_TESTS = {
