@@ -356,6 +356,12 @@ def merge_dicts(left: dict[str, str], right: dict[str, str]) -> dict[str, str]:
     return {**left, **right}
 
 
+# an image_path "store:<sha256>/<name>": the image was uploaded to the LangGraph server's
+# store under IMAGE_NAMESPACE (a remote server needs no shared disk)
+STORE_PREFIX = "store:"
+IMAGE_NAMESPACE = ("autorust", "images")
+
+
 class InputState(BaseModel):
     """What a run starts from (all LangGraph Studio asks for)."""
 

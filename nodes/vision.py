@@ -13,7 +13,7 @@ from langgraph.runtime import Runtime
 from PIL import Image
 
 from autorust.graph.context import AutorustConfig
-from autorust.graph.state import AgentName, RunState, Spec
+from autorust.graph.state import IMAGE_NAMESPACE, STORE_PREFIX, AgentName, RunState, Spec
 from autorust.imaging.images import ImageInputError, LoadedImage, has_chart_axes, load_image
 from autorust.imaging.ocr import OcrResult, ocr_available, read_text
 from autorust.llm.models import ModelNotConfiguredError
@@ -24,8 +24,6 @@ from autorust.nodes.support.spec_from_text import figure_spec_from_text, spec_fr
 from autorust.nodes.support.untrusted import UNTRUSTED_RULE, untrusted
 
 AGENT = AgentName.VISION
-STORE_PREFIX = "store:"  # image_path of a run whose image was sent in the server's store
-IMAGE_NAMESPACE = ("autorust", "images")
 
 
 async def server_local_image(image_path: str, runtime: Runtime[AutorustConfig], home: Path) -> str:

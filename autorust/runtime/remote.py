@@ -24,8 +24,7 @@ import httpx
 from langgraph_sdk import get_client
 
 from autorust.graph.context import AutorustConfig
-from autorust.graph.state import RunState
-from autorust.nodes.vision import IMAGE_NAMESPACE, STORE_PREFIX
+from autorust.graph.state import IMAGE_NAMESPACE, STORE_PREFIX, RunState
 from autorust.outcomes import SETTLED, ItemResult, failed_item
 from autorust.reporting.item_files import write_item
 from autorust.runtime.batch import BatchOptions

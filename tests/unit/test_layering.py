@@ -195,3 +195,19 @@ def test_no_folder_is_imported_by_its_bare_name() -> None:
         if name.split(".")[0] in BARE_NAMES
     )
     assert not offenders, offenders
+
+
+def test_the_application_never_imports_a_node() -> None:
+    """Nodes are reached through the graph; what the application shares with them lives in
+    ``graph/`` (state, context) or ``nodes/support``."""
+    node_modules = tuple(
+        name for name in MODULES if name.startswith("autorust.nodes.") and ".support" not in name
+    )
+    offenders = sorted(
+        f"{module} imports {target}"
+        for module, targets in IMPORTS.items()
+        if module.startswith(APPLICATION)
+        for target in targets
+        if target.startswith(node_modules)
+    )
+    assert not offenders, offenders
