@@ -8,6 +8,9 @@ import asyncio
 import pytest
 from pydantic import ValidationError
 
+from autorust.graph.context import AutorustConfig
+from autorust.graph.state import Spec, TestCase
+from autorust.nodes.test_runs import build_job, harness_report
 from autorust.sandbox.base import Job
 from autorust.sandbox.bubblewrap.executor import BubblewrapExecutor
 
@@ -61,3 +64,64 @@ async def test_the_pool_grows_with_concurrent_jobs_and_starts_replacements_early
         assert executor.pool.in_use == 0
     finally:
         await executor.aclose()
+
+
+# the solution records, at its first line, what the interpreter it starts in already holds
+LOADED_AT_START = "import sys\nPRE = sorted(m for m in ('numpy', 'pandas') if m in sys.modules)\n"
+
+
+async def _harness_run(interface: str, source: str, tests: list[TestCase], preload: list[str]):
+    spec = Spec(title="t", description="t", interface=interface, function_name="f", tests=tests)
+    config = AutorustConfig()
+    job, nonce = build_job(spec, tests, source, config)
+    job = job.model_copy(update={"preload": preload})
+    executor = BubblewrapExecutor(warm_pool_size=1)
+    try:
+        await executor.check()
+        result = await executor.execute(job)
+    finally:
+        await executor.aclose()
+    assert result.sandbox_error is None, result
+    report = harness_report(result, nonce)
+    assert report is not None, result
+    return report
+
+
+@pytest.mark.parametrize("preload", [["numpy"], []])
+async def test_the_harness_children_start_from_the_preloaded_interpreter(preload) -> None:
+    """Through the real harness: the function worker and a stdio run start with numpy loaded
+    exactly when the job preloads it (before: fresh interpreters, never loaded)."""
+    expected = repr(preload)
+    function = await _harness_run(
+        "function",
+        LOADED_AT_START + "def f(x):\n    return PRE\n",
+        [TestCase(name="a", call="f(1)", expected=expected)],
+        preload,
+    )
+    assert [t["passed"] for t in function["tests"]] == [True], function
+    stdio = await _harness_run(
+        "stdio",
+        LOADED_AT_START + "print(PRE, input())\n",
+        [TestCase(name="a", stdin="x\n", expected_stdout=f"{expected} x\n")],
+        preload,
+    )
+    assert [t["passed"] for t in stdio["tests"]] == [True], stdio
+
+
+async def test_a_killed_zygote_falls_back_to_fresh_interpreters() -> None:
+    """A solution that kills every other process it can reach (the zygote included) only
+    loses the preload: later workers are fresh interpreters and the report still arrives."""
+    source = (
+        "import os, signal, sys\nPRE = 'numpy' in sys.modules\n"
+        "for pid in os.listdir('/proc'):\n"
+        "    if pid.isdigit() and int(pid) not in (os.getpid(), os.getppid()):\n"
+        "        try:\n            os.kill(int(pid), signal.SIGKILL)\n"
+        "        except OSError:\n            pass\n"
+        "def f(x):\n    if x == 1:\n        os._exit(3)\n    return PRE\n"
+    )
+    tests = [
+        TestCase(name="dies", call="f(1)", expected="True"),
+        TestCase(name="fresh", call="f(2)", expected="False"),
+    ]
+    report = await _harness_run("function", source, tests, ["numpy"])
+    assert [t["passed"] for t in report["tests"]] == [False, True], report
