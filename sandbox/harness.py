@@ -255,7 +255,7 @@ def _become_child(request, fds):
 
         atexit._run_exitfuncs()
     finally:
-        for stream in (sys.stdout, sys.stderr):
+        for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
             with contextlib.suppress(Exception):
                 stream.flush()
         os._exit(code if isinstance(code, int) else 1)
@@ -283,7 +283,7 @@ def _zygote_serve(sock):
             os.write(report_w, str(pid).encode())
             os._exit(0)
         os.close(report_w)
-        pid = os.read(report_r, 64)
+        pid = os.read(report_r, 64)  # empty if the fork failed (the process limit)
         os.close(report_r)
         os.waitpid(middle, 0)  # the child has been reparented once its parent is reaped
         for fd in fds:
@@ -296,7 +296,9 @@ class _Zygote:
 
     def __init__(self):
         self.sock = None
-        if not _prctl(PR_SET_CHILD_SUBREAPER, 1):
+        # a subreaper only while a child is being handed over (below): otherwise the orphans of
+        # killed workers would stay this process's zombies and use up the process limit
+        if not (_prctl(PR_SET_CHILD_SUBREAPER, 1) and _prctl(PR_SET_CHILD_SUBREAPER, 0)):
             return
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         pid = os.fork()
@@ -316,8 +318,12 @@ class _Zygote:
             return None
         try:
             request = json.dumps({"argv": argv, "cwd": os.path.abspath(cwd)}).encode()
-            socket.send_fds(self.sock, [request], fds)
-            reply = self.sock.recv(64)
+            _prctl(PR_SET_CHILD_SUBREAPER, 1)
+            try:
+                socket.send_fds(self.sock, [request], fds)
+                reply = self.sock.recv(64)  # after the middle process is gone
+            finally:
+                _prctl(PR_SET_CHILD_SUBREAPER, 0)
             pid = int(reply or b"0")
         except (OSError, ValueError):
             pid = 0

@@ -125,3 +125,28 @@ async def test_a_killed_zygote_falls_back_to_fresh_interpreters() -> None:
     ]
     report = await _harness_run("function", source, tests, ["numpy"])
     assert [t["passed"] for t in report["tests"]] == [False, True], report
+
+
+ZOMBIES = (
+    "def zombies():\n    count = 0\n    for pid in os.listdir('/proc'):\n"
+    "        try:\n            stat = open(f'/proc/{pid}/stat').read()\n"
+    "        except OSError:\n            continue\n"
+    "        count += stat.rsplit(')', 1)[1].split()[0] == 'Z'\n    return count\n"
+)
+
+
+async def test_orphans_of_killed_workers_do_not_pile_up_as_zombies_of_the_harness() -> None:
+    """Each call leaves 20 sleeping children in its worker's group and exits; the harness kills
+    the group. Were those orphans reparented to the harness (a child subreaper the whole time),
+    they would stay zombies (40 of them here, before) until the process limit (64) stops forks."""
+    source = (
+        "import os, time\n" + ZOMBIES + "def f(x):\n    if x:\n        for _ in range(20):\n"
+        "            if os.fork() == 0:\n"
+        "                os.closerange(0, 1024)\n                time.sleep(60)\n"
+        "        os._exit(1)\n    time.sleep(0.2)\n    return zombies()\n"
+    )
+    tests = [TestCase(name=f"forks{n}", call="f(1)", expected="0") for n in range(6)]
+    tests.append(TestCase(name="no zombies", call="f(0)", expected="0"))
+    report = await _harness_run("function", source, tests, ["numpy"])
+    assert [t["passed"] for t in report["tests"]] == [False] * 6 + [True], report
+    assert all("exited" in t["error"] for t in report["tests"][:6]), report
