@@ -236,6 +236,14 @@ def _run_as_main(argv):
     return 0
 
 
+def _reseed():
+    """A fresh interpreter draws fresh seeds: so must each fork (``random`` reseeds itself at
+    fork; numpy's global generator, seeded when the zygote imported it, does not)."""
+    mtrand = sys.modules.get("numpy.random.mtrand")
+    if mtrand is not None:
+        mtrand.seed()  # from the OS's entropy
+
+
 def _become_child(request, fds):
     """In the forked child: its own session, fds 0-2 (+3, the answer channel), nothing else."""
     code = 1
@@ -248,6 +256,7 @@ def _become_child(request, fds):
         _close_all_but(set(range(len(fds))))
         os.chdir(request["cwd"])
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+        _reseed()
         _std_streams()
         code = _run_as_main(request["argv"])
         threading._shutdown()

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from autorust.graph.context import AutorustConfig
 from autorust.graph.state import Spec, TestCase
-from autorust.nodes.test_runs import build_job, harness_report
+from autorust.nodes.test_runs import PRELOAD, build_job, harness_report
 from autorust.sandbox.base import Job
 from autorust.sandbox.bubblewrap.executor import BubblewrapExecutor
 
@@ -150,3 +150,15 @@ async def test_orphans_of_killed_workers_do_not_pile_up_as_zombies_of_the_harnes
     report = await _harness_run("function", source, tests, ["numpy"])
     assert [t["passed"] for t in report["tests"]] == [False] * 6 + [True], report
     assert all("exited" in t["error"] for t in report["tests"][:6]), report
+
+
+@pytest.mark.parametrize("preload", [["numpy", "numpy.random"], PRELOAD["figure"]])
+async def test_forked_children_do_not_share_the_preloaded_random_state(preload) -> None:
+    """numpy seeds its global generator at import: children forked from one preloaded
+    interpreter must still draw different numbers, as fresh interpreters do (the figure check
+    renders twice to catch unseeded randomness)."""
+    source = "import numpy as np\nprint(np.random.random())\n"
+    tests = [TestCase(name=f"run{n}", stdin="", expected_stdout="x\n") for n in range(3)]
+    report = await _harness_run("stdio", source, tests, preload)
+    draws = [t["actual"] for t in report["tests"]]
+    assert len(set(draws)) == 3, draws
