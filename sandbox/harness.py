@@ -21,17 +21,25 @@ Why the generated code cannot forge the result:
   canonical tree (plain JSON data), which the harness checks and compares type-strictly itself.
   A child that exits early, kills itself, shadows builtins, returns objects with forged
   ``__eq__``, monkeypatches anything or prints fake markers only spoils its own answers;
+- children are forked from a *zygote*: a fork of this interpreter taken before the plan is read
+  (so it holds the preloaded modules, ``Job.preload``, and nothing of the plan), with only
+  ``/dev/null`` and its request socket open. Each child gets its own pipes and every other fd
+  closed; it is reparented to this process (a child subreaper), which waits for it and kills
+  it as before. If the zygote is gone (the program may kill it), children are fresh
+  interpreters again;
 - the one report leaves through this process's stdout, as a single line framed with the
   nonce: ``\\x1eautorust-result <nonce> <json>\\x1e``. The host accepts nothing else; no
   frame (the harness was killed, or ran out of time) means every test failed.
 """
 
 import contextlib
+import fcntl
 import json
 import os
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -167,6 +175,239 @@ def _repr(value):
         return f"<repr failed: {type(exc).__name__}>"
 
 
+# ---- the zygote: children start from this (preloaded) interpreter ------------------------
+
+PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 4, 36
+ZYGOTE_REPLY_S = 10.0
+
+
+def _prctl(option, value):
+    import ctypes
+
+    return ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0) == 0
+
+
+def _close_all_but(keep):
+    low = 3
+    for fd in sorted(k for k in keep if k >= 3):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, os.sysconf("SC_OPEN_MAX"))
+
+
+def _std_streams():
+    """Fresh std streams on fds 0-2, as a new interpreter opens them on pipes."""
+    sys.stdin = sys.__stdin__ = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115
+    sys.stdout = sys.__stdout__ = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
+    sys.stderr = sys.__stderr__ = open(  # noqa: SIM115
+        2, "w", encoding="utf-8", errors="backslashreplace", buffering=1, closefd=False
+    )
+
+
+def _run_as_main(argv):
+    """``python ARGV`` in this (forked) interpreter; returns the exit code."""
+    import types
+
+    if argv[0] == "-c":
+        source, filename, main_file = argv[1], "<string>", None
+        sys.argv, sys.path[0] = ["-c", *argv[2:]], ""
+    else:
+        main_file = filename = os.path.abspath(argv[0])
+        with open(filename, "rb") as handle:
+            source = handle.read()
+        sys.argv, sys.path[0] = list(argv), os.path.dirname(filename)
+    module = types.ModuleType("__main__")
+    module.__dict__["__builtins__"] = __builtins__
+    if main_file is not None:
+        module.__file__ = main_file
+    sys.modules["__main__"] = module
+    try:
+        exec(compile(source, filename, "exec"), module.__dict__)
+    except SystemExit as exc:
+        code = exc.code
+        if code is None or isinstance(code, int):
+            return code or 0
+        print(code, file=sys.stderr)
+        return 1
+    except BaseException as exc:
+        exc.__traceback__ = exc.__traceback__.tb_next  # the program's frames only
+        sys.excepthook(type(exc), exc, exc.__traceback__)
+        return 1
+    return 0
+
+
+def _reseed():
+    """A fresh interpreter draws fresh seeds: so must each fork (``random`` reseeds itself at
+    fork; numpy's global generator, seeded when the zygote imported it, does not)."""
+    mtrand = sys.modules.get("numpy.random.mtrand")
+    if mtrand is not None:
+        mtrand.seed()  # from the OS's entropy
+
+
+def _become_child(request, fds):
+    """In the forked child: its own session, fds 0-2 (+3, the answer channel), nothing else."""
+    code = 1
+    try:
+        os.setsid()
+        _prctl(PR_SET_DUMPABLE, 1)  # as a freshly executed child is
+        moved = [fcntl.fcntl(fd, fcntl.F_DUPFD, 100) for fd in fds]  # clear of 0-3
+        for target, fd in enumerate(moved):
+            os.dup2(fd, target)
+        _close_all_but(set(range(len(fds))))
+        os.chdir(request["cwd"])
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+        _reseed()
+        _std_streams()
+        code = _run_as_main(request["argv"])
+        threading._shutdown()
+        import atexit
+
+        atexit._run_exitfuncs()
+    finally:
+        for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(code if isinstance(code, int) else 1)
+
+
+def _zygote_serve(sock):
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    _close_all_but({0, 1, 2, sock.fileno()})
+    while True:
+        message, fds, _, _ = socket.recv_fds(sock, 1 << 20, 8)
+        if not message:
+            return
+        request = json.loads(message)
+        report_r, report_w = os.pipe()
+        middle = os.fork()
+        if middle == 0:  # forks the child and leaves, so the child is reparented to the harness
+            pid = os.fork()
+            if pid == 0:
+                sock.close()
+                os.close(report_r)
+                os.close(report_w)
+                _become_child(request, fds)
+            os.write(report_w, str(pid).encode())
+            os._exit(0)
+        os.close(report_w)
+        pid = os.read(report_r, 64)  # empty if the fork failed (the process limit)
+        os.close(report_r)
+        os.waitpid(middle, 0)  # the child has been reparented once its parent is reaped
+        for fd in fds:
+            os.close(fd)
+        sock.sendall(pid or b"0")
+
+
+class _Zygote:
+    """Forks children from this interpreter's state before the plan exists."""
+
+    def __init__(self):
+        self.sock = None
+        # a subreaper only while a child is being handed over (below): otherwise the orphans of
+        # killed workers would stay this process's zombies and use up the process limit
+        if not (_prctl(PR_SET_CHILD_SUBREAPER, 1) and _prctl(PR_SET_CHILD_SUBREAPER, 0)):
+            return
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                ours.close()
+                _zygote_serve(theirs)
+            finally:
+                os._exit(0)
+        theirs.close()
+        self.sock, self.pid = ours, pid
+        self.sock.settimeout(ZYGOTE_REPLY_S)
+
+    def spawn(self, argv, cwd, fds):
+        """The pid of a forked child running ``python ARGV`` on ``fds``, or None."""
+        if self.sock is None:
+            return None
+        try:
+            request = json.dumps({"argv": argv, "cwd": os.path.abspath(cwd)}).encode()
+            _prctl(PR_SET_CHILD_SUBREAPER, 1)
+            try:
+                socket.send_fds(self.sock, [request], fds)
+                reply = self.sock.recv(64)  # after the middle process is gone
+            finally:
+                _prctl(PR_SET_CHILD_SUBREAPER, 0)
+            pid = int(reply or b"0")
+        except (OSError, ValueError):
+            pid = 0
+        if pid <= 0:  # killed, stopped or broken: fresh interpreters from now on
+            self.close()
+            return None
+        return pid
+
+    def close(self):
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+
+_ZYGOTE = None
+
+
+class _Forked:
+    """The part of ``subprocess.Popen`` the harness uses, for a child of the zygote."""
+
+    def __init__(self, pid, stdin_w, stdout_r, stderr_r):
+        self.pid, self.returncode = pid, None
+        self.stdin = os.fdopen(stdin_w, "wb")
+        self.stdout, self.stderr = os.fdopen(stdout_r, "rb"), os.fdopen(stderr_r, "rb")
+
+    def poll(self):
+        if self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                self.returncode = -signal.SIGKILL
+                return self.returncode
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout=None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise subprocess.TimeoutExpired("child", timeout)
+            time.sleep(0.002)
+        return self.returncode
+
+    def kill(self):
+        if self.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+
+
+def _start(argv, cwd=".", answer_fd=None):
+    """A child running ``python ARGV``: forked from the zygote, else a fresh interpreter.
+    ``{fd}`` in argv becomes the answer channel's number in the child."""
+    if _ZYGOTE is not None and _ZYGOTE.sock is not None:
+        ends = [os.pipe() for _ in range(3)]
+        theirs = [ends[0][0], ends[1][1], ends[2][1]] + ([answer_fd] if answer_fd else [])
+        pid = _ZYGOTE.spawn([a.replace("{fd}", "3") for a in argv], cwd, theirs)
+        for fd in theirs[:3]:
+            os.close(fd)
+        if pid is not None:
+            return _Forked(pid, ends[0][1], ends[1][0], ends[2][0])
+        for fd in (ends[0][1], ends[1][0], ends[2][0]):
+            os.close(fd)
+    return subprocess.Popen(
+        [sys.executable, *(a.replace("{fd}", str(answer_fd)) for a in argv)],
+        cwd=cwd,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        pass_fds=(answer_fd,) if answer_fd else (),
+        start_new_session=True,
+        close_fds=True,
+    )
+
+
 # ---- child processes ---------------------------------------------------------------------
 
 
@@ -197,16 +438,9 @@ def _kill(proc):
 
 
 def run_program(argv, stdin_text, timeout, cwd="."):
-    """Run a child to completion with bounded output; killed (with its group) at the timeout."""
-    proc = subprocess.Popen(
-        argv,
-        cwd=cwd,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-        close_fds=True,
-    )
+    """``python ARGV`` to completion with bounded output; killed (with its group) at the
+    timeout."""
+    proc = _start(argv, cwd)
     out, err = _Drain(proc.stdout), _Drain(proc.stderr)
     out.start()
     err.start()
@@ -243,15 +477,7 @@ class Worker:
 
     def __init__(self, function_name, timeout):
         read_fd, write_fd = os.pipe()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", WORKER, str(write_fd), function_name or ""],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            pass_fds=(write_fd,),
-            start_new_session=True,
-            close_fds=True,
-        )
+        self.proc = _start(["-c", WORKER, "{fd}", function_name or ""], answer_fd=write_fd)
         os.close(write_fd)
         self.responses = read_fd
         self.buffer = b""
@@ -434,7 +660,7 @@ def run_stdio_tests(plan):
     timeout = float(plan.get("per_test_timeout_s", 5))
     results = []
     for test in plan["tests"]:
-        outcome = run_program([sys.executable, "solution.py"], test.get("stdin") or "", timeout)
+        outcome = run_program(["solution.py"], test.get("stdin") or "", timeout)
         result = {
             **_base(test),
             "expected": _repr(test["expected_stdout"]),
@@ -460,10 +686,10 @@ def run_stdio_tests(plan):
 
 def run_figure(plan):
     timeout = float(plan.get("run_timeout_s", 60))
-    argv = [sys.executable, "solution.py"]
+    argv = ["solution.py"]
     if os.path.isfile(FIGURE_RUNNER):  # saves the figure again at the target's size
         size = plan.get("target_size") or (0, 0)
-        argv = [sys.executable, FIGURE_RUNNER, *(str(int(v)) for v in size)]
+        argv = [FIGURE_RUNNER, *(str(int(v)) for v in size)]
     outcome = run_program(argv, "", timeout)
     program = {key: outcome[key] for key in ("exit_code", "timed_out")}
     program["stdout"] = _short(outcome["stdout"], 3000)
@@ -471,12 +697,16 @@ def run_figure(plan):
     if plan.get("second_render") and outcome["exit_code"] == 0 and os.path.isfile("output.png"):
         os.makedirs("_render2", exist_ok=True)
         shutil.copy("solution.py", os.path.join("_render2", "solution.py"))
-        run_program([sys.executable, "solution.py"], "", timeout, cwd="_render2")
+        run_program(["solution.py"], "", timeout, cwd="_render2")
     return [], program
 
 
 def main():
+    global _ZYGOTE
     _make_non_dumpable()
+    # before the plan is read: the zygote (and every child) never holds any of it
+    with contextlib.suppress(OSError):
+        _ZYGOTE = _Zygote()
     plan = json.loads(sys.stdin.read())
     nonce = plan.pop("nonce")
     sys.stdin.close()

@@ -8,6 +8,9 @@ import asyncio
 import pytest
 from pydantic import ValidationError
 
+from autorust.graph.context import AutorustConfig
+from autorust.graph.state import Spec, TestCase
+from autorust.nodes.test_runs import PRELOAD, build_job, harness_report
 from autorust.sandbox.base import Job
 from autorust.sandbox.bubblewrap.executor import BubblewrapExecutor
 
@@ -61,3 +64,101 @@ async def test_the_pool_grows_with_concurrent_jobs_and_starts_replacements_early
         assert executor.pool.in_use == 0
     finally:
         await executor.aclose()
+
+
+# the solution records, at its first line, what the interpreter it starts in already holds
+LOADED_AT_START = "import sys\nPRE = sorted(m for m in ('numpy', 'pandas') if m in sys.modules)\n"
+
+
+async def _harness_run(interface: str, source: str, tests: list[TestCase], preload: list[str]):
+    spec = Spec(title="t", description="t", interface=interface, function_name="f", tests=tests)
+    config = AutorustConfig()
+    job, nonce = build_job(spec, tests, source, config)
+    job = job.model_copy(update={"preload": preload})
+    executor = BubblewrapExecutor(warm_pool_size=1)
+    try:
+        await executor.check()
+        result = await executor.execute(job)
+    finally:
+        await executor.aclose()
+    assert result.sandbox_error is None, result
+    report = harness_report(result, nonce)
+    assert report is not None, result
+    return report
+
+
+@pytest.mark.parametrize("preload", [["numpy"], []])
+async def test_the_harness_children_start_from_the_preloaded_interpreter(preload) -> None:
+    """Through the real harness: the function worker and a stdio run start with numpy loaded
+    exactly when the job preloads it (before: fresh interpreters, never loaded)."""
+    expected = repr(preload)
+    function = await _harness_run(
+        "function",
+        LOADED_AT_START + "def f(x):\n    return PRE\n",
+        [TestCase(name="a", call="f(1)", expected=expected)],
+        preload,
+    )
+    assert [t["passed"] for t in function["tests"]] == [True], function
+    stdio = await _harness_run(
+        "stdio",
+        LOADED_AT_START + "print(PRE, input())\n",
+        [TestCase(name="a", stdin="x\n", expected_stdout=f"{expected} x\n")],
+        preload,
+    )
+    assert [t["passed"] for t in stdio["tests"]] == [True], stdio
+
+
+async def test_a_killed_zygote_falls_back_to_fresh_interpreters() -> None:
+    """A solution that kills every other process it can reach (the zygote included) only
+    loses the preload: later workers are fresh interpreters and the report still arrives."""
+    source = (
+        "import os, signal, sys\nPRE = 'numpy' in sys.modules\n"
+        "for pid in os.listdir('/proc'):\n"
+        "    if pid.isdigit() and int(pid) not in (os.getpid(), os.getppid()):\n"
+        "        try:\n            os.kill(int(pid), signal.SIGKILL)\n"
+        "        except OSError:\n            pass\n"
+        "def f(x):\n    if x == 1:\n        os._exit(3)\n    return PRE\n"
+    )
+    tests = [
+        TestCase(name="dies", call="f(1)", expected="True"),
+        TestCase(name="fresh", call="f(2)", expected="False"),
+    ]
+    report = await _harness_run("function", source, tests, ["numpy"])
+    assert [t["passed"] for t in report["tests"]] == [False, True], report
+
+
+ZOMBIES = (
+    "def zombies():\n    count = 0\n    for pid in os.listdir('/proc'):\n"
+    "        try:\n            stat = open(f'/proc/{pid}/stat').read()\n"
+    "        except OSError:\n            continue\n"
+    "        count += stat.rsplit(')', 1)[1].split()[0] == 'Z'\n    return count\n"
+)
+
+
+async def test_orphans_of_killed_workers_do_not_pile_up_as_zombies_of_the_harness() -> None:
+    """Each call leaves 20 sleeping children in its worker's group and exits; the harness kills
+    the group. Were those orphans reparented to the harness (a child subreaper the whole time),
+    they would stay zombies (40 of them here, before) until the process limit (64) stops forks."""
+    source = (
+        "import os, time\n" + ZOMBIES + "def f(x):\n    if x:\n        for _ in range(20):\n"
+        "            if os.fork() == 0:\n"
+        "                os.closerange(0, 1024)\n                time.sleep(60)\n"
+        "        os._exit(1)\n    time.sleep(0.2)\n    return zombies()\n"
+    )
+    tests = [TestCase(name=f"forks{n}", call="f(1)", expected="0") for n in range(6)]
+    tests.append(TestCase(name="no zombies", call="f(0)", expected="0"))
+    report = await _harness_run("function", source, tests, ["numpy"])
+    assert [t["passed"] for t in report["tests"]] == [False] * 6 + [True], report
+    assert all("exited" in t["error"] for t in report["tests"][:6]), report
+
+
+@pytest.mark.parametrize("preload", [["numpy", "numpy.random"], PRELOAD["figure"]])
+async def test_forked_children_do_not_share_the_preloaded_random_state(preload) -> None:
+    """numpy seeds its global generator at import: children forked from one preloaded
+    interpreter must still draw different numbers, as fresh interpreters do (the figure check
+    renders twice to catch unseeded randomness)."""
+    source = "import numpy as np\nprint(np.random.random())\n"
+    tests = [TestCase(name=f"run{n}", stdin="", expected_stdout="x\n") for n in range(3)]
+    report = await _harness_run("stdio", source, tests, preload)
+    draws = [t["actual"] for t in report["tests"]]
+    assert len(set(draws)) == 3, draws
