@@ -16,7 +16,7 @@ from pathlib import Path
 
 from autorust.graph.context import AutorustConfig
 from autorust.graph.state import Spec, TestCase
-from autorust.nodes.test_runs import build_job, harness_report
+from autorust.nodes.support.execution import build_job, harness_report
 from autorust.sandbox.bubblewrap.executor import BubblewrapExecutor
 
 FIGURE = (
@@ -80,13 +80,18 @@ async def main(runs: int, old_harness: str | None) -> None:
                         times.setdefault(key, []).append(elapsed * 1000)
     finally:
         await executor.aclose()
+    medians = {key: statistics.median(values) for key, values in times.items()}
     for key, values in times.items():
-        print(f"{' / '.join(key):45s} p50 {statistics.median(values):7.1f} ms  (n={len(values)})")
+        print(f"{' / '.join(key):45s} p50 {medians[key]:7.1f} ms  (n={len(values)})")
+    for case in CASES:
+        ratio = medians[(case, "new", "preload")] / medians[(case, "new", "none")]
+        print(f"{case}: preloaded / not preloaded: {ratio:.2f}x")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--old-harness")
+    parser.add_argument("--smoke", action="store_true", help="1 counted round: checks it runs")
     args = parser.parse_args()
-    asyncio.run(main(args.runs, args.old_harness))
+    asyncio.run(main(1 if args.smoke else args.runs, args.old_harness))

@@ -17,6 +17,10 @@ BENCHES = sorted(p.name for p in (ROOT / "bench").glob("bench_*.py"))
 EXPECTED = {
     "bench_batch.py": ["adaptive / its bound", "peak RSS"],
     "bench_cli_start.py": ["autorust --help", "autorust runs list"],
+    "bench_harness_preload.py": [
+        "figure / new / preload",
+        "numpy function, 5 tests / new / preload",
+    ],
     "bench_cost.py": [
         "input tokens per item current / baseline",
         "same replies and verdicts: True",
