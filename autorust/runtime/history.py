@@ -16,7 +16,7 @@ from autorust.graph.context import AutorustConfig
 from autorust.graph.state import RunState
 from autorust.outcomes import ItemResult
 from autorust.runtime.identity import runnable_config_for, thread_config
-from autorust.runtime.runner import DURABILITY, collect, compile_graph
+from autorust.runtime.runner import DURABILITY, collect, compile_graph, run_span
 from autorust.storage.listing import holding
 from autorust.storage.run_index import RunRow
 
@@ -128,16 +128,19 @@ async def resume(
     snapshot = await graph.aget_state(thread_config(thread_id))
     state = RunState.model_validate(snapshot.values)
     started = time.perf_counter()
-    if snapshot.next:
-        command = Command(resume=decision) if snapshot.interrupts and decision is not None else None
-        async with holding(saver, thread_id):  # "running" in runs list while it runs
-            await graph.ainvoke(
-                command,
-                runnable_config_for(thread_id, state.image_path, config),
-                context=config,
-                durability=DURABILITY,
+    with run_span(thread_id, autorust__run_kind="resume") as record:
+        if snapshot.next:
+            command = (
+                Command(resume=decision) if snapshot.interrupts and decision is not None else None
             )
-    return await collect(graph, thread_id, state.image_path, started, resumed=True)
+            async with holding(saver, thread_id):  # "running" in runs list while it runs
+                await graph.ainvoke(
+                    command,
+                    runnable_config_for(thread_id, state.image_path, config),
+                    context=config,
+                    durability=DURABILITY,
+                )
+        return record(await collect(graph, thread_id, state.image_path, started, resumed=True))
 
 
 async def fork(
@@ -179,13 +182,15 @@ async def fork(
     change = f"{checkpoint_id}|{feedback}|{sorted((prompt_versions or {}).items())}"
     new_thread = f"{thread_id}-fork-{hashlib.sha256(change.encode()).hexdigest()[:8]}"
     await saver.adelete_thread(new_thread)
-    new_config = runnable_config_for(
-        new_thread, values.image_path, config, forked_from=f"{thread_id}@{checkpoint_id}"
-    )
+    forked_from = f"{thread_id}@{checkpoint_id}"
+    new_config = runnable_config_for(new_thread, values.image_path, config, forked_from=forked_from)
     await graph.aupdate_state(
         new_config, values.model_copy(update=updates).model_dump(), as_node=as_node
     )
     started = time.perf_counter()
-    async with holding(saver, new_thread):
-        await graph.ainvoke(None, new_config, context=config, durability=DURABILITY)
-    return await collect(graph, new_thread, values.image_path, started)
+    with run_span(
+        new_thread, autorust__run_kind="fork", autorust__forked_from=forked_from
+    ) as record:
+        async with holding(saver, new_thread):
+            await graph.ainvoke(None, new_config, context=config, durability=DURABILITY)
+        return record(await collect(graph, new_thread, values.image_path, started))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -48,26 +50,40 @@ async def run_image(
     control: RunControl | None = None,
 ) -> ItemResult:
     """``_run_image`` in an ``autorust.run`` span carrying the outcome (status = verdict)."""
-    with telemetry.span(
-        "autorust.run", autorust__thread_id=thread_id, gen_ai__agent__name="autorust"
-    ) as span:
-        result = await _run_image(
+    with run_span(thread_id) as record:
+        return record(await _run_image(
             image_path, config, checkpointer, force=force, callbacks=callbacks, graph=graph,
             thread_id=thread_id, control=control,
-        )  # fmt: skip
-        telemetry.annotate(
-            span,
-            autorust__thread_id=result.thread_id,
-            autorust__status=result.status,
-            autorust__iterations=result.iterations,
-            autorust__resumed=result.resumed,
-            autorust__skipped=result.skipped,
-            autorust__awaiting_approval=bool(result.awaiting),
-            autorust__score=result.state.verdict.score
-            if result.state is not None and result.state.verdict is not None
-            else None,
-        )
-        return result
+        ))  # fmt: skip
+
+
+@contextmanager
+def run_span(
+    thread_id: str | None, **attributes: str | None
+) -> Iterator[Callable[[ItemResult], ItemResult]]:
+    """An ``autorust.run`` span (a first run, a resume or a fork); the caller passes its
+    outcome through ``record`` (it returns it) to put the verdict on the span."""
+    with telemetry.span(
+        "autorust.run", autorust__thread_id=thread_id, gen_ai__agent__name="autorust",
+        **attributes,
+    ) as span:  # fmt: skip
+
+        def record(result: ItemResult) -> ItemResult:
+            telemetry.annotate(
+                span,
+                autorust__thread_id=result.thread_id,
+                autorust__status=result.status,
+                autorust__iterations=result.iterations,
+                autorust__resumed=result.resumed,
+                autorust__skipped=result.skipped,
+                autorust__awaiting_approval=bool(result.awaiting),
+                autorust__score=result.state.verdict.score
+                if result.state is not None and result.state.verdict is not None
+                else None,
+            )
+            return result
+
+        yield record
 
 
 async def _run_image(

@@ -120,6 +120,37 @@ async def test_spans_of_one_run_in_memory(
                   "palindrome")  # fmt: skip
 
 
+async def test_a_fork_and_a_resume_get_their_own_run_span_with_the_verdict(
+    exporter: InMemorySpanExporter, scripted_config: AutorustConfig, example_images: Path
+) -> None:
+    from autorust.runtime.history import fork, history, resume
+    from autorust.runtime.runner import compile_graph
+
+    async with open_checkpointer(scripted_config.checkpoint_path) as saver:
+        first = await run_image(example_images / "palindrome.png", scripted_config, saver)
+        steps = await history(compile_graph(saver), first.thread_id or "")
+        coding = next(step for step in steps if step.node == "coding")
+        forked = await fork(saver, first.thread_id or "", coding.checkpoint_id, feedback="again")
+        resumed = await resume(saver, forked.thread_id or "")
+    runs = [s for s in exporter.get_finished_spans() if s.name.startswith("autorust.run")]
+    first_run, fork_run, resume_run = runs
+    assert "autorust.run_kind" not in first_run.attributes
+    assert fork_run.attributes["autorust.run_kind"] == "fork"
+    assert fork_run.attributes["autorust.forked_from"] == (
+        f"{first.thread_id}@{coding.checkpoint_id}"
+    )
+    assert fork_run.attributes["autorust.thread_id"] == forked.thread_id
+    assert fork_run.attributes["autorust.status"] == forked.status
+    assert resume_run.attributes["autorust.run_kind"] == "resume"
+    assert resume_run.attributes["autorust.status"] == resumed.status
+    steps_of_fork = [
+        s for s in exporter.get_finished_spans()
+        if s.name.startswith("autorust.step") and s.parent is not None
+        and s.parent.span_id == fork_run.context.span_id
+    ]  # fmt: skip
+    assert steps_of_fork, "the fork's steps are children of its run span"
+
+
 def test_tracing_is_off_without_otel_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
                  "OTEL_TRACES_EXPORTER", "OTEL_SDK_DISABLED"):  # fmt: skip
