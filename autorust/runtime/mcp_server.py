@@ -4,7 +4,9 @@ HTTP. Same configuration and checkpoint store as the CLI: a run started here sho
 
 Tools: ``run_image`` (a path, or base64 bytes), ``run_folder``, ``status``, ``result``,
 ``list_runs``, ``cancel``. A run works in the background and is named by its thread id (the
-run handle); ``wait=true`` returns its outcome instead, with progress notifications.
+run handle); ``wait=true`` returns its outcome instead, with progress notifications (a folder:
+runs finished of all). Resources ``autorust://runs/{thread_id}/code`` and ``.../result`` serve
+a run's program and full result.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import asyncio
 import base64
 import binascii
 import hashlib
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -123,6 +126,7 @@ class Runs:
                 "input": sum(c.input_tokens for c in state.model_calls),
                 "output": sum(c.output_tokens for c in state.model_calls),
             },
+            "resources": [f"autorust://runs/{thread}/{part}" for part in ("code", "result")],
         }
 
     async def wait(self, thread: str, ctx: Context | None) -> dict[str, Any]:
@@ -135,6 +139,17 @@ class Runs:
                 await ctx.report_progress(done, self.config.max_iterations,
                                           f"{thread}: attempt {done}")  # fmt: skip
         return await self.result(thread)
+
+    async def wait_all(self, threads: list[str], ctx: Context | None) -> dict[str, str]:
+        """Every run's final status, reporting how many have finished as they do."""
+        tasks = {thread: self.tasks[thread] for thread in dict.fromkeys(threads)}
+        pending = set(tasks.values())
+        while pending:
+            _, pending = await asyncio.wait(pending, timeout=0.5)
+            if ctx is not None:
+                done = len(tasks) - len(pending)
+                await ctx.report_progress(done, len(tasks), f"{done} of {len(tasks)} runs finished")
+        return {thread: (await self.status(thread))["status"] for thread in tasks}
 
     async def close(self) -> None:
         for task in self.tasks.values():
@@ -182,16 +197,30 @@ def build_server(config: AutorustConfig, checkpoint: str, host: str, port: int) 
         return handle.model_dump()
 
     @server.tool()
-    async def run_folder(path: str, ctx: Context) -> dict[str, Any]:
+    async def run_folder(path: str, ctx: Context, wait: bool = False) -> dict[str, Any]:
         """Start a run for every image of a folder; returns their handles and the files that
-        are not processed, with the reason."""
+        are not processed, with the reason. With wait=true, waits for every run (progress:
+        runs finished of all) and each handle carries its final status."""
         folder = Path(path)
         if not folder.is_dir():
             raise ValueError(f"no folder at {path}")
         scanned = scan_folder(folder)
         handles = [of(ctx).start(Path(p).resolve()).model_dump() for p in scanned.to_process]
+        if wait:
+            final = await of(ctx).wait_all([h["thread_id"] for h in handles], ctx)
+            handles = [{**h, "status": final[h["thread_id"]]} for h in handles]
         return {"runs": handles,
                 "not_processed": [n.model_dump() for n in scanned.not_processed]}  # fmt: skip
+
+    @server.resource("autorust://runs/{thread_id}/code", mime_type="text/x-python")
+    async def code(thread_id: str) -> str:
+        """A run's current program (large outputs as resources, not tool replies)."""
+        return (await of(server.get_context()).result(thread_id))["code"] or ""
+
+    @server.resource("autorust://runs/{thread_id}/result", mime_type="application/json")
+    async def full_result(thread_id: str) -> str:
+        """A run's spec, code, verdict, last test results and tokens, as JSON."""
+        return json.dumps(await of(server.get_context()).result(thread_id))
 
     @server.tool()
     async def status(thread_id: str, ctx: Context) -> dict[str, Any]:

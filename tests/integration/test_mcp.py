@@ -20,6 +20,7 @@ import pytest
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
+from pydantic import AnyUrl
 
 from tests.support.cloud_function_server import free_port
 
@@ -132,17 +133,28 @@ async def test_mcp_runs_the_demo_folder_with_the_clis_verdicts(tmp_path: Path) -
     )  # fmt: skip
     async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
         await session.initialize()
-        started = await _call(session, "run_folder", path=str(EXAMPLES / "images"))
-        assert started["not_processed"] == [] and len(started["runs"]) == len(DEMO_OUTCOMES)
-        outcomes: dict[str, str] = {}
-        for _ in range(600):
-            for run in started["runs"]:
-                state = await _call(session, "status", thread_id=run["thread_id"])
-                if state["finished"]:
-                    outcomes[Path(run["image"]).stem] = state["status"]
-            if len(outcomes) == len(DEMO_OUTCOMES):
-                break
-            await asyncio.sleep(0.3)
+        progress: list[tuple[float, float | None]] = []
+
+        async def on_progress(done: float, total: float | None, message: str | None) -> None:
+            progress.append((done, total))
+
+        reply = await session.call_tool(
+            "run_folder", {"path": str(EXAMPLES / "images"), "wait": True},
+            progress_callback=on_progress,
+        )  # fmt: skip
+        assert not reply.isError, reply.content
+        finished = reply.structuredContent or json.loads(reply.content[0].text)  # type: ignore[union-attr]
+        assert finished["not_processed"] == [] and len(finished["runs"]) == len(DEMO_OUTCOMES)
+        outcomes = {Path(run["image"]).stem: run["status"] for run in finished["runs"]}
+        assert progress and progress[-1] == (len(DEMO_OUTCOMES), len(DEMO_OUTCOMES)), progress
+        assert all(total == len(DEMO_OUTCOMES) for _, total in progress)
+        one = finished["runs"][0]["thread_id"]
+        result = await _call(session, "result", thread_id=one)
+        code_uri, result_uri = result["resources"]
+        code = await session.read_resource(AnyUrl(code_uri))
+        assert code.contents[0].text == result["code"] and result["code"]  # type: ignore[union-attr]
+        full = await session.read_resource(AnyUrl(result_uri))
+        assert json.loads(full.contents[0].text)["verdict"] == result["verdict"]  # type: ignore[union-attr]
     assert outcomes == DEMO_OUTCOMES
 
 
