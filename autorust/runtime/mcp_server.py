@@ -31,7 +31,7 @@ from autorust.runtime.identity import thread_id_for
 from autorust.runtime.inputs import scan_folder
 from autorust.runtime.runner import compile_graph, run_image, state_of
 from autorust.storage.checkpoints import open_checkpointer
-from autorust.storage.listing import latest_runs
+from autorust.storage.listing import current_runs
 
 INSTRUCTIONS = (
     "autorust turns an image of a programming task into verified code. Start a run with "
@@ -237,7 +237,7 @@ def build_server(config: AutorustConfig, checkpoint: str, host: str, port: int) 
         ctx: Context, status: str | None = None, limit: int = 50
     ) -> list[dict[str, Any]]:
         """Runs in the checkpoint store (the CLI's included), newest first."""
-        rows = await latest_runs(of(ctx).saver)
+        rows = await current_runs(of(ctx).saver)
         rows = [r for r in rows if status is None or r.status == status]
         return [r.model_dump(mode="json") for r in (rows[:limit] if limit else rows)]
 
