@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from autorust.graph.context import AutorustConfig
 from autorust.graph.state import Spec, TestCase
-from autorust.nodes.test_runs import PRELOAD, build_job, harness_report
+from autorust.nodes.support.execution import PRELOAD, build_job, harness_report
 from autorust.sandbox.base import Job
 from autorust.sandbox.bubblewrap.executor import BubblewrapExecutor
 

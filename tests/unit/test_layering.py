@@ -211,3 +211,16 @@ def test_the_application_never_imports_a_node() -> None:
         if target.startswith(node_modules)
     )
     assert not offenders, offenders
+
+
+def test_every_autorust_import_names_a_module_that_exists() -> None:
+    """A module moved or renamed leaves no stale import behind (in tests and benches too)."""
+    sources = [*MODULES.values(), *(ROOT / "tests").rglob("*.py"), *(ROOT / "bench").rglob("*.py")]
+    stale = sorted(
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in sources
+        if "gallery" not in path.parts
+        for name in _import_statements(path)
+        if name.startswith("autorust.") and name not in MODULES
+    )
+    assert not stale, stale
