@@ -104,24 +104,33 @@ def test_sandbox_is_self_contained() -> None:
     assert not _violations("autorust.sandbox", outside)
 
 
-def test_no_import_cycles() -> None:
+def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """The cycles a depth-first walk of ``edges`` finds (each as a path back to its start)."""
     cycles: list[list[str]] = []
     state: dict[str, int] = {}  # 1 visiting, 2 done
 
-    def visit(module: str, trail: list[str]) -> None:
-        state[module] = 1
-        for target in sorted(IMPORTS[module]):
-            if target == module or module.startswith(target + "."):
-                continue  # importing an ancestor package: test_no_module_imports_its_own_package
+    def visit(node: str, trail: list[str]) -> None:
+        state[node] = 1
+        for target in sorted(edges.get(node, ())):
             if state.get(target) == 1:
                 cycles.append([*trail[trail.index(target) :], target])
             elif target not in state:
                 visit(target, [*trail, target])
-        state[module] = 2
+        state[node] = 2
 
-    for module in sorted(MODULES):
-        if module not in state:
-            visit(module, [module])
+    for node in sorted(edges):
+        if node not in state:
+            visit(node, [node])
+    return cycles
+
+
+def test_no_import_cycles() -> None:
+    # importing an ancestor package is test_no_module_imports_its_own_package's business
+    edges = {
+        module: {t for t in targets if t != module and not module.startswith(t + ".")}
+        for module, targets in IMPORTS.items()
+    }
+    cycles = _cycles(edges)
     assert not cycles, "import cycles: " + "; ".join(" -> ".join(c) for c in cycles)
 
 
@@ -162,35 +171,29 @@ def test_no_import_loop_between_packages() -> None:
             source, sink = _package(module), _package(target)
             if source != sink and sink != "autorust":
                 edges.setdefault(source, set()).add(sink)
-    loops: list[list[str]] = []
-    state: dict[str, int] = {}
-
-    def visit(package: str, trail: list[str]) -> None:
-        state[package] = 1
-        for target in sorted(edges.get(package, ())):
-            if state.get(target) == 1:
-                loops.append([*trail[trail.index(target) :], target])
-            elif target not in state:
-                visit(target, [*trail, target])
-        state[package] = 2
-
-    for package in sorted(edges):
-        if package not in state:
-            visit(package, [package])
+    loops = _cycles(edges)
     assert not loops, "package loops: " + "; ".join(" -> ".join(loop) for loop in loops)
 
 
 BARE_NAMES = {folder for folder, name in PACKAGES.items() if name != folder}
+# the code, its tests and benches (not the vendored gallery scripts)
+SOURCES = [
+    path
+    for path in [
+        *MODULES.values(),
+        *(ROOT / "tests").rglob("*.py"),
+        *(ROOT / "bench").rglob("*.py"),
+    ]
+    if "gallery" not in path.parts
+]
 
 
 def test_no_folder_is_imported_by_its_bare_name() -> None:
     """``graph/`` is ``autorust.graph``: ``import graph.state`` would load a second copy of every
     class in it (a second ``RunState``) and hide the edge from the layering rules."""
-    sources = [*MODULES.values(), *(ROOT / "tests").rglob("*.py"), *(ROOT / "bench").rglob("*.py")]
     offenders = sorted(
         f"{path.relative_to(ROOT)} imports {name}"
-        for path in sources
-        if "gallery" not in path.parts
+        for path in SOURCES
         for name in _import_statements(path)
         if name.split(".")[0] in BARE_NAMES
     )
@@ -215,11 +218,9 @@ def test_the_application_never_imports_a_node() -> None:
 
 def test_every_autorust_import_names_a_module_that_exists() -> None:
     """A module moved or renamed leaves no stale import behind (in tests and benches too)."""
-    sources = [*MODULES.values(), *(ROOT / "tests").rglob("*.py"), *(ROOT / "bench").rglob("*.py")]
     stale = sorted(
         f"{path.relative_to(ROOT)} imports {name}"
-        for path in sources
-        if "gallery" not in path.parts
+        for path in SOURCES
         for name in _import_statements(path)
         if name.startswith("autorust.") and name not in MODULES
     )
