@@ -6,6 +6,7 @@ Baseline in the same run: the exact code's own render compared with itself must 
 Run:
     .venv/bin/python bench/bench_figures.py [--smoke] [--charts a,b] [--cache DIR] [--show]
     .venv/bin/python bench/bench_figures.py --gallery [--split validation|tuning] [--scripts a,b]
+        [--extra]   (extra variants: tuning half only)
 ``--gallery`` runs the matplotlib gallery corpus of issue #25 (bench/gallery_bench.py).
 ``--smoke`` runs three charts (a test runs it); renders are cached in DIR (default
 .cache/chart-corpus) by a hash of the corpus source, so later runs only compare.
@@ -82,13 +83,16 @@ def main(argv: list[str] | None = None) -> dict[str, tuple[int, int]]:
     )
     parser.add_argument("--split", default="validation", choices=["tuning", "validation"])
     parser.add_argument("--scripts", help="gallery: comma-separated script names")
+    parser.add_argument(
+        "--extra", action="store_true", help="gallery, tuning half: also the extra variants"
+    )
     parser.add_argument("--out", type=Path, help="gallery: write every verdict as JSON here")
     args = parser.parse_args(argv)
     if args.gallery:
         from bench.gallery_bench import run as run_gallery
 
         names = args.scripts.split(",") if args.scripts else None
-        return run_gallery(args.split, names, args.show, args.out)
+        return run_gallery(args.split, names, args.show, args.out, args.extra)
     charts = args.charts.split(",") if args.charts else (SMOKE if args.smoke else list(CHARTS))
     return run(charts, args.cache, args.show)
 

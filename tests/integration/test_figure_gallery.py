@@ -58,3 +58,16 @@ def test_gallery_verdicts(name: str) -> None:
         if passed == edit:
             wrong.append(f"{variant.key}: passed={passed} {failed[:2]}")
     assert not wrong, wrong
+
+
+def test_extra_variants_exist_for_the_tuning_half_only() -> None:
+    from tests.support.gallery_corpus import extra_variants
+
+    tuning, validation = entries("tuning")[0], entries("validation")[0]
+    names = [v.name for v in extra_variants(tuning)]
+    assert len(names) == len(set(names)) == 7
+    assert not set(names) & {v.name for v in variants(tuning)}
+    for variant in extra_variants(tuning):
+        compile(variant.script(), variant.key, "exec")
+    with pytest.raises(ValueError, match="tuning half only"):
+        extra_variants(validation)

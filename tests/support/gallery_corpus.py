@@ -95,31 +95,23 @@ SAVE = 'plt.gcf().savefig("output.png"{dpi})\n'
 PRELUDE = "import matplotlib.pyplot as plt\nimport numpy as np\nfrom tests_gallery_edits import *\n"
 
 
+def _faithful(entry: Entry, name: str, dpi: int, size: float) -> Variant:
+    resize = (
+        ""
+        if size == 1.0
+        else f"_f = plt.gcf()\n_f.set_size_inches(_f.get_size_inches() * {size}, forward=False)\n"
+    )
+    save = SAVE.format(dpi=f", dpi={dpi}" if dpi != 100 else "")
+    return Variant(entry, "faithful", name, "import matplotlib.pyplot as plt\n" + resize + save)
+
+
 def variants(entry: Entry) -> list[Variant]:
     out = [
         Variant(
             entry, "original", "original", "import matplotlib.pyplot as plt\n" + SAVE.format(dpi="")
         )
     ]
-    for name, dpi, size in FAITHFUL:
-        resize = (
-            ""
-            if size == 1.0
-            else (
-                "_f = plt.gcf()\n"
-                f"_f.set_size_inches(_f.get_size_inches() * {size}, forward=False)\n"
-            )
-        )
-        out.append(
-            Variant(
-                entry,
-                "faithful",
-                name,
-                "import matplotlib.pyplot as plt\n"
-                + resize
-                + SAVE.format(dpi=f", dpi={dpi}" if dpi != 100 else ""),
-            )
-        )
+    out += [_faithful(entry, name, dpi, size) for name, dpi, size in FAITHFUL]
     for kind in EDIT_KINDS:
         call = {
             "colour": "edit_colour",
@@ -135,6 +127,73 @@ def variants(entry: Entry) -> list[Variant]:
                 PRELUDE + f"{call}(plt.gcf())\n" + SAVE.format(dpi=""),
             )
         )
+    return out
+
+
+# More signal from the tuning half only (the validation half keeps the variants above, so its
+# numbers stay comparable): other dpis and figure sizes, the data edited at another index
+# pattern and by another factor, another word of a label. Written inline in the epilogue (the
+# edits module is unchanged, so cached renders stay valid).
+EXTRA_FAITHFUL = [("dpi0.9", 90, 1.0), ("dpi1.5", 150, 1.0), ("size0.8", 100, 0.8),
+                  ("size1.5", 100, 1.5)]  # fmt: skip
+EXTRA_DATA = {"data_x1.3_every_third": (1.3, 0, 3), "data_x0.8_every_other": (0.8, 0, 2)}
+DATA_EDIT = """from tests_gallery_edits import _main_series, _record, _rescale
+from matplotlib.container import BarContainer
+from matplotlib.lines import Line2D
+_ax, _s = _main_series(plt.gcf())
+if _s is None:
+    _record(False, "no main series")
+else:
+    if isinstance(_s, Line2D):
+        _y = np.asarray(_s.get_ydata(), dtype=float).copy()
+        _y[{start}::{step}] *= {factor}
+        _s.set_ydata(_y)
+    elif isinstance(_s, BarContainer):
+        for _p in _s.patches[{start}::{step}]:
+            if _s.orientation == "horizontal":
+                _p.set_width(_p.get_width() * {factor})
+            else:
+                _p.set_height(_p.get_height() * {factor})
+    else:
+        _o = np.asarray(_s.get_offsets(), dtype=float).copy()
+        _o[{start}::{step}, 1] *= {factor}
+        _s.set_offsets(_o)
+    _rescale(_ax)
+    _record(True, "main series x{factor} at [{start}::{step}]")
+"""
+LABEL_EDIT = r"""import re as _re
+from tests_gallery_edits import SWAPS, _record
+_f = plt.gcf()
+_texts = [_f._suptitle] if getattr(_f, "_suptitle", None) is not None else []
+for _a in _f.axes:
+    _texts += [_a.xaxis.label, _a.yaxis.label, _a.title, _a._left_title, _a._right_title]
+for _t in _texts:
+    _c = _t.get_text()
+    _w = _re.findall(r"(?<![\\$])\b[A-Za-z]{4,}\b", _c)
+    if not _t.get_visible() or not _w or "$" in _c:
+        continue
+    _old = min(_w, key=len)
+    _new = next(s for s in reversed(SWAPS) if s.lower() != _old.lower())
+    _new = _new.lower() if _old.islower() else _new
+    _t.set_text(_c.replace(_old, _new, 1))
+    _record(True, f"{_old!r} -> {_new!r}")
+    break
+else:
+    _record(False, "no title or axis label with a word")
+"""
+
+
+def extra_variants(entry: Entry) -> list[Variant]:
+    """Additional variants of a tuning-half script (refused for the validation half)."""
+    if entry.split != "tuning":
+        raise ValueError(f"{entry.name}: extra variants are for the tuning half only")
+    out = [_faithful(entry, *spec) for spec in EXTRA_FAITHFUL]
+    head = PRELUDE.split("from tests_gallery_edits")[0]
+    for name, (factor, start, step) in EXTRA_DATA.items():
+        body = DATA_EDIT.format(factor=factor, start=start, step=step)
+        out.append(Variant(entry, "data", name, head + body + SAVE.format(dpi="")))
+    out.append(Variant(entry, "label", "label_shortest_word",
+                       head + LABEL_EDIT + SAVE.format(dpi="")))  # fmt: skip
     return out
 
 

@@ -34,6 +34,8 @@ COLOURED = 40  # max - min channel: data drawn in colour, not black or grey text
 DATA_SHARE = 0.3  # of a place's differing pixels coloured: data differs there, not a font
 ONE_SIDED = 0.25  # a place whose ink on one side is at most this share of the other side's:
 # something drawn in one picture is not in the other (a mark left out), however small
+TEXT_PIXELS = 12  # a text box with this many pixels differing under every shift: re-read it
+TEXT_ROLES = ("title", "x label", "y label", "legend")
 WORD = re.compile(r"[A-Za-z0-9]+")
 
 
@@ -271,11 +273,56 @@ def _places(
     return found
 
 
+def _shifted_text(target: Picture, rendered: Picture, box: list[float | None],
+                  scale: float) -> bool:  # fmt: skip
+    """Whether a text's box differs under every single shift by up to one pixel. The per-pixel
+    best shift of ``differing`` forgives a replaced word in dense small text (glyph strokes
+    find a stroke within one pixel almost everywhere); one shift for the whole box does not."""
+    x0, y0, x1, y1 = (float(v or 0) * scale for v in box)
+    left, top = max(1, int(x0) - 1), max(1, int(y0) - 1)
+    right = min(target.width - 1, int(x1) + 2)
+    bottom = min(target.height - 1, int(y1) + 2)
+    if right - left < 3 or bottom - top < 3:
+        return False
+    a = target.rgb[top:bottom, left:right].astype(np.int16)
+    fewest = min(
+        int((np.abs(a - rendered.rgb[top + dy : bottom + dy, left + dx : right + dx]
+                    .astype(np.int16)).max(axis=2) > LEVELS).sum())
+        for dy in (-1, 0, 1)
+        for dx in (-1, 0, 1)
+    )  # fmt: skip
+    return fewest >= TEXT_PIXELS
+
+
+def _text_failures(target: Picture, rendered: Picture, facts: RenderFacts | None,
+                   scale: float) -> list[str]:  # fmt: skip
+    """Titles, axis labels and legend texts whose box differs under every shift and whose
+    words OCR reads differently on the two sides (the facts only say where to look)."""
+    if facts is None:
+        return []
+    failures: list[str] = []
+    for _, text in facts.all_texts():
+        if text.role not in TEXT_ROLES or not text.box or None in text.box:
+            continue
+        if not _shifted_text(target, rendered, text.box, scale):
+            continue
+        said = _text_difference(text, target, rendered, scale)
+        if said and said not in failures:
+            failures.append(said)
+        if len(failures) >= MAX_REPORTED:
+            break
+    return failures
+
+
 def compare_aligned(target: Picture, rendered: Picture, facts: RenderFacts | None) -> Aligned:
     if target.rgb.shape != rendered.rgb.shape:
         return Aligned(False, False, [])
     changed = differing(target, rendered)
     least = max(MIN_PIXELS, MIN_SHARE * changed.size)
+    scale = target.width / max(1, facts.size[0]) if facts and facts.size else 1.0
+    laid_out = changed.mean() <= SAME_SHARE or _same_layout(target, rendered)
+    if laid_out and (words := _text_failures(target, rendered, facts, scale)):
+        return Aligned(False, True, words)
     if changed.sum() < MIN_PIXELS:
         return Aligned(True, True, [])
     if changed.mean() > SAME_SHARE and not _same_layout(target, rendered):
@@ -283,7 +330,6 @@ def compare_aligned(target: Picture, rendered: Picture, facts: RenderFacts | Non
     places = _places(target, rendered, changed, least)
     if not places and changed.sum() < least:
         return Aligned(True, True, [])
-    scale = target.width / max(1, facts.size[0]) if facts and facts.size else 1.0
     failures: list[str] = []
     for region, place in places:
         if len(failures) >= MAX_REPORTED:
