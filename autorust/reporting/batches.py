@@ -18,8 +18,9 @@ LATEST_FILE = "latest.txt"
 
 
 def new_batch_id(now: datetime | None = None) -> str:
-    """Sortable by time, unique across processes: ``20261205-135500-1a2b3c``."""
-    stamp = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
+    """Sortable by time (to the microsecond: two batches in one second keep their order),
+    unique across processes: ``20261205-135500-123456-1a2b3c``."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S-%f")
     return f"{stamp}-{secrets.token_hex(3)}"
 
 

@@ -71,3 +71,21 @@ def test_extra_variants_exist_for_the_tuning_half_only() -> None:
         compile(variant.script(), variant.key, "exec")
     with pytest.raises(ValueError, match="tuning half only"):
         extra_variants(validation)
+
+
+def test_a_script_drawing_unseeded_random_data_renders_the_same_in_every_worker(
+    tmp_path: pytest.TempPathFactory,
+) -> None:
+    """A faithful re-render draws the same data: every render starts from the same seeds (the
+    two render workers' numpy states differ otherwise, so target and candidate did too)."""
+    from tests.support import gallery_render
+
+    (entry,) = [e for e in entries("validation") if e.name == "histogram_bihistogram"]
+    original = next(v for v in variants(entry) if v.name == "original")
+    script = original.script()
+    assert "seed" not in script
+    folders = [tmp_path / f"render{i}" for i in range(4)]  # type: ignore[operator]
+    for folder in folders:  # the pool's two workers take turns
+        gallery_render._run(folder, script, (0, 0))
+    pictures = [(folder / "output.png").read_bytes() for folder in folders]
+    assert all(picture == pictures[0] for picture in pictures[1:])

@@ -23,6 +23,8 @@ from tests.support.gallery_corpus import EDITS_MODULE, ROOT, Variant
 
 RUNNER = ROOT / "sandbox" / "figure_runner.py"
 TIMEOUT_S = 60
+# part of every cache key: renders made under other rules (e.g. before seeding) are not reused
+RENDER_RULES = "seeded-0"
 
 
 def cache_dir() -> Path:
@@ -54,6 +56,14 @@ def _child(folder: Path, size: tuple[int, int]) -> None:
         os.dup2(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), fd)
     sys.path[:] = [str(folder), *[p for p in sys.path if p not in ("", ".")]]
     sys.argv = ["_figure_runner.py", str(size[0]), str(size[1])]
+    # a faithful re-render of a script that draws unseeded random data draws the same data:
+    # every render starts from the same seeds (a forked worker's numpy state differs by worker)
+    import random
+
+    import numpy
+
+    random.seed(0)
+    numpy.random.seed(0)
     try:
         runpy.run_path("_figure_runner.py", run_name="__main__")
     finally:
@@ -99,7 +109,10 @@ def _pool():
 def target(variant: Variant) -> Path | None:
     """The task image: the original script's own render (no fitting)."""
     script = variant.script()
-    folder = cache_dir() / f"{variant.entry.name}__target_{_digest(script, RUNNER.read_text())}"
+    folder = (
+        cache_dir()
+        / f"{variant.entry.name}__target_{_digest(script, RUNNER.read_text(), RENDER_RULES)}"
+    )
     png = folder / "output.png"
     if not (folder / "status.json").exists():
         _run(folder, script, (0, 0))
@@ -111,7 +124,7 @@ def render(variant: Variant, target_png: Path) -> Path:
     with Image.open(target_png) as image:
         size = image.size
     script = variant.script()
-    digest = _digest(script, RUNNER.read_text(), EDITS_MODULE.read_text(), str(size))
+    digest = _digest(script, RUNNER.read_text(), EDITS_MODULE.read_text(), str(size), RENDER_RULES)
     folder = cache_dir() / f"{variant.key}_{digest}"
     if not (folder / "status.json").exists():
         _run(folder, script, size)

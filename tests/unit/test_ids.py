@@ -33,3 +33,14 @@ def test_ambiguous_and_missing_ids_say_what_to_type() -> None:
         resolve_id("1f2e3d4c5b6a7981-10e4f421", IDS, "run", "thread")
     with pytest.raises(ConfigError, match=r"no run 'zzz'$"):
         resolve_id("zzz", IDS, "run", "thread")
+
+
+def test_batch_ids_sort_in_the_order_they_were_made_within_one_second() -> None:
+    from datetime import UTC, datetime
+
+    from autorust.reporting.batches import new_batch_id
+
+    second = datetime(2026, 12, 5, 13, 55, 0, tzinfo=UTC)
+    for _ in range(20):  # the random suffix must never decide the order
+        made = [new_batch_id(second.replace(microsecond=m)) for m in (999_999, 5, 120, 400_000)]
+        assert sorted(made) == [made[1], made[2], made[3], made[0]]
