@@ -43,27 +43,23 @@ def _modules() -> dict[str, Path]:
 MODULES = _modules()
 
 
-def _import_statements(path: Path) -> set[str]:
-    """The module names written in ``path``'s absolute import statements (``from X import``)."""
+def _import_statements(path: Path, *, with_names: bool = False) -> set[str]:
+    """The module names written in ``path``'s absolute import statements (``from X import``);
+    ``with_names`` adds ``X.name`` for each imported name (which may be a submodule)."""
     names: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             names |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module)
+            if with_names:
+                names |= {f"{node.module}.{alias.name}" for alias in node.names}
     return names
 
 
 def _imports(path: Path) -> set[str]:
     """autorust modules imported anywhere in ``path`` (module level or inside functions)."""
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            names |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-            names |= {f"{node.module}.{alias.name}" for alias in node.names}
-    return {name for name in names if name in MODULES}
+    return {name for name in _import_statements(path, with_names=True) if name in MODULES}
 
 
 IMPORTS = {module: _imports(path) for module, path in MODULES.items()}
