@@ -197,7 +197,10 @@ def _apply_limits(limits):
     pairs = [
         (resource.RLIMIT_AS, limits["memory_mb"] * MB),
         (resource.RLIMIT_CPU, limits["cpu_s"]),
-        (resource.RLIMIT_FSIZE, limits["file_size_mb"] * MB),
+        # no one file outgrows the disk quota (by more than the MB that lets the quota check
+        # see it exceeded): a burst into a file unlinked while open ends there, not between
+        # two looks of the quota check (uid mode walks the disk, it has no tmpfs size)
+        (resource.RLIMIT_FSIZE, min(limits["file_size_mb"], limits["disk_mb"] + 1) * MB),
         (resource.RLIMIT_NOFILE, limits["open_files"]),
         (resource.RLIMIT_CORE, 0),
         (resource.RLIMIT_NPROC, limits["processes"]),
