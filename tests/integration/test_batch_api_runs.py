@@ -24,6 +24,7 @@ from tests.support.bad_images import copy_examples
 from tests.support.batch_api_emulator import BatchApiEmulator
 from tests.support.fake_openai import FakeOpenAI, replies_by_schema
 from tests.support.openai_usage import OpenAIUsage
+from tests.support.runs import calls_of
 
 ROOT = Path(__file__).resolve().parents[2]
 REPLIES = yaml.safe_load((ROOT / "examples" / "replies" / "sum_even.yaml").read_text())
@@ -45,10 +46,6 @@ async def run_folder(base_url: str, images: list[Path], home: Path, batch_api: b
             results = await BatchRun(images, config, saver).run()
             cost = summarize_usage(calls_of(results)).total.cost_usd
             return results, (c, cost)
-
-
-def calls_of(results):
-    return [c for r in results if r.state for c in r.state.model_calls]
 
 
 @pytest.mark.bwrap

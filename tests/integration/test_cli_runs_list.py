@@ -13,6 +13,7 @@ from autorust.runtime.history import list_threads
 from autorust.runtime.runner import run_image
 from autorust.storage.checkpoints import open_checkpointer
 from autorust.storage.listing import latest_runs
+from tests.support.runs import fork_at_first_coding
 
 
 async def test_latest_runs_match_the_graph_state(
@@ -101,18 +102,13 @@ async def test_runs_list_shows_the_newest_runs_and_filters_by_status(tmp_path: P
 async def test_a_fork_is_in_the_run_index_with_its_origin(
     scripted_config: AutorustConfig, example_images: Path
 ) -> None:
-    from autorust.runtime.history import fork, history
-    from autorust.runtime.runner import compile_graph
     from autorust.storage.run_index import read_index
 
     async with open_checkpointer(scripted_config.checkpoint_path) as saver:
-        first = await run_image(example_images / "palindrome.png", scripted_config, saver)
-        steps = await history(compile_graph(saver), first.thread_id or "")
-        coding = next(step for step in steps if step.node == "coding")
-        forked = await fork(saver, first.thread_id or "", coding.checkpoint_id, feedback="again")
+        first, forked_at, forked = await fork_at_first_coding(
+            saver, scripted_config, example_images / "palindrome.png"
+        )
     rows, stale = read_index(scripted_config.checkpoint_path)
     assert not stale, "the fork indexed itself when it finished"
     by_thread = {row.thread_id: row for row in rows}
-    assert by_thread[forked.thread_id or ""].forked_from == (
-        f"{first.thread_id}@{coding.checkpoint_id}"
-    )
+    assert by_thread[forked.thread_id or ""].forked_from == f"{first.thread_id}@{forked_at}"

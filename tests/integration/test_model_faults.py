@@ -18,6 +18,7 @@ from autorust.runtime.batch import BatchRun
 from autorust.storage.checkpoints import open_checkpointer
 from tests.support.bad_images import copy_examples
 from tests.support.fake_openai import FakeOpenAI, FaultPlan, replies_by_schema, schema_name
+from tests.support.runs import calls_of
 
 ROOT = Path(__file__).resolve().parents[2]
 REPLIES = yaml.safe_load((ROOT / "examples" / "replies" / "sum_even.yaml").read_text())
@@ -62,7 +63,7 @@ async def test_twenty_items_survive_thirty_percent_faults(
     assert sum(r.status == "passed" for r in results) >= 15
     assert sum(plan.injected.values()) >= 10, plan.injected
 
-    calls = [c for r in results if r.state for c in r.state.model_calls]
+    calls = calls_of(results)
     assert sum(c.retries for c in calls) > 0, "client retries must be recorded in state"
     assert sum(len(c.regenerations) for c in calls) > 0, "regenerations must be in state"
     assert any("HTTP 429" in c.transient_errors or "HTTP 500" in c.transient_errors for c in calls)

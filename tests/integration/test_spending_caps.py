@@ -17,6 +17,7 @@ from autorust.storage.checkpoints import open_checkpointer
 from tests.support.bad_images import copy_examples
 from tests.support.fake_openai import FakeOpenAI, replies_by_schema
 from tests.support.openai_usage import OpenAIUsage
+from tests.support.runs import calls_of
 
 ROOT = Path(__file__).resolve().parents[2]
 REPLIES = yaml.safe_load((ROOT / "examples" / "replies" / "sum_even.yaml").read_text())
@@ -32,8 +33,7 @@ async def batch(server: FakeOpenAI, images: list[Path], home: Path, **caps: floa
 
 
 def cost(results) -> float:
-    calls = [c for r in results if r.state for c in r.state.model_calls]
-    return summarize_usage(calls).total.cost_usd or 0.0
+    return summarize_usage(calls_of(results)).total.cost_usd or 0.0
 
 
 @pytest.mark.bwrap
@@ -44,7 +44,7 @@ async def test_max_cost_at_half_the_folder_stops_items_and_a_larger_cap_finishes
     with FakeOpenAI(replies_by_schema(REPLIES), usage=OpenAIUsage(caching=False)) as server:
         full = await batch(server, images, tmp_path / "uncapped")
         folder_cost, folder_requests = cost(full), len(server.requests)
-        calls = [c for r in full if r.state for c in r.state.model_calls]
+        calls = calls_of(full)
         one_call = max(summarize_usage([c]).total.cost_usd or 0.0 for c in calls)
         assert {r.status for r in full} == {"passed"} and folder_cost > 0
 

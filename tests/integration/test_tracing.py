@@ -26,6 +26,7 @@ from autorust import telemetry
 from autorust.graph.context import AutorustConfig
 from autorust.runtime.runner import run_image
 from autorust.storage.checkpoints import open_checkpointer
+from tests.support.runs import fork_at_first_coding
 
 ROOT = Path(__file__).resolve().parents[2]
 REPLIES = ROOT / "examples" / "replies"
@@ -123,22 +124,18 @@ async def test_spans_of_one_run_in_memory(
 async def test_a_fork_and_a_resume_get_their_own_run_span_with_the_verdict(
     exporter: InMemorySpanExporter, scripted_config: AutorustConfig, example_images: Path
 ) -> None:
-    from autorust.runtime.history import fork, history, resume
-    from autorust.runtime.runner import compile_graph
+    from autorust.runtime.history import resume
 
     async with open_checkpointer(scripted_config.checkpoint_path) as saver:
-        first = await run_image(example_images / "palindrome.png", scripted_config, saver)
-        steps = await history(compile_graph(saver), first.thread_id or "")
-        coding = next(step for step in steps if step.node == "coding")
-        forked = await fork(saver, first.thread_id or "", coding.checkpoint_id, feedback="again")
+        first, forked_at, forked = await fork_at_first_coding(
+            saver, scripted_config, example_images / "palindrome.png"
+        )
         resumed = await resume(saver, forked.thread_id or "")
     runs = [s for s in exporter.get_finished_spans() if s.name.startswith("autorust.run")]
     first_run, fork_run, resume_run = runs
     assert "autorust.run_kind" not in first_run.attributes
     assert fork_run.attributes["autorust.run_kind"] == "fork"
-    assert fork_run.attributes["autorust.forked_from"] == (
-        f"{first.thread_id}@{coding.checkpoint_id}"
-    )
+    assert fork_run.attributes["autorust.forked_from"] == f"{first.thread_id}@{forked_at}"
     assert fork_run.attributes["autorust.thread_id"] == forked.thread_id
     assert fork_run.attributes["autorust.status"] == forked.status
     assert resume_run.attributes["autorust.run_kind"] == "resume"
