@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -21,7 +22,10 @@ def mcp(
     transport: Annotated[
         Transport, typer.Option(help="stdio (an MCP client starts this command) | http")
     ] = Transport.stdio,
-    host: Annotated[str, typer.Option(help="http: address to listen on")] = "127.0.0.1",
+    host: Annotated[
+        str,
+        typer.Option(help="http: address to listen on (not loopback: needs AUTORUST_MCP_TOKEN)"),
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="http: port (the endpoint is /mcp)")] = 8765,
     scripted: Annotated[
         Path | None, typer.Option(help="replay scripted replies from this folder")
@@ -39,6 +43,7 @@ def mcp(
     from autorust.cli.preflight import ConfigError, check_model_endpoints, load_config
 
     try:
+        from autorust.runtime.mcp_auth import TOKEN_ENV, MCPAuthError, http_auth
         from autorust.runtime.mcp_server import build_server
     except ImportError:
         raise fail("autorust mcp needs the MCP SDK: pip install 'autorust[mcp]'") from None
@@ -54,5 +59,11 @@ def mcp(
     config = load_config(**overrides)
     check_model_endpoints(config)
     store = checkpoint or str(config.checkpoint_path)
-    server = build_server(config, store, host, port)
+    auth = None
+    if transport is Transport.http:
+        try:
+            auth = http_auth(host, port, os.environ.get(TOKEN_ENV))
+        except MCPAuthError as exc:
+            raise ConfigError(exc.setting, exc.problem) from None
+    server = build_server(config, store, host, port, auth)
     server.run("stdio" if transport is Transport.stdio else "streamable-http")

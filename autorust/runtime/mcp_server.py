@@ -171,7 +171,15 @@ class Runs:
         await asyncio.gather(*self.tasks.values(), return_exceptions=True)
 
 
-def build_server(config: AutorustConfig, checkpoint: str, host: str, port: int) -> FastMCP:
+def build_server(
+    config: AutorustConfig,
+    checkpoint: str,
+    host: str,
+    port: int,
+    auth: dict[str, Any] | None = None,
+) -> FastMCP:
+    """``auth``: FastMCP's auth arguments for HTTP (``mcp_auth.http_auth``)."""
+
     @asynccontextmanager
     async def lifespan(_: FastMCP) -> AsyncIterator[Runs]:
         """Per server run (stdio) or per session (HTTP): the store open, the session's runs
@@ -187,7 +195,7 @@ def build_server(config: AutorustConfig, checkpoint: str, host: str, port: int) 
         return ctx.request_context.lifespan_context  # type: ignore[no-any-return]
 
     server = FastMCP("autorust", instructions=INSTRUCTIONS, lifespan=lifespan, host=host,
-                     port=port)  # fmt: skip
+                     port=port, **(auth or {}))  # fmt: skip
 
     @server.tool()
     async def run_image(

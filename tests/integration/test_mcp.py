@@ -212,3 +212,69 @@ async def test_mcp_over_streamable_http(tmp_path: Path) -> None:
         server.terminate()
         server.wait(timeout=30)
     _cli_sees(tmp_path, threads)
+
+
+TOKEN = "s3cret-token-for-the-mcp-test-0123456789"
+
+
+def _wait_listening(server: subprocess.Popen[bytes], url: str) -> None:
+    for _ in range(100):
+        try:
+            httpx.get(url, timeout=0.5)
+            return
+        except httpx.TransportError:
+            assert server.poll() is None, server.stderr.read().decode()  # type: ignore[union-attr]
+            time.sleep(0.1)
+
+
+async def test_mcp_over_http_with_a_token_refuses_requests_without_it(tmp_path: Path) -> None:
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, *_args(tmp_path), "--transport", "http", "--port", str(port)],
+        cwd=tmp_path, env=_env(tmp_path / ".autorust") | {"AUTORUST_MCP_TOKEN": TOKEN},
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}/mcp"
+    hello = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "t", "version": "0"}}}  # fmt: skip
+    accept = {"Accept": "application/json, text/event-stream"}
+    try:
+        _wait_listening(server, url)
+        bare = httpx.post(url, json=hello, headers=accept, timeout=10)
+        forged = accept | {"Authorization": "Bearer " + TOKEN[:-1] + "x"}
+        wrong = httpx.post(url, json=hello, headers=forged, timeout=10)
+        assert (bare.status_code, wrong.status_code) == (401, 401)
+        assert TOKEN not in bare.text + wrong.text
+        async with (
+            httpx.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}) as client,
+            streamable_http_client(url, http_client=client) as (read, write, _),
+            ClientSession(read, write) as session,
+        ):
+            await session.initialize()
+            assert {tool.name for tool in (await session.list_tools()).tools} >= TOOLS
+            assert await _call(session, "list_runs") == []
+    finally:
+        server.terminate()
+        _, stderr = server.communicate(timeout=30)
+    assert TOKEN not in stderr.decode()
+
+
+@pytest.mark.parametrize(
+    ("host", "token", "says"),
+    [("0.0.0.0", None, "needs a bearer token: set AUTORUST_MCP_TOKEN"),
+     ("127.0.0.1", "abc123xyz", "AUTORUST_MCP_TOKEN: too short")],
+)  # fmt: skip
+def test_mcp_over_http_refuses_an_open_or_weak_setup_in_one_line(
+    tmp_path: Path, host: str, token: str | None, says: str
+) -> None:
+    env = _env(tmp_path / ".autorust") | ({"AUTORUST_MCP_TOKEN": token} if token else {})
+    done = subprocess.run(
+        [sys.executable, *_args(tmp_path), "--transport", "http", "--host", host,
+         "--port", str(free_port())],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode != 0
+    lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+    assert len(lines) == 1 and says in lines[0], lines
+    assert token is None or token not in lines[0]
