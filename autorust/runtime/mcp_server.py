@@ -33,6 +33,7 @@ from autorust.runtime.runner import compile_graph, run_image, state_of
 from autorust.storage.checkpoints import open_checkpointer
 from autorust.storage.listing import current_runs
 
+CANCEL_WAIT_S = 30.0  # a step in flight (a model call, a sandbox job) stops within this
 INSTRUCTIONS = (
     "autorust turns an image of a programming task into verified code. Start a run with "
     "run_image (or run_folder for every image of a folder); poll status with the returned "
@@ -53,6 +54,7 @@ class Runs:
         self.config, self.saver = config, saver
         self.graph = compile_graph(saver)
         self.tasks: dict[str, asyncio.Task[ItemResult]] = {}
+        self.cancelled: set[str] = set()
         self.inputs = Path(config.home) / "mcp-inputs"
 
     def start(self, image: Path) -> RunHandle:
@@ -60,6 +62,7 @@ class Runs:
         task = self.tasks.get(thread)
         if task is None or task.done():
             self.tasks[thread] = asyncio.create_task(self._run(image, thread))
+            self.cancelled.discard(thread)
         return RunHandle(thread_id=thread, image=str(image), status="running")
 
     async def _run(self, image: Path, thread: str) -> ItemResult:
@@ -87,14 +90,14 @@ class Runs:
 
     async def status(self, thread: str) -> dict[str, Any]:
         task = self.tasks.get(thread)
-        if task is not None and not task.done():
+        if task is not None and not task.done() and thread not in self.cancelled:
             state = await state_of(self.graph, thread)
             return {"thread_id": thread, "status": "running", "finished": False,
                     "iteration": state.iteration if state else 0,
                     "steps_done": len(state.attempts) if state else 0}  # fmt: skip
         state = await state_of(self.graph, thread)
-        if task is not None and task.cancelled():
-            return {"thread_id": thread, "status": "cancelled", "finished": True,
+        if task is not None and (task.cancelled() or thread in self.cancelled):
+            return {"thread_id": thread, "status": "cancelled", "finished": task.done(),
                     "resumable": state is not None,
                     "steps_done": len(state.attempts) if state else 0}  # fmt: skip
         outcome = task.result() if task is not None else None
@@ -128,6 +131,17 @@ class Runs:
             },
             "resources": [f"autorust://runs/{thread}/{part}" for part in ("code", "result")],
         }
+
+    async def cancel(self, thread: str) -> bool:
+        """Stop a running run and wait until it has stopped, so the next ``status`` already
+        says ``cancelled``."""
+        task = self.tasks.get(thread)
+        if task is None or task.done():
+            return False
+        self.cancelled.add(thread)
+        task.cancel()
+        await asyncio.wait({task}, timeout=CANCEL_WAIT_S)
+        return True
 
     async def wait(self, thread: str, ctx: Context | None) -> dict[str, Any]:
         task = self.tasks[thread]
@@ -245,8 +259,6 @@ def build_server(config: AutorustConfig, checkpoint: str, host: str, port: int) 
     async def cancel(thread_id: str, ctx: Context) -> dict[str, Any]:
         """Stop a run started by this server; its finished steps stay checkpointed, so
         ``autorust runs resume`` continues it."""
-        task = of(ctx).tasks.get(thread_id)
-        cancelled = task is not None and not task.done() and task.cancel()
-        return {"thread_id": thread_id, "cancelled": bool(cancelled)}
+        return {"thread_id": thread_id, "cancelled": await of(ctx).cancel(thread_id)}
 
     return server
