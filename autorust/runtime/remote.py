@@ -25,7 +25,7 @@ from langgraph_sdk import get_client
 
 from autorust.graph.context import AutorustConfig
 from autorust.graph.state import IMAGE_NAMESPACE, STORE_PREFIX, RunState
-from autorust.outcomes import SETTLED, ItemResult, failed_item
+from autorust.outcomes import SETTLED, ItemResult, failed_item, item_result
 from autorust.reporting.item_files import write_item
 from autorust.runtime.batch import BatchOptions
 from autorust.runtime.identity import thread_id_from_digest
@@ -115,16 +115,7 @@ async def _run_one(  # type: ignore[no-untyped-def]
         values = (await client.threads.get_state(thread_id)).get("values") or {}
     # the server's copy of the image is its business: report the file the user gave
     run_state = RunState.model_validate(values).model_copy(update={"image_path": str(image)})
-    return ItemResult(
-        image_path=str(image),
-        thread_id=thread_id,
-        status=run_state.status,
-        iterations=len(run_state.attempts),
-        error=run_state.error,
-        skipped=skipped,
-        duration_s=round(time.perf_counter() - started, 3),
-        state=run_state,
-    )
+    return item_result(image, thread_id, run_state, started, skipped=skipped)
 
 
 async def run_on_server(
