@@ -19,13 +19,12 @@ from typing import Any, Literal, NamedTuple, Protocol
 
 from pydantic import BaseModel
 
+from autorust.graph.routing import STOPPED
 from autorust.outcomes import SETTLED, ItemResult, failed_item
 from autorust.reporting.item_files import write_item
 from autorust.runtime.inputs import InputGroup, group_by_content
 
 Action = Literal["skip", "resume", "retry_from_last_good", "start"]
-STOPPED: tuple[str, ...] = ("error", "budget_exceeded")
-"""Ended without a verdict: a plain rerun retries the item from its last good checkpoint."""
 
 
 def next_action(status: str | None, has_pending_next: bool, force: bool) -> Action:

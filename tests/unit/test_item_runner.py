@@ -1,16 +1,21 @@
 """One item lifecycle for both batch modes (runtime/item_runner.py): the skip/resume/retry
-decision, the checkpoint a retry starts from, the shared batch loop."""
+decision, the checkpoint a retry starts from, the shared batch loop, and a ``--server`` item
+that ended ``error`` continuing from its last good checkpoint like a local one (it used to be
+deleted and started over)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import get_args
+from typing import Any, get_args
 
 import pytest
 
+from autorust.graph.context import AutorustConfig
 from autorust.graph.state import RunStatus
 from autorust.outcomes import ItemResult
 from autorust.runtime.item_runner import ItemBatch, Slot, last_good, next_action
+from autorust.runtime.remote import ServerItemRunner
 
 STATUSES: list[str | None] = [None, *get_args(RunStatus)]
 # (status, pending next steps) -> action without --force; --force always starts over
@@ -101,3 +106,126 @@ async def test_the_batch_loop_runs_identical_bytes_once_and_writes_every_folder(
     assert sorted(events) == ["a.png", "a2.png", "b.png", "missing.png"]
     written = sorted(p.parent.name.split("-")[0] for p in (tmp_path / "out").glob("*/result.json"))
     assert written == ["a", "a2", "b", "missing"]
+
+
+def _state(status: str, calls: int, next_: tuple[str, ...], checkpoint: str) -> dict[str, Any]:
+    values = {"image_path": "store:abc/a.png", "status": status, "model_calls": [
+        {"agent": "vision", "iteration": 0, "input_tokens": 10 + n} for n in range(calls)
+    ]}  # fmt: skip
+    return {"values": values, "next": list(next_), "checkpoint": {"checkpoint_id": checkpoint}}
+
+
+class FakeServer:
+    """The part of langgraph-sdk's client a ``--server`` batch uses, over a scripted thread
+    (history newest first); every call is recorded."""
+
+    def __init__(self, history: list[dict[str, Any]], final: dict[str, Any]) -> None:
+        self.history, self.final, self.calls = history, final, []
+        self.threads, self.runs, self.store = self, self, self
+        self.ran = False
+
+    async def create(self, **kwargs: Any) -> None:
+        self.calls.append(("create", kwargs))
+
+    async def delete(self, thread_id: str) -> None:
+        self.calls.append(("delete", {}))
+        self.history = []
+
+    async def get_state(self, thread_id: str) -> dict[str, Any]:
+        if self.ran:
+            return self.final
+        return self.history[0] if self.history else {"values": {}, "next": []}
+
+    async def get_history(self, thread_id: str, *, limit: int, before: Any = None) -> list[Any]:
+        self.calls.append(("get_history", {"before": before}))
+        start = 0 if before is None else 1 + [h["checkpoint"] for h in self.history].index(before)
+        return self.history[start : start + limit]
+
+    async def update_state(self, thread_id: str, values: Any, **kwargs: Any) -> dict[str, Any]:
+        self.calls.append(("update_state", {"values": values, **kwargs}))
+        return {"checkpoint": {"checkpoint_id": "carried"}}
+
+    async def put_item(self, namespace: Any, key: str, value: Any) -> None:
+        self.calls.append(("put_item", {"key": key}))
+
+    async def stream(self, thread_id: str, graph_id: str, **kwargs: Any):  # type: ignore[no-untyped-def]
+        self.calls.append(("stream", kwargs))
+        self.ran = True
+        return
+        yield
+
+    def named(self, name: str) -> list[dict[str, Any]]:
+        return [kwargs for call, kwargs in self.calls if call == name]
+
+
+async def _run_on(server: FakeServer, tmp_path: Path, force: bool = False) -> ItemResult:
+    image = tmp_path / "a.png"
+    image.write_bytes(b"png bytes")
+    runner = ServerItemRunner(server, AutorustConfig(home=str(tmp_path / "home")), force=force)
+    batch = ItemBatch([image], output_dir=tmp_path / "out")
+    (result,) = await batch.run_items(runner)
+    (folder,) = (tmp_path / "out").glob("a-*")
+    assert json.loads((folder / "result.json").read_text())["status"] == result.status
+    return result
+
+
+async def test_a_server_error_item_retries_from_its_last_good_checkpoint(tmp_path: Path) -> None:
+    """Same decision as a local batch: the thread is kept, the run continues from the last
+    checkpoint before the failure, and the failed step's billed calls stay in the ledger."""
+    server = FakeServer(
+        history=[
+            _state("error", 3, (), "failed"),
+            _state("running", 1, ("coding",), "good"),
+            _state("running", 0, ("vision",), "first"),
+        ],
+        final=_state("passed", 4, (), "done"),
+    )
+    result = await _run_on(server, tmp_path)
+
+    assert server.named("delete") == [] and server.named("put_item") == []
+    (update,) = server.named("update_state")
+    assert update["checkpoint"] == {"checkpoint_id": "good"} and update["as_node"] == "vision"
+    assert [c["input_tokens"] for c in update["values"]["model_calls"]] == [11, 12]
+    (stream,) = server.named("stream")
+    assert stream["input"] is None and stream["checkpoint"] == {"checkpoint_id": "carried"}
+    assert result.status == "passed" and result.resumed and not result.skipped
+    assert result.image_path == str(tmp_path / "a.png")
+
+
+async def test_a_server_error_item_without_a_good_checkpoint_starts_over(tmp_path: Path) -> None:
+    server = FakeServer(
+        history=[_state("error", 1, (), "failed"), {"values": {}, "next": ["__start__"],
+                                                    "checkpoint": {"checkpoint_id": "0"}}],
+        final=_state("passed", 2, (), "done"),
+    )  # fmt: skip
+    result = await _run_on(server, tmp_path)
+
+    assert len(server.named("delete")) == 1 and len(server.named("put_item")) == 1
+    (stream,) = server.named("stream")
+    assert stream["input"]["image_path"].startswith("store:") and stream.get("checkpoint") is None
+    assert result.status == "passed" and not result.resumed
+
+
+@pytest.mark.parametrize(
+    ("status", "next_", "force", "expected"),
+    [
+        ("passed", (), False, "skip"),
+        ("passed", (), True, "start"),
+        ("running", ("checker",), False, "resume"),
+        (None, (), False, "start"),
+    ],
+)
+async def test_server_items_follow_the_shared_decision(
+    tmp_path: Path, status: str | None, next_: tuple[str, ...], force: bool, expected: str
+) -> None:
+    history = [_state(status, 1, next_, "last")] if status else []
+    server = FakeServer(history=history, final=_state("passed", 2, (), "done"))
+    result = await _run_on(server, tmp_path, force=force)
+
+    streams = server.named("stream")
+    assert result.skipped == (expected == "skip") and result.resumed == (expected == "resume")
+    assert len(streams) == (0 if expected == "skip" else 1)
+    assert len(server.named("put_item")) == (1 if expected == "start" else 0)
+    assert len(server.named("delete")) == (1 if force else 0)
+    if expected == "resume":
+        assert streams[0]["input"] is None
