@@ -8,7 +8,7 @@ from pathlib import Path
 
 from langgraph.checkpoint.memory import InMemorySaver
 
-from autorust.config import AutorustConfig
+from autorust.graph.context import AutorustConfig
 from autorust.runtime.mcp_server import Runs
 
 
