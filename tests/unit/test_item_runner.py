@@ -169,9 +169,14 @@ async def _run_on(server: FakeServer, tmp_path: Path, force: bool = False) -> It
     return result
 
 
-async def test_a_server_error_item_retries_from_its_last_good_checkpoint(tmp_path: Path) -> None:
+@pytest.mark.parametrize("page", [100, 2])
+async def test_a_server_error_item_retries_from_its_last_good_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, page: int
+) -> None:
     """Same decision as a local batch: the thread is kept, the run continues from the last
-    checkpoint before the failure, and the failed step's billed calls stay in the ledger."""
+    checkpoint before the failure, and the failed step's billed calls stay in the ledger
+    (``page``: the history is read in pages of this many checkpoints)."""
+    monkeypatch.setattr("autorust.runtime.remote.HISTORY_PAGE", page)
     server = FakeServer(
         history=[
             _state("error", 3, (), "failed"),
@@ -183,6 +188,7 @@ async def test_a_server_error_item_retries_from_its_last_good_checkpoint(tmp_pat
     result = await _run_on(server, tmp_path)
 
     assert server.named("delete") == [] and server.named("put_item") == []
+    assert len(server.named("get_history")) == (1 if page == 100 else 2)
     (update,) = server.named("update_state")
     assert update["checkpoint"] == {"checkpoint_id": "good"} and update["as_node"] == "vision"
     assert [c["input_tokens"] for c in update["values"]["model_calls"]] == [11, 12]
