@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -59,5 +60,29 @@ def failed_item(
         status="error",
         error=message,
         iterations=len(state.attempts) if state else 0,
+        state=state,
+    )
+
+
+def item_result(
+    image_path: str | Path,
+    thread_id: str | None,
+    state: RunState,
+    started: float,
+    *,
+    skipped: bool = False,
+    resumed: bool = False,
+) -> ItemResult:
+    """The result a thread's state gives (every runner, local or server, builds it here);
+    ``started``: the ``time.perf_counter()`` when the item started."""
+    return ItemResult(
+        image_path=str(image_path),
+        thread_id=thread_id,
+        status=state.status,
+        iterations=len(state.attempts),
+        error=state.error,
+        resumed=resumed,
+        skipped=skipped,
+        duration_s=round(time.perf_counter() - started, 3),
         state=state,
     )

@@ -309,8 +309,8 @@ async def _local_batch_drainable(
     plan: BatchPlan, console: Console, drain: Drain
 ) -> list[ItemResult]:
     from autorust.cli.progress import JsonLinesProgress, LiveProgress
-    from autorust.reporting.item_files import write_item
-    from autorust.runtime.batch import BatchEvent, BatchRun
+    from autorust.runtime.batch import BatchRun
+    from autorust.runtime.item_runner import BatchEvent
     from autorust.storage.checkpoints import is_postgres_url, open_checkpointer
     from autorust.storage.claims import PostgresClaims
 
@@ -324,27 +324,22 @@ async def _local_batch_drainable(
                 claims = PostgresClaims(conn, plan.worker.worker_id, plan.worker.lease_s)
                 await claims.setup()
             batch = BatchRun(
-                plan.images, plan.config, saver, plan.options, claims=claims, drain=drain
-            )
+                plan.images, plan.config, saver, plan.options, claims=claims, drain=drain,
+                output_dir=plan.output_dir,
+            )  # fmt: skip
             plan.drained = batch.drained
-
-            def write_finished(event: BatchEvent) -> None:
-                if event.kind == "item_finished" and event.result is not None:
-                    write_item(plan.output_dir, event.result)
-
             if plan.mode is OutputMode.jsonl:
                 sink = JsonLinesProgress(batch.scheduler)
                 for item in plan.not_processed:
                     sink.on_event(BatchEvent(kind="file_not_processed", image_path=item.image,
                                              reason=item.reason))  # fmt: skip
-                batch.on_event = lambda e: (write_finished(e), sink.on_event(e))
+                batch.on_event = sink.on_event
                 return await batch.run()
             if plan.mode is OutputMode.quiet:
-                batch.on_event = write_finished
                 return await batch.run()
             show_not_processed(console, plan.not_processed)
             with LiveProgress(console, len(plan.images), batch.scheduler) as live:
-                batch.on_event = lambda e: (write_finished(e), live.on_event(e))
+                batch.on_event = live.on_event
                 return await batch.run()
     finally:
         await close_executor(executor)

@@ -12,7 +12,7 @@ from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from autorust.runtime.batch import BatchEvent
+from autorust.runtime.item_runner import BatchEvent
 from autorust.runtime.scheduler import AgentScheduler
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from autorust.redaction import redact
 from autorust.reporting.usage import load_prices
 from autorust.runtime.drain import Drain
 from autorust.runtime.identity import thread_id_from_digest
-from autorust.runtime.inputs import InputGroup, group_by_content
+from autorust.runtime.item_runner import BatchEvent, EventSink, ItemBatch, Slot
 from autorust.runtime.runner import compile_graph, run_image, state_of
 from autorust.runtime.scheduler import AgentScheduler
 from autorust.storage.claims import Claim, PostgresClaims
@@ -37,19 +36,12 @@ class BatchOptions(BaseModel):
     force: bool = False
 
 
-class BatchEvent(BaseModel):
-    kind: str  # "item_started" | "item_finished" | "file_not_processed"
-    image_path: str
-    result: ItemResult | None = None
-    reason: str | None = None  # why a file of the folder is not processed
-
-
-EventSink = Callable[[BatchEvent], None]
 log = logging.getLogger("autorust.batch")
 
 
-class BatchRun:
-    """A batch in progress; ``scheduler.snapshot()`` shows per-agent load while it runs."""
+class BatchRun(ItemBatch):
+    """A local batch in progress; ``scheduler.snapshot()`` shows per-agent load while it runs.
+    ``output_dir``: where item folders are written as items finish (none: not written)."""
 
     def __init__(
         self,
@@ -60,22 +52,24 @@ class BatchRun:
         on_event: EventSink | None = None,
         claims: PostgresClaims | None = None,
         drain: Drain | None = None,
+        output_dir: Path | None = None,
     ) -> None:
-        self.images = images
+        self.options = options or BatchOptions()
+        super().__init__(
+            images,
+            max_in_flight=self.options.max_in_flight,
+            on_event=on_event,
+            output_dir=output_dir,
+        )
         self.config = config
         self.checkpointer = checkpointer
-        self.options = options or BatchOptions()
-        self.on_event = on_event or (lambda event: None)
         self.scheduler = AgentScheduler(
             self.options.concurrency, adaptive=self.options.adaptive, budget=self.options.budget
         )
         self.claims = claims
         self.drain = drain or Drain()
-        self.drained: list[str] = []  # images stopped by a drain (checkpointed, not finished)
-        self.results: dict[str, ItemResult] = {}
         self.started = time.monotonic()
         self.fingerprint = config.fingerprint()  # hashes the scripted replies: once per batch
-        self._starting = asyncio.Lock()
         self.budget = Budget(
             max_cost=config.max_cost,
             max_item_cost=config.max_item_cost,
@@ -83,75 +77,95 @@ class BatchRun:
             price=load_prices().cost,
         )
 
-    async def _one(
-        self, image: Path, sha256: str, gate: asyncio.Semaphore, graph: Any
-    ) -> ItemResult | None:
+    async def run(self) -> list[ItemResult]:
+        """Every image's result, in the order given (copies of identical bytes included);
+        after a drain, only the images that finished (the others are in ``drained``)."""
+        graph = compile_graph(self.checkpointer, node_wrapper=self.scheduler.wrap)
+        runner = LocalItemRunner(self, graph)
+        with batch_stop(), spending_caps(self.budget):  # billing errors stop the batch once
+            return await self.run_items(runner)
+
+
+class LocalItemRunner:
+    """The ``ItemRunner`` of a local batch: the graph in this process, checkpoints in
+    ``batch.checkpointer``, per-agent slots from ``batch.scheduler``, optional claims shared
+    with other workers; ``runner.run_image`` decides skip, resume, retry or start."""
+
+    def __init__(self, batch: BatchRun, graph: Any) -> None:
+        self.batch = batch
+        self.graph = graph
+        self._starting = asyncio.Lock()
+
+    async def run(self, image: Path, sha256: str, slot: Slot) -> ItemResult | None:
         """None: a drain stopped it (or it never started)."""
-        thread_id = thread_id_from_digest(sha256, self.fingerprint)
-        if self.claims is None:
-            async with gate:
-                if self.drain.requested:
+        thread_id = thread_id_from_digest(sha256, self.batch.fingerprint)
+        drain, claims = self.batch.drain, self.batch.claims
+        if claims is None:
+            async with slot:
+                if drain.requested:
                     return None
-                return await self._attempt(image, graph, thread_id)
+                return await self._attempt(image, thread_id)
         while True:
-            async with gate:
-                if self.drain.requested:
+            async with slot:
+                if drain.requested:
                     return None
-                claim = await self.claims.claim(thread_id)
+                claim = await claims.claim(thread_id)
                 if claim is not Claim.BUSY:
-                    return await self._attempt(image, graph, thread_id, claim)
+                    return await self._attempt(image, thread_id, claim)
             # another worker holds it; if that worker dies its lease expires and we take over
-            await asyncio.sleep(self.claims.lease_s / 4)
+            await asyncio.sleep(claims.lease_s / 4)
 
     async def _attempt(
-        self, image: Path, graph: Any, thread_id: str, claim: Claim | None = None
+        self, image: Path, thread_id: str, claim: Claim | None = None
     ) -> ItemResult | None:
+        claims = self.batch.claims if claim is Claim.CLAIMED else None
         if (stop := current_stop()) is not None and stop.reason is not None:
-            if self.claims and claim is Claim.CLAIMED:
-                await self.claims.release(thread_id)
-            return self._record(image, not_started(image, thread_id, stop.reason))
-        self.on_event(BatchEvent(kind="item_started", image_path=str(image)))
+            if claims:
+                await claims.release(thread_id)
+            return not_started(image, thread_id, stop.reason)
+        self.batch.on_event(BatchEvent(kind="item_started", image_path=str(image)))
         try:
-            if claim is Claim.CLAIMED and self.claims:
-                async with self.claims.held(thread_id):
-                    result = await self._run(image, graph, thread_id)
+            if claims:
+                async with claims.held(thread_id):
+                    result = await self._run(image, thread_id)
                 if result.status in SETTLED:
-                    await self.claims.finish(thread_id, result.status)
+                    await claims.finish(thread_id, result.status)
                 else:  # paused, or an error a later batch may retry: give the claim back
-                    await self.claims.release(thread_id)
+                    await claims.release(thread_id)
             else:
-                result = await self._run(image, graph, thread_id)
+                result = await self._run(image, thread_id)
         except asyncio.CancelledError:
-            if self.claims and claim is Claim.CLAIMED:
-                await asyncio.shield(self.claims.release(thread_id))
+            if claims:
+                await asyncio.shield(claims.release(thread_id))
             raise
         except GraphDrained:  # the step in flight finished and is checkpointed
-            if self.claims and claim is Claim.CLAIMED:
-                await self.claims.release(thread_id)
+            if claims:
+                await claims.release(thread_id)
             log.info(f"{image.name}: drained", extra={"image": str(image)})
             return None
         except Exception as exc:  # one item's failure must not stop the batch
-            if self.claims and claim is Claim.CLAIMED:
-                await self.claims.release(thread_id)
-            result = await self._failed(image, graph, thread_id, exc)
+            if claims:
+                await claims.release(thread_id)
+            result = await self._failed(image, thread_id, exc)
             try:  # (a run that finished indexes itself)
-                await index_run(self.checkpointer, thread_id)
+                await index_run(self.batch.checkpointer, thread_id)
             except Exception as index_exc:  # the store that failed the item may fail this too
                 log.warning(f"{image.name}: not in the run index ({redact(str(index_exc))})")
         await self._forget_replies(result)
-        return self._record(image, result)
+        return result
 
-    async def _run(self, image: Path, graph: Any, thread_id: str) -> ItemResult:
+    async def _run(self, image: Path, thread_id: str) -> ItemResult:
         # Images start one at a time, each until its first node asks for an agent slot: the
         # checkpoint reads and writes before that share one store connection, and 64 images
         # starting at once would hold back the first model call by all of theirs (0.25 s).
+        batch = self.batch
         reached = asyncio.Event()
-        with self.scheduler.image(thread_id, first_call=reached):
+        with batch.scheduler.image(thread_id, first_call=reached):
             async with self._starting:
                 run = asyncio.create_task(run_image(
-                    image, self.config, self.checkpointer,
-                    force=self.options.force, graph=graph, thread_id=thread_id,
-                    control=self.drain.control,
+                    image, batch.config, batch.checkpointer,
+                    force=batch.options.force, graph=self.graph, thread_id=thread_id,
+                    control=batch.drain.control,
                 ))  # fmt: skip
                 waiting = asyncio.create_task(reached.wait())
                 try:
@@ -174,42 +188,13 @@ class BatchRun:
         if journal is not None and result.thread_id and finished:
             await journal.forget(result.thread_id)
 
-    def _record(self, image: Path, result: ItemResult) -> ItemResult:
-        self.results[str(image)] = result
-        self.on_event(BatchEvent(kind="item_finished", image_path=str(image), result=result))
-        return result
-
-    async def _failed(self, image: Path, graph: Any, thread_id: str, exc: Exception) -> ItemResult:
+    async def _failed(self, image: Path, thread_id: str, exc: Exception) -> ItemResult:
         """An error result that keeps whatever the thread had checkpointed (and its usage)."""
         try:
-            state = await state_of(graph, thread_id)
+            state = await state_of(self.graph, thread_id)
         except Exception:  # e.g. the checkpoint store itself failed
             state = None
         return failed_item(image, exc, thread_id=thread_id, state=state)
-
-    async def _group(self, group: InputGroup, gate: asyncio.Semaphore, graph: Any) -> None:
-        """One item per distinct content; its copies get the same outcome under their names."""
-        if group.error is not None:
-            self._record(Path(group.path), failed_item(group.path, group.error))
-            return
-        assert group.sha256 is not None  # grouping read the file, or set an error
-        result = await self._one(Path(group.path), group.sha256, gate, graph)
-        if result is None:
-            self.drained += [group.path, *group.copies]
-            return
-        for copy in group.copies:
-            twin = result.model_copy(update={"image_path": copy, "duplicate_of": group.path})
-            self._record(Path(copy), twin)
-
-    async def run(self) -> list[ItemResult]:
-        """Every image's result, in the order given (copies of identical bytes included);
-        after a drain, only the images that finished (the others are in ``drained``)."""
-        gate = asyncio.Semaphore(self.options.max_in_flight)
-        graph = compile_graph(self.checkpointer, node_wrapper=self.scheduler.wrap)
-        groups = await asyncio.to_thread(group_by_content, self.images)
-        with batch_stop(), spending_caps(self.budget):  # billing errors stop the batch once
-            await asyncio.gather(*(self._group(group, gate, graph) for group in groups))
-        return [self.results[str(image)] for image in self.images if str(image) in self.results]
 
 
 def not_started(image: Path, thread_id: str, reason: str) -> ItemResult:

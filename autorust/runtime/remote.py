@@ -8,6 +8,12 @@ own environment). The image itself travels too: its bytes are put in the server'
 input names it ``store:<sha256>/<file name>``, so a remote server needs no shared disk.
 Results come back as the same ``ItemResult``s the local runner produces (identical bytes
 under several names are run once), so the same result folders and reports are written.
+
+``ServerItemRunner`` is this mode's ``ItemRunner`` (runtime/item_runner.py): the batch loop and
+the skip/resume/retry decision are the local batch's. An item that ended ``error`` or
+``budget_exceeded`` is retried from its last good checkpoint (``threads.get_history``, the
+failed steps' model calls carried over with ``threads.update_state``, then ``runs.stream`` from
+that ``checkpoint``), as locally; it is started over only when no good checkpoint exists.
 """
 
 from __future__ import annotations
@@ -25,11 +31,10 @@ from langgraph_sdk import get_client
 
 from autorust.graph.context import AutorustConfig
 from autorust.graph.state import IMAGE_NAMESPACE, STORE_PREFIX, RunState
-from autorust.outcomes import SETTLED, ItemResult, failed_item
-from autorust.reporting.item_files import write_item
+from autorust.outcomes import ItemResult, failed_item, item_result
 from autorust.runtime.batch import BatchOptions
 from autorust.runtime.identity import thread_id_from_digest
-from autorust.runtime.inputs import group_by_content
+from autorust.runtime.item_runner import ItemBatch, Slot, last_good, next_action
 from autorust.runtime.runner import DURABILITY
 
 GRAPH_ID = "autorust"
@@ -67,64 +72,104 @@ async def upload_image(client, image: Path, digest: str) -> str:  # type: ignore
     return f"{STORE_PREFIX}{digest}/{image.name}"
 
 
-async def _run_one(  # type: ignore[no-untyped-def]
-    client, image: Path, digest: str, fingerprint: str, config: AutorustConfig, force: bool
-) -> ItemResult:
-    started = time.perf_counter()
-    local_id = thread_id_from_digest(digest, fingerprint)
-    thread_id = server_thread_id(local_id)
+HISTORY_PAGE = 100
 
-    async def create_thread() -> None:
-        await client.threads.create(
-            thread_id=thread_id,
-            if_exists="do_nothing",
-            metadata={"autorust_thread": local_id, "image": image.name},
-        )
 
-    if force:
-        with contextlib.suppress(Exception):  # nothing to delete on a first run
-            await client.threads.delete(thread_id)
-    await create_thread()
-    state = await client.threads.get_state(thread_id)
-    values = state.get("values") or {}
-    if values.get("status") == "error" and not state.get("next"):
-        # a failure, not a verdict: a plain rerun tries the item again on a fresh thread
-        await client.threads.delete(thread_id)
-        await create_thread()
-        state, values = {}, {}
-    finished = values.get("status") in SETTLED and not state.get("next")
-    skipped = finished
-    if not skipped:
-        resuming = bool(values)
-        graph_input = None
-        if not resuming:
-            image_ref = await upload_image(client, image, digest)
-            graph_input = {"image_path": image_ref, "max_iterations": config.max_iterations}
-        async for part in client.runs.stream(
-            thread_id,
-            GRAPH_ID,
-            input=graph_input,
-            context=config.model_dump(mode="json"),
-            stream_mode="updates",
-            durability=DURABILITY,
-        ):
-            if part.event == "updates" and isinstance(part.data, dict):
-                log.info(f"{image.name}: {', '.join(part.data)} done", extra={"image": str(image)})
-            elif part.event == "error":
-                return failed_item(image, f"server run failed: {part.data}", thread_id=thread_id)
-        values = (await client.threads.get_state(thread_id)).get("values") or {}
-    # the server's copy of the image is its business: report the file the user gave
-    run_state = RunState.model_validate(values).model_copy(update={"image_path": str(image)})
-    return ItemResult(
-        image_path=str(image),
-        thread_id=thread_id,
-        status=run_state.status,
-        iterations=len(run_state.attempts),
-        error=run_state.error,
-        skipped=skipped,
-        duration_s=round(time.perf_counter() - started, 3),
-        state=run_state,
+async def thread_history(client, thread_id: str) -> list[dict]:  # type: ignore[no-untyped-def]
+    """Every checkpoint of the server thread, newest first."""
+    history: list[dict] = []
+    while True:
+        before = history[-1]["checkpoint"] if history else None
+        page = await client.threads.get_history(thread_id, limit=HISTORY_PAGE, before=before)
+        history += page
+        if len(page) < HISTORY_PAGE:
+            return history
+
+
+async def retry_checkpoint(  # type: ignore[no-untyped-def]
+    client, thread_id: str, failed: dict
+) -> dict | None:
+    """The server twin of ``runner.retry_point``: the checkpoint a rerun of a stopped item
+    starts from (``last_good``), with the failed steps' model calls carried onto it."""
+    history = await thread_history(client, thread_id)
+    pairs = [(state.get("values") or {}, state.get("next") or ()) for state in history]
+    found = last_good(pairs, failed.get("model_calls") or [])
+    if found is None:
+        return None
+    good = history[found.index]["checkpoint"]
+    if found.as_node is None:
+        return good
+    update = await client.threads.update_state(
+        thread_id, {"model_calls": found.lost}, as_node=found.as_node, checkpoint=good
     )
+    return update["checkpoint"]
+
+
+class ServerItemRunner:
+    """The ``ItemRunner`` of a ``--server`` batch: each image is a thread of the server."""
+
+    def __init__(self, client, config: AutorustConfig, force: bool) -> None:  # type: ignore[no-untyped-def]
+        self.client = client
+        self.config = config
+        self.force = force
+        self.fingerprint = config.fingerprint()  # hashes the scripted replies: once per batch
+
+    async def run(self, image: Path, sha256: str, slot: Slot) -> ItemResult:
+        async with slot:
+            try:
+                return await self._run(image, sha256)
+            except Exception as exc:  # a failed submission fails its item, not the batch
+                return failed_item(image, exc)
+
+    async def _run(self, image: Path, digest: str) -> ItemResult:
+        client, config = self.client, self.config
+        started = time.perf_counter()
+        local_id = thread_id_from_digest(digest, self.fingerprint)
+        thread_id = server_thread_id(local_id)
+        metadata = {"autorust_thread": local_id, "image": image.name}
+        await client.threads.create(thread_id=thread_id, if_exists="do_nothing", metadata=metadata)
+        state = await client.threads.get_state(thread_id)
+        values = state.get("values") or {}
+        status = values.get("status") if "image_path" in values else None
+        action = next_action(status, bool(state.get("next")), self.force)
+        checkpoint = None
+        if action == "retry_from_last_good":  # not a verdict: retry the failed step
+            checkpoint = await retry_checkpoint(client, thread_id, values)
+            if checkpoint is None:  # no good checkpoint: start over
+                action = "start"
+        if action == "start" and (self.force or values):
+            with contextlib.suppress(Exception):  # nothing to delete on a first run
+                await client.threads.delete(thread_id)
+            await client.threads.create(
+                thread_id=thread_id, if_exists="do_nothing", metadata=metadata
+            )
+        if action != "skip":
+            graph_input = None
+            if action == "start":
+                image_ref = await upload_image(client, image, digest)
+                graph_input = {"image_path": image_ref, "max_iterations": config.max_iterations}
+            async for part in client.runs.stream(
+                thread_id,
+                GRAPH_ID,
+                input=graph_input,
+                context=config.model_dump(mode="json"),
+                stream_mode="updates",
+                durability=DURABILITY,
+                checkpoint=checkpoint,
+            ):
+                if part.event == "updates" and isinstance(part.data, dict):
+                    log.info(
+                        f"{image.name}: {', '.join(part.data)} done", extra={"image": str(image)}
+                    )
+                elif part.event == "error":
+                    return failed_item(
+                        image, f"server run failed: {part.data}", thread_id=thread_id
+                    )
+            values = (await client.threads.get_state(thread_id)).get("values") or {}
+        # the server's copy of the image is its business: report the file the user gave
+        run_state = RunState.model_validate(values).model_copy(update={"image_path": str(image)})
+        skipped, resumed = action == "skip", action in ("resume", "retry_from_last_good")
+        return item_result(image, thread_id, run_state, started, skipped=skipped, resumed=resumed)
 
 
 async def run_on_server(
@@ -134,31 +179,8 @@ async def run_on_server(
     options: BatchOptions,
     output_dir: Path,
 ) -> list[ItemResult]:
-    client = get_client(url=url)
-    gate = asyncio.Semaphore(options.max_in_flight)
-    fingerprint = config.fingerprint()  # hashes the scripted replies: once per batch
-    results: dict[str, ItemResult] = {}
-
-    def record(result: ItemResult) -> None:
-        results[result.image_path] = result
-        write_item(output_dir, result)
-
-    async def one(group) -> None:  # type: ignore[no-untyped-def]
-        image = Path(group.path)
-        if group.error is not None:
-            record(failed_item(image, group.error))
-            return
-        async with gate:
-            try:
-                result = await _run_one(
-                    client, image, group.sha256, fingerprint, config, options.force
-                )
-            except Exception as exc:  # a failed submission fails its item, not the batch
-                result = failed_item(image, exc)
-        record(result)
-        for copy in group.copies:
-            record(result.model_copy(update={"image_path": copy, "duplicate_of": group.path}))
-
-    groups = await asyncio.to_thread(group_by_content, images)
-    await asyncio.gather(*(one(group) for group in groups))
-    return [results[str(image)] for image in images]
+    """The batch on the server: the same loop as a local batch (``ItemBatch``), writing the
+    same item folders into ``output_dir``."""
+    runner = ServerItemRunner(get_client(url=url), config, options.force)
+    batch = ItemBatch(images, max_in_flight=options.max_in_flight, output_dir=output_dir)
+    return await batch.run_items(runner)

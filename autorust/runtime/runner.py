@@ -18,8 +18,9 @@ from autorust import telemetry
 from autorust.graph.context import AutorustConfig
 from autorust.graph.state import InputState, RunState
 from autorust.graph.workflow import NodeWrapper, build_graph
-from autorust.outcomes import FINISHED, SETTLED, ItemResult, failed_item
+from autorust.outcomes import FINISHED, ItemResult, failed_item, item_result
 from autorust.runtime.identity import runnable_config_for, thread_config, thread_id_for
+from autorust.runtime.item_runner import last_good, next_action
 from autorust.storage.listing import holding, index_snapshot
 
 # Each step's checkpoint is written before the next step starts. LangGraph's default ("async")
@@ -108,24 +109,26 @@ async def _run_image(
         return failed_item(image_path, exc)
     graph = graph or compile_graph(checkpointer)
     runnable_config = runnable_config_for(thread_id, image_path, config, callbacks=callbacks)
-    if force:
-        await checkpointer.adelete_thread(thread_id)
     snapshot = await graph.aget_state(runnable_config)
-    if snapshot.values and "image_path" not in snapshot.values:
-        # killed while the thread was being created: no step ran, start it afresh
-        await checkpointer.adelete_thread(thread_id)
-        snapshot = await graph.aget_state(runnable_config)
-    existing = RunState.model_validate(snapshot.values) if snapshot.values else None
-    if existing is not None and not snapshot.next:
-        if existing.status in SETTLED:
-            return _result(image_path, thread_id, existing, started, skipped=True)
-        if existing.status in ("error", "budget_exceeded"):  # not a verdict: retry the step
-            retry_from = await retry_point(graph, thread_id, existing)
-            if retry_from is None:
-                await checkpointer.adelete_thread(thread_id)
-                existing = None
-            else:  # continue from the last good checkpoint: finished steps are not redone
-                runnable_config["configurable"].update(retry_from["configurable"])
+    values = snapshot.values or {}
+    # killed while the thread was being created (no step ran): no state, start it afresh
+    existing = RunState.model_validate(values) if "image_path" in values else None
+    status = existing.status if existing is not None else None
+    action = next_action(status, bool(snapshot.next), force)
+    if action == "skip":
+        assert existing is not None
+        return item_result(image_path, thread_id, existing, started, skipped=True)
+    if action == "retry_from_last_good":  # not a verdict: retry the failed step
+        assert existing is not None
+        retry_from = await retry_point(graph, thread_id, existing)
+        if retry_from is None:  # no good checkpoint: start over
+            action = "start"
+        else:  # continue from the last good checkpoint: finished steps are not redone
+            runnable_config["configurable"].update(retry_from["configurable"])
+    if action == "start":
+        if force or values:
+            await checkpointer.adelete_thread(thread_id)
+        existing = None
     resumed = existing is not None
     graph_input = (
         None if resumed else InputState(image_path=image_path, max_iterations=config.max_iterations)
@@ -146,19 +149,15 @@ async def retry_point(
     do and no error. The model calls of the failed steps (their usage was billed) are carried
     onto it, so the item's ledger keeps them."""
     history = [s async for s in graph.aget_state_history(thread_config(thread_id))]
-    for index, snapshot in enumerate(history):
-        values = snapshot.values or {}
-        stopped = values.get("status") in ("error", "budget_exceeded")
-        if snapshot.next and "image_path" in values and not stopped:
-            good = RunState.model_validate(values)
-            lost = failed.model_calls[len(good.model_calls) :]
-            parent = history[index + 1] if index + 1 < len(history) else None
-            if not lost or parent is None or not parent.next:
-                return snapshot.config
-            return await graph.aupdate_state(
-                snapshot.config, {"model_calls": lost}, as_node=parent.next[0]
-            )
-    return None
+    found = last_good([(s.values or {}, s.next) for s in history], failed.model_calls)
+    if found is None:
+        return None
+    good = history[found.index]
+    if found.as_node is None:
+        return good.config
+    return await graph.aupdate_state(
+        good.config, {"model_calls": found.lost}, as_node=found.as_node
+    )
 
 
 async def state_of(graph: CompiledStateGraph, thread_id: str) -> RunState | None:
@@ -182,33 +181,11 @@ async def collect(
     state = RunState.model_validate(snapshot.values)
     if isinstance(graph.checkpointer, BaseCheckpointSaver):
         await index_snapshot(graph.checkpointer, thread_id, state, snapshot)
-    result = _result(image_path, thread_id, state, started, resumed=resumed)
+    result = item_result(image_path, thread_id, state, started, resumed=resumed)
     if snapshot.interrupts:
         value = snapshot.interrupts[0].value
         result.awaiting = value.get("question") if isinstance(value, dict) else str(value)
     return result
-
-
-def _result(
-    image_path: str,
-    thread_id: str,
-    state: RunState,
-    started: float,
-    *,
-    skipped: bool = False,
-    resumed: bool = False,
-) -> ItemResult:
-    return ItemResult(
-        image_path=image_path,
-        thread_id=thread_id,
-        status=state.status,
-        iterations=len(state.attempts),
-        error=state.error,
-        resumed=resumed,
-        skipped=skipped,
-        duration_s=round(time.perf_counter() - started, 3),
-        state=state,
-    )
 
 
 __all__ = ["FINISHED", "ItemResult", "collect", "compile_graph", "run_image", "state_of"]

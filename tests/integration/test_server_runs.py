@@ -12,16 +12,23 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+import yaml
 
+from autorust.graph.context import AutorustConfig
+from autorust.runtime.batch import BatchOptions
+from autorust.runtime.remote import run_on_server
 from tests.support.bad_images import copy_examples
+from tests.support.fake_openai import FakeOpenAI, Reply, replies_by_schema, schema_name
 from tests.support.langgraph_server import langgraph_dev
 
 pytestmark = pytest.mark.langgraph_dev
 
 ROOT = Path(__file__).resolve().parents[2]
+REPLIES = yaml.safe_load((ROOT / "examples" / "replies" / "sum_even.yaml").read_text())
 VOLATILE = ("duration_s", "thread_id", "skipped", "resumed", "image_path")
 
 
@@ -103,3 +110,51 @@ def test_batch_through_langgraph_dev_sends_the_images(tmp_path: Path) -> None:
     remote_files, local_files = folder_files(tmp_path / "out"), folder_files(tmp_path / "local-out")
     assert remote_files.keys() == local_files.keys()
     assert remote_files == local_files, "results from the server equal a local run's"
+
+
+async def test_an_error_item_continues_on_the_server_from_its_last_good_checkpoint(
+    tmp_path: Path,
+) -> None:
+    """Observed on 2ab6603: a plain rerun of a ``--server`` item that ended ``error`` deleted its
+    thread and paid for every step again; a local batch continues from the last good
+    checkpoint. Both now take the same decision (runtime/item_runner.py)."""
+    script = replies_by_schema(REPLIES)
+    outage = {"on": True}
+    asked: list[str] = []
+
+    def responder(request: dict[str, Any]) -> Reply:
+        asked.append(str(schema_name(request)))
+        if outage["on"] and schema_name(request) == "CodeArtifact":
+            return "{not json"  # billed, invalid: the call finally fails
+        return script(request)
+
+    (image,) = copy_examples(tmp_path / "images", 1)
+    with FakeOpenAI(responder) as model, langgraph_dev(tmp_path / "server.log") as server:
+        config = AutorustConfig(
+            default={"model": "m", "base_url": model.base_url, "max_retries": 0},
+            home=str(tmp_path / "server-home"),
+        )
+
+        async def batch() -> Any:
+            (result,) = await run_on_server(
+                server, [image], config, BatchOptions(), tmp_path / "out"
+            )
+            return result
+
+        first = await batch()
+        assert first.status == "error" and asked.count("Spec") == 1
+        failed_calls = first.state.model_calls
+        outage["on"] = False
+        asked.clear()
+        second = await batch()
+        threads = httpx.post(f"{server}/threads/search", json={"limit": 50}, timeout=10).json()
+    assert second.status == "passed" and second.resumed
+    assert [t["thread_id"] for t in threads] == [first.thread_id], "the same thread, kept"
+    assert "Spec" not in asked and asked.count("CodeArtifact") == 1
+    state = second.state
+    assert state is not None and [c.agent for c in state.model_calls].count("vision") == 1
+    # the failed coding call's usage is still in the item's ledger
+    assert all(call in state.model_calls for call in failed_calls)
+    assert sum(c.input_tokens for c in state.model_calls) == model.usage["prompt_tokens"]
+    (folder,) = (tmp_path / "out").glob("*-*")
+    assert json.loads((folder / "result.json").read_text())["status"] == "passed"
