@@ -71,5 +71,9 @@ echo "autorust installed in .venv (run: .venv/bin/autorust --help)"
 if [ "${AUTORUST_BENCH:-0}" = 1 ]; then
   [ -x .venv-bench/bin/python ] || "$PYTHON" -m venv .venv-bench
   .venv-bench/bin/python -m pip install -q -e '.[bench]'
-  echo "benchmark venv in .venv-bench (run: .venv-bench/bin/python bench/bench_sandbox.py)"
+  # AutoGen measured as its users run it: a venv without autorust (no editable-install hooks
+  # or site-packages of ours loaded at each of its interpreter starts)
+  [ -x .venv-peers/autogen/bin/python ] || "$PYTHON" -m venv .venv-peers/autogen
+  .venv-peers/autogen/bin/python -m pip install -q autogen-ext==0.7.5 numpy matplotlib
+  echo "benchmark venvs in .venv-bench and .venv-peers/autogen (run: .venv-bench/bin/python bench/bench_sandbox.py)"
 fi

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-# folder -> import name (pyproject.toml's package-dir)
+# folder -> import name (autorust/graph is a symlink to graph/, and so on)
 PACKAGES = {
     "autorust": "autorust",
     "graph": "autorust.graph",
@@ -81,6 +81,20 @@ def test_every_folder_is_an_installed_package() -> None:
     assert packages, "no packages found"
     missing = sorted(p for p in packages if f'"{p}"' not in pyproject)
     assert not missing, f"packages not listed in pyproject.toml: {missing}"
+
+
+def test_every_required_folder_is_a_path_under_autorust() -> None:
+    """``autorust.graph`` lives at ``autorust/graph`` on disk (a symlink to ``graph/``), not
+    behind an import hook that IDEs and static analysis cannot follow (issue #27 item 1)."""
+    import autorust.graph
+    import autorust.sandbox.bubblewrap
+
+    for folder in PACKAGES.keys() - {"autorust"}:
+        link = ROOT / "autorust" / folder
+        assert link.is_symlink() and link.resolve() == (ROOT / folder).resolve(), folder
+    assert Path(autorust.graph.__file__) == ROOT / "autorust" / "graph" / "__init__.py"
+    assert Path(autorust.sandbox.bubblewrap.__path__[0]) == ROOT / "autorust/sandbox/bubblewrap"
+    assert "package-dir" not in (ROOT / "pyproject.toml").read_text()
 
 
 def test_graph_never_imports_the_application() -> None:
