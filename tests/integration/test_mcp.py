@@ -196,13 +196,7 @@ async def test_mcp_over_streamable_http(tmp_path: Path) -> None:
     )  # fmt: skip
     try:
         url = f"http://127.0.0.1:{port}/mcp"
-        for _ in range(100):
-            try:
-                httpx.get(url, timeout=0.5)
-                break
-            except httpx.TransportError:
-                assert server.poll() is None, server.stderr.read().decode()  # type: ignore[union-attr]
-                time.sleep(0.1)
+        _wait_listening(server, url)
         async with (
             streamable_http_client(url) as (read, write, _),
             ClientSession(read, write) as session,

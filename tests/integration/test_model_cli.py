@@ -17,7 +17,14 @@ from autorust.graph.context import AutorustConfig
 from autorust.runtime.batch import BatchOptions, BatchRun
 from autorust.storage.checkpoints import open_checkpointer
 from tests.support.bad_images import copy_examples
-from tests.support.fake_openai import FakeOpenAI, Fault, Reply, replies_by_schema, schema_name
+from tests.support.fake_openai import (
+    CodingOutage,
+    FakeOpenAI,
+    Fault,
+    Reply,
+    replies_by_schema,
+    schema_name,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 REPLIES = yaml.safe_load((ROOT / "examples" / "replies" / "sum_even.yaml").read_text())
@@ -122,15 +129,8 @@ async def test_a_rerun_retries_the_failed_step_without_redoing_finished_ones(
     tmp_path: Path,
 ) -> None:
     """An endpoint failure in coding must not cost the vision call again on the rerun."""
-    script = replies_by_schema(REPLIES)
-    outage = {"on": True}
-    asked: list[str] = []
-
-    def responder(request: dict[str, Any]) -> Reply:
-        asked.append(str(schema_name(request)))
-        if outage["on"] and schema_name(request) == "CodeArtifact":
-            return "{not json"  # billed, invalid: the call finally fails
-        return script(request)
+    responder = CodingOutage(REPLIES)
+    asked = responder.asked
 
     (image,) = copy_examples(tmp_path / "images", 1)
     with FakeOpenAI(responder) as server:
@@ -142,7 +142,7 @@ async def test_a_rerun_retries_the_failed_step_without_redoing_finished_ones(
             (first,) = await BatchRun([image], config, saver, BatchOptions()).run()
             assert first.status == "error" and asked.count("Spec") == 1
             failed_calls = first.state.model_calls
-            outage["on"] = False
+            responder.on = False
             asked.clear()
             (second,) = await BatchRun([image], config, saver, BatchOptions()).run()
     assert second.status == "passed" and second.resumed

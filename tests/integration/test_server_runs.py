@@ -22,7 +22,7 @@ from autorust.graph.context import AutorustConfig
 from autorust.runtime.batch import BatchOptions
 from autorust.runtime.remote import run_on_server
 from tests.support.bad_images import copy_examples
-from tests.support.fake_openai import FakeOpenAI, Reply, replies_by_schema, schema_name
+from tests.support.fake_openai import CodingOutage, FakeOpenAI
 from tests.support.langgraph_server import langgraph_dev
 
 pytestmark = pytest.mark.langgraph_dev
@@ -118,15 +118,8 @@ async def test_an_error_item_continues_on_the_server_from_its_last_good_checkpoi
     """Observed on 2ab6603: a plain rerun of a ``--server`` item that ended ``error`` deleted its
     thread and paid for every step again; a local batch continues from the last good
     checkpoint. Both now take the same decision (runtime/item_runner.py)."""
-    script = replies_by_schema(REPLIES)
-    outage = {"on": True}
-    asked: list[str] = []
-
-    def responder(request: dict[str, Any]) -> Reply:
-        asked.append(str(schema_name(request)))
-        if outage["on"] and schema_name(request) == "CodeArtifact":
-            return "{not json"  # billed, invalid: the call finally fails
-        return script(request)
+    responder = CodingOutage(REPLIES)
+    asked = responder.asked
 
     (image,) = copy_examples(tmp_path / "images", 1)
     with FakeOpenAI(responder) as model, langgraph_dev(tmp_path / "server.log") as server:
@@ -144,7 +137,7 @@ async def test_an_error_item_continues_on_the_server_from_its_last_good_checkpoi
         first = await batch()
         assert first.status == "error" and asked.count("Spec") == 1
         failed_calls = first.state.model_calls
-        outage["on"] = False
+        responder.on = False
         asked.clear()
         second = await batch()
         threads = httpx.post(f"{server}/threads/search", json={"limit": 50}, timeout=10).json()

@@ -97,6 +97,20 @@ def replies_by_schema(script: dict[str, list[Any]], attempt: int = 0) -> Respond
     return respond
 
 
+class CodingOutage:
+    """A responder whose coding replies are invalid JSON (billed, then the call fails) while
+    ``on``; it records the schema of every request in ``asked``."""
+
+    def __init__(self, script: dict[str, list[Any]]) -> None:
+        self.script, self.on, self.asked = replies_by_schema(script), True, list[str]()
+
+    def __call__(self, request: dict[str, Any]) -> Reply:
+        self.asked.append(str(schema_name(request)))
+        if self.on and schema_name(request) == "CodeArtifact":
+            return "{not json"
+        return self.script(request)
+
+
 # ---- server profiles -------------------------------------------------------------------------
 
 ALL_STRATEGIES = frozenset({"json_schema", "json_object", "tools", "prompt"})
