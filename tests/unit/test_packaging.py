@@ -28,5 +28,6 @@ def test_every_prompt_folder_is_a_listed_package() -> None:
 
 def test_the_demo_setup_installs_no_extras() -> None:
     script = (ROOT / "scripts" / "setup.sh").read_text()
-    demo = script[script.index('if [ "$DEMO" = 1 ]; then\n  .venv') :].split("fi\n", 1)[0]
-    assert "pip install -q -e .\n" in demo and "[dev]" not in demo and "llama" not in demo
+    demo = script[script.index('if [ "$DEMO" = 1 ]; then\n  install') :].split("fi\n", 1)[0]
+    assert "install .venv/bin/python -e .\n" in demo and "[dev]" not in demo
+    assert "llama" not in demo
