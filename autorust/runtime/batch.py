@@ -13,14 +13,15 @@ from langgraph.errors import GraphDrained
 from pydantic import BaseModel, Field
 
 from autorust.graph.context import AutorustConfig
-from autorust.llm.batch_stop import batch_stop, current_stop
-from autorust.llm.budget import Budget, spending_caps
+from autorust.llm.batch_stop import BatchStop
+from autorust.llm.budget import Budget
 from autorust.outcomes import FINISHED, SETTLED, ItemResult, failed_item
 from autorust.redaction import redact
 from autorust.reporting.usage import load_prices
 from autorust.runtime.drain import Drain
 from autorust.runtime.identity import thread_id_from_digest
 from autorust.runtime.item_runner import BatchEvent, EventSink, ItemBatch, Slot
+from autorust.runtime.resources import BatchResources
 from autorust.runtime.runner import compile_graph, run_image, state_of
 from autorust.runtime.scheduler import AgentScheduler
 from autorust.storage.claims import Claim, PostgresClaims
@@ -81,8 +82,11 @@ class BatchRun(ItemBatch):
         """Every image's result, in the order given (copies of identical bytes included);
         after a drain, only the images that finished (the others are in ``drained``)."""
         graph = compile_graph(self.checkpointer, node_wrapper=self.scheduler.wrap)
-        runner = LocalItemRunner(self, graph)
-        with batch_stop(), spending_caps(self.budget):  # billing errors stop the batch once
+        # billing errors stop the batch once (``stop``); the caps hold for the whole batch
+        async with BatchResources.open(
+            self.checkpointer, budget=self.budget, stop=BatchStop()
+        ) as resources:
+            runner = LocalItemRunner(self, graph, resources)
             return await self.run_items(runner)
 
 
@@ -91,9 +95,10 @@ class LocalItemRunner:
     ``batch.checkpointer``, per-agent slots from ``batch.scheduler``, optional claims shared
     with other workers; ``runner.run_image`` decides skip, resume, retry or start."""
 
-    def __init__(self, batch: BatchRun, graph: Any) -> None:
+    def __init__(self, batch: BatchRun, graph: Any, resources: BatchResources) -> None:
         self.batch = batch
         self.graph = graph
+        self.resources = resources
         self._starting = asyncio.Lock()
 
     async def run(self, image: Path, sha256: str, slot: Slot) -> ItemResult | None:
@@ -119,7 +124,7 @@ class LocalItemRunner:
         self, image: Path, thread_id: str, claim: Claim | None = None
     ) -> ItemResult | None:
         claims = self.batch.claims if claim is Claim.CLAIMED else None
-        if (stop := current_stop()) is not None and stop.reason is not None:
+        if (stop := self.resources.stop) is not None and stop.reason is not None:
             if claims:
                 await claims.release(thread_id)
             return not_started(image, thread_id, stop.reason)
@@ -165,7 +170,7 @@ class LocalItemRunner:
                 run = asyncio.create_task(run_image(
                     image, batch.config, batch.checkpointer,
                     force=batch.options.force, graph=self.graph, thread_id=thread_id,
-                    control=batch.drain.control,
+                    control=batch.drain.control, resources=self.resources,
                 ))  # fmt: skip
                 waiting = asyncio.create_task(reached.wait())
                 try:

@@ -16,6 +16,7 @@ from autorust.graph.context import AutorustConfig
 from autorust.graph.state import RunState
 from autorust.outcomes import ItemResult
 from autorust.runtime.identity import runnable_config_for, thread_config
+from autorust.runtime.resources import BatchResources
 from autorust.runtime.runner import DURABILITY, collect, compile_graph, run_span
 from autorust.storage.listing import holding
 from autorust.storage.run_index import RunRow
@@ -133,10 +134,13 @@ async def resume(
             command = (
                 Command(resume=decision) if snapshot.interrupts and decision is not None else None
             )
-            async with holding(saver, thread_id):  # "running" in runs list while it runs
+            async with (
+                BatchResources.open(saver) as resources,
+                holding(saver, thread_id),  # "running" in runs list while it runs
+            ):
                 await graph.ainvoke(
                     command,
-                    runnable_config_for(thread_id, state.image_path, config),
+                    runnable_config_for(thread_id, state.image_path, config, resources=resources),
                     context=config,
                     durability=DURABILITY,
                 )
@@ -191,6 +195,10 @@ async def fork(
     with run_span(
         new_thread, autorust__run_kind="fork", autorust__forked_from=forked_from
     ) as record:
-        async with holding(saver, new_thread):
-            await graph.ainvoke(None, new_config, context=config, durability=DURABILITY)
+        async with BatchResources.open(saver) as resources, holding(saver, new_thread):
+            run_config = runnable_config_for(
+                new_thread, values.image_path, config, resources=resources,
+                forked_from=forked_from,
+            )  # fmt: skip
+            await graph.ainvoke(None, run_config, context=config, durability=DURABILITY)
         return record(await collect(graph, new_thread, values.image_path, started))

@@ -13,15 +13,17 @@ from typing import Any, NamedTuple, TypeVar
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 from langchain_core.prompts import ChatPromptTemplate
+from langgraph.config import get_config
 from langgraph.errors import GraphBubbleUp
 from langgraph.runtime import Runtime
 from pydantic import BaseModel
 
 from autorust.graph.context import AutorustConfig
 from autorust.graph.state import ModelCall, RunState, Spec
-from autorust.llm.budget import current_budget, estimate_tokens
+from autorust.llm.budget import estimate_tokens
 from autorust.llm.errors import ModelCallError, is_transient
 from autorust.llm.models import ModelEndpoint, api_key_for, endpoint_for, make_chat_model
+from autorust.llm.resources import CallResources, resources_of
 from autorust.llm.strategy_memory import StrategyMemory
 from autorust.llm.structured import invoke_structured
 from autorust.prompts.loader import load_prompt, prompt_layout
@@ -156,17 +158,19 @@ async def ask_model(
 
     Raises ``ModelCallError`` (naming agent, endpoint and model, carrying the usage) when the
     call ends without a valid reply: return ``exc.state_update()`` from the node; a
-    ``BudgetExceededError`` when a spending cap stops it before it is sent (llm/budget.py)."""
-    budget = current_budget()
+    ``BudgetExceededError`` when a spending cap stops it before it is sent (llm/budget.py).
+    The batch's journal, caps and stop switch come with the run's config (``resources_of``)."""
+    resources = _run_resources()
+    budget = resources.budget
     if budget is None:
-        return await _ask(agent, tools, messages, schema, state, config, **metadata)
+        return await _ask(agent, tools, messages, schema, state, config, resources, **metadata)
     endpoint = tools.endpoint
     model = endpoint.model if endpoint is not None else ""
     estimate = estimate_tokens(messages, endpoint.max_tokens if endpoint else None)
     reservation = budget.check(agent, model, list(state.model_calls), estimate)
     call: ModelCall | None = None
     try:
-        result = await _ask(agent, tools, messages, schema, state, config, **metadata)
+        result = await _ask(agent, tools, messages, schema, state, config, resources, **metadata)
         call = result[1]
         return result
     except ModelCallError as exc:
@@ -176,6 +180,14 @@ async def ask_model(
         budget.settle(reservation, call)
 
 
+def _run_resources() -> CallResources:
+    """The batch's (or single run's) resources, passed in the graph run's config."""
+    try:
+        return resources_of(get_config())
+    except RuntimeError:  # called outside a graph run
+        return resources_of(None)
+
+
 async def _ask(
     agent: str,
     tools: AgentTools,
@@ -183,6 +195,7 @@ async def _ask(
     schema: type[T],
     state: RunState,
     config: AutorustConfig,
+    resources: CallResources,
     **metadata: Any,
 ) -> tuple[T, ModelCall]:
     return await invoke_structured(
@@ -195,4 +208,5 @@ async def _ask(
         max_regenerations=config.max_regenerations,
         endpoint=tools.endpoint,
         memory=StrategyMemory(config.home),
+        resources=resources,
     )

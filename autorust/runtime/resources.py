@@ -1,0 +1,34 @@
+"""Everything a batch (or one run, a resume, a fork, the MCP server) owns for its model calls,
+entered with one ``async with`` and passed down explicitly: in each graph run's config
+(``runnable_config_for``), where nodes read it and give it to the model-call layer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+
+from autorust.llm.batch_stop import BatchStop
+from autorust.llm.budget import Budget
+from autorust.llm.resources import CallResources
+
+
+@dataclass
+class BatchResources(CallResources):
+    """``CallResources`` (journal, budget, stop) plus what only the application uses."""
+
+    @classmethod
+    @asynccontextmanager
+    async def open(
+        cls,
+        saver: BaseCheckpointSaver | None = None,
+        *,
+        budget: Budget | None = None,
+        stop: BatchStop | None = None,
+    ) -> AsyncIterator[BatchResources]:
+        """``budget``: kept only when it sets a cap; ``stop``: a batch's switch (a single run
+        has none: each call reports its own account error)."""
+        yield cls(budget=budget if budget is not None and budget.active else None, stop=stop)
