@@ -26,7 +26,6 @@ from autorust.runtime.runner import compile_graph, run_image, state_of
 from autorust.runtime.scheduler import AgentScheduler
 from autorust.storage.claims import Claim, PostgresClaims
 from autorust.storage.listing import index_run
-from autorust.storage.replies import current_journal
 
 
 class BatchOptions(BaseModel):
@@ -188,7 +187,7 @@ class LocalItemRunner:
 
     async def _forget_replies(self, result: ItemResult) -> None:
         """A finished thread never resumes: its journaled model replies are not needed."""
-        journal = current_journal()
+        journal = self.resources.journal
         finished = result.status in FINISHED and not result.awaiting
         if journal is not None and result.thread_id and finished:
             await journal.forget(result.thread_id)

@@ -136,7 +136,7 @@ async def resume(
             )
             async with (
                 BatchResources.open(saver) as resources,
-                holding(saver, thread_id),  # "running" in runs list while it runs
+                holding(saver, thread_id, resources.holders),  # "running" in runs list
             ):
                 await graph.ainvoke(
                     command,
@@ -195,7 +195,10 @@ async def fork(
     with run_span(
         new_thread, autorust__run_kind="fork", autorust__forked_from=forked_from
     ) as record:
-        async with BatchResources.open(saver) as resources, holding(saver, new_thread):
+        async with (
+            BatchResources.open(saver) as resources,
+            holding(saver, new_thread, resources.holders),
+        ):
             run_config = runnable_config_for(
                 new_thread, values.image_path, config, resources=resources,
                 forked_from=forked_from,

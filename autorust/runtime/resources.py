@@ -14,11 +14,18 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from autorust.llm.batch_stop import BatchStop
 from autorust.llm.budget import Budget
 from autorust.llm.resources import CallResources
+from autorust.storage.journal import open_reply_journal
+from autorust.storage.pg_holders import PgHolders, open_holders
+from autorust.storage.replies import ReplyJournal
 
 
 @dataclass
 class BatchResources(CallResources):
-    """``CallResources`` (journal, budget, stop) plus what only the application uses."""
+    """``CallResources`` (journal, budget, stop) plus what only the application uses:
+    ``holders``, the PostgreSQL advisory locks that say this process runs a thread."""
+
+    journal: ReplyJournal | None = None
+    holders: PgHolders | None = None
 
     @classmethod
     @asynccontextmanager
@@ -29,6 +36,16 @@ class BatchResources(CallResources):
         budget: Budget | None = None,
         stop: BatchStop | None = None,
     ) -> AsyncIterator[BatchResources]:
-        """``budget``: kept only when it sets a cap; ``stop``: a batch's switch (a single run
-        has none: each call reports its own account error)."""
-        yield cls(budget=budget if budget is not None and budget.active else None, stop=stop)
+        """The reply journal and run holders of ``saver``'s store (none without a saver),
+        closed when the body ends. ``budget``: kept only when it sets a cap; ``stop``: a
+        batch's switch (a single run has none: each call reports its own account error)."""
+        if saver is None:
+            yield cls(budget=budget if budget is not None and budget.active else None, stop=stop)
+            return
+        async with open_reply_journal(saver) as journal, open_holders(saver) as holders:
+            yield cls(
+                journal=journal,
+                budget=budget if budget is not None and budget.active else None,
+                stop=stop,
+                holders=holders,
+            )

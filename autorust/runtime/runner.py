@@ -147,7 +147,8 @@ async def _run_image(
     )
     if control is not None and control.drain_requested:
         raise GraphDrained(control.drain_reason or "shutdown")  # not started: nothing to finish
-    async with holding(checkpointer, thread_id):  # "running" while this process lives
+    # "running" while this process lives
+    async with holding(checkpointer, thread_id, resources.holders):
         await graph.ainvoke(
             graph_input, runnable_config, context=config, durability=DURABILITY, control=control
         )
