@@ -32,6 +32,8 @@ class Collector(Protocol):
 
 
 BATCH_WINDOW_S = 25 * 3600  # the 24 h completion window, and time to fetch the results
+# A ContextVar because the --batch-api session spans the whole command (run and summary); not
+# yet passed in BatchResources (issue #27).
 ACTIVE: ContextVar[Collector | None] = ContextVar("autorust_batch_api", default=None)
 
 

@@ -39,6 +39,8 @@ class HttpTrace:
         return self.exchanges[-1] if self.exchanges else None
 
 
+# A ContextVar because the hook runs inside the shared httpx client, below the OpenAI SDK and
+# LangChain: it is per call (not per batch) and no argument reaches it from the caller.
 _CURRENT: ContextVar[HttpTrace | None] = ContextVar("autorust_http_trace", default=None)
 
 

@@ -69,7 +69,8 @@ class PriceTable(BaseModel):
         return round(total / 1e6, 6)
 
 
-# Set while a batch runs with --batch-api: every call of it is priced at the batch rates.
+# Set while a batch runs with --batch-api: every call of it is priced at the batch rates. A
+# ContextVar because the session spans the whole command; not yet passed (issue #27).
 BATCH_RATES: ContextVar[bool] = ContextVar("autorust_batch_rates", default=False)
 
 
