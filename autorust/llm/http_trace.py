@@ -112,11 +112,12 @@ async def on_response(response: httpx2.Response) -> None:
     trace.exchanges.append(exchange)
 
 
-def traced_async_client(timeout_s: float) -> httpx2.AsyncClient:
-    """The OpenAI SDK's default async client (its limits and redirects) with the trace hook."""
-    from autorust.llm.batch_transport import RoutingTransport, batch_api_active
+def traced_async_client(timeout_s: float, collector: Any = None) -> httpx2.AsyncClient:
+    """The OpenAI SDK's default async client (its limits and redirects) with the trace hook;
+    with a ``--batch-api`` ``collector``, chat completions go to it (below the client)."""
+    from autorust.llm.batch_transport import RoutingTransport
 
-    transport = RoutingTransport() if batch_api_active() else None  # --batch-api goes below
+    transport = RoutingTransport(collector) if collector is not None else None
     return openai.DefaultAsyncHttpxClient(
         timeout=timeout_s, event_hooks={"response": [on_response]}, transport=transport
     )

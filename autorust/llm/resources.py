@@ -16,6 +16,7 @@ from typing import Any
 from langchain_core.caches import BaseCache
 
 from autorust.llm.batch_stop import BatchStop
+from autorust.llm.batch_transport import Collector
 from autorust.llm.budget import Budget
 
 RESOURCES_KEY = "autorust_resources"
@@ -25,11 +26,13 @@ RESOURCES_KEY = "autorust_resources"
 class CallResources:
     """``journal``: the reply journal of the checkpoint store (a LangChain cache given to each
     call's model); ``budget``: the spending caps (None: no cap); ``stop``: the batch's switch
-    that a billing/credentials error turns off (None outside a batch)."""
+    that a billing/credentials error turns off (None outside a batch); ``collector``: a
+    ``--batch-api`` batch's, to which its model clients send their chat completions."""
 
     journal: BaseCache | None = None
     budget: Budget | None = None
     stop: BatchStop | None = None
+    collector: Collector | None = None
 
     def with_journal(self, model: Any) -> Any:
         """``model`` answering from / recording in the journal (a shallow copy: same client)."""

@@ -43,7 +43,7 @@ from pydantic import BaseModel, ValidationError
 
 from autorust import telemetry
 from autorust.graph.state import ModelCall
-from autorust.llm.batch_transport import BATCH_WINDOW_S, batch_api_active
+from autorust.llm.batch_transport import BATCH_WINDOW_S
 from autorust.llm.conversation import reask
 from autorust.llm.errors import (
     InvalidModelOutputError,
@@ -141,7 +141,7 @@ class _Call:
         self.call, self.context = call, context
         self.started = time.monotonic()
         self.deadline = self.started + endpoint.call_budget_s
-        if batch_api_active():  # a provider batch answers within its 24 h window, not 180 s
+        if resources.collector is not None:  # a provider batch answers within 24 h, not 180 s
             self.deadline = self.started + max(endpoint.call_budget_s, BATCH_WINDOW_S)
         self.http = isinstance(model, BaseChatOpenAI)
         self.server_said = ""  # the last error status and excerpt, for the final message

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from autorust.graph.context import AutorustConfig
 from autorust.llm.batch_stop import BatchStop
+from autorust.llm.batch_transport import Collector
 from autorust.llm.budget import Budget
 from autorust.outcomes import FINISHED, SETTLED, ItemResult, failed_item
 from autorust.redaction import redact
@@ -53,7 +54,10 @@ class BatchRun(ItemBatch):
         claims: PostgresClaims | None = None,
         drain: Drain | None = None,
         output_dir: Path | None = None,
+        batch_api: Collector | None = None,
     ) -> None:
+        """``batch_api``: a ``--batch-api`` session's collector (batch_api_session.py): the
+        model calls go out as provider batches, priced at batch rates."""
         self.options = options or BatchOptions()
         super().__init__(
             images,
@@ -69,12 +73,13 @@ class BatchRun(ItemBatch):
         self.claims = claims
         self.drain = drain or Drain()
         self.started = time.monotonic()
+        self.batch_api = batch_api
         self.fingerprint = config.fingerprint()  # hashes the scripted replies: once per batch
         self.budget = Budget(
             max_cost=config.max_cost,
             max_item_cost=config.max_item_cost,
             max_item_tokens=config.max_item_tokens,
-            price=load_prices().cost,
+            price=load_prices(batch=batch_api is not None).cost,
         )
 
     async def run(self) -> list[ItemResult]:
@@ -83,7 +88,7 @@ class BatchRun(ItemBatch):
         graph = compile_graph(self.checkpointer, node_wrapper=self.scheduler.wrap)
         # billing errors stop the batch once (``stop``); the caps hold for the whole batch
         async with BatchResources.open(
-            self.checkpointer, budget=self.budget, stop=BatchStop()
+            self.checkpointer, budget=self.budget, stop=BatchStop(), collector=self.batch_api
         ) as resources:
             runner = LocalItemRunner(self, graph, resources)
             return await self.run_items(runner)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from autorust.llm.batch_stop import BatchStop
+from autorust.llm.batch_transport import Collector
 from autorust.llm.budget import Budget
 from autorust.llm.resources import CallResources
 from autorust.storage.journal import open_reply_journal
@@ -35,17 +36,17 @@ class BatchResources(CallResources):
         *,
         budget: Budget | None = None,
         stop: BatchStop | None = None,
+        collector: Collector | None = None,
     ) -> AsyncIterator[BatchResources]:
         """The reply journal and run holders of ``saver``'s store (none without a saver),
         closed when the body ends. ``budget``: kept only when it sets a cap; ``stop``: a
-        batch's switch (a single run has none: each call reports its own account error)."""
+        batch's switch (a single run has none: each call reports its own account error);
+        ``collector``: a ``--batch-api`` batch's."""
+        capped = budget if budget is not None and budget.active else None
         if saver is None:
-            yield cls(budget=budget if budget is not None and budget.active else None, stop=stop)
+            yield cls(budget=capped, stop=stop, collector=collector)
             return
         async with open_reply_journal(saver) as journal, open_holders(saver) as holders:
             yield cls(
-                journal=journal,
-                budget=budget if budget is not None and budget.active else None,
-                stop=stop,
-                holders=holders,
+                journal=journal, budget=capped, stop=stop, collector=collector, holders=holders
             )

@@ -110,15 +110,18 @@ async def agent_tools(
 ) -> AgentTools:
     """The agent's prompt template (``prompt_family`` when the agent has several tasks, e.g.
     ``vision_confirm``) and chat model, built off the event loop (they read files and set up
-    TLS, which would block every other run in the process)."""
+    TLS, which would block every other run in the process). A ``--batch-api`` batch's model
+    clients are its own: they send to the collector in the run's resources."""
     family = prompt_family or agent
     loop = asyncio.get_running_loop()
     key_env = api_key_for(agent)
+    collector = _run_resources().collector
     key = (
         agent,
         family,
         hash(key_env.get_secret_value()) if key_env else 0,
         config.model_dump_json(),
+        collector,
     )
     built = _TOOLS.setdefault(loop, {})
     if (tools := built.get(key)) is not None:  # the common case: no file, no thread hop
@@ -126,7 +129,7 @@ async def agent_tools(
 
     def build() -> AgentTools:
         prompt, version = load_prompt(family, config.prompt_versions.get(family))
-        model = make_chat_model(agent, config, loop=loop)
+        model = make_chat_model(agent, config, loop=loop, collector=collector)
         layout = prompt_layout(family, version)
         return AgentTools(prompt, version, model, endpoint_for(agent, config), layout)
 
@@ -138,7 +141,7 @@ async def agent_tools(
 
 
 # built tools per event loop (an HTTP client must not outlive its loop), then per agent,
-# prompt family, API key and configuration: a batch builds each once
+# prompt family, API key, configuration and --batch-api collector: a batch builds each once
 TOOLS_PER_LOOP = 64
 _TOOLS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple, AgentTools]] = (
     weakref.WeakKeyDictionary()

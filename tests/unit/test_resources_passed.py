@@ -1,7 +1,7 @@
 """Per-batch things are passed, not ambient (issue #27): the batch's reply journal, spending
-caps, stop switch (and the rest of ``BatchResources``) travel with each run's config, never in
-a module-level ``ContextVar``. The few context variables left are named here, each with the
-reason it is the right tool, and each says so in a comment above it."""
+caps, stop switch and ``--batch-api`` collector (``BatchResources``) travel with each run's
+config, never in a module-level ``ContextVar``. The few context variables left are named here,
+each with the reason it is the right tool, and each says so in a comment above it."""
 
 from __future__ import annotations
 
@@ -18,12 +18,6 @@ ALLOWED = {
     },
     "autorust/llm/http_trace.py": {
         "_CURRENT": "per call, read by an httpx hook below the SDK that no argument reaches",
-    },
-    "autorust/llm/batch_transport.py": {
-        "ACTIVE": "not yet passed: the --batch-api collector (issue #27, what is left)",
-    },
-    "autorust/reporting/usage.py": {
-        "BATCH_RATES": "not yet passed: --batch-api prices (issue #27, what is left)",
     },
 }
 
