@@ -326,7 +326,7 @@ async def _local_batch_drainable(
                 await claims.setup()
             batch = BatchRun(
                 plan.images, plan.config, saver, plan.options, claims=claims, drain=drain,
-                output_dir=plan.output_dir, batch_api=plan.batch_api,
+                output_dir=plan.output_dir, batch_api=plan.batch_api, executor=executor,
             )  # fmt: skip
             plan.drained = batch.drained
             if plan.mode is OutputMode.jsonl:

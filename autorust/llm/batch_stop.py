@@ -4,7 +4,7 @@ Such an error (``ModelAccountError``) means no later call to the endpoint can su
 user acts, so the batch says it once and stops: calls already in flight fail at once without a
 request, items not started yet are not started. Outside a batch (one image, a test) there is no
 switch and each call reports its own error. The batch holds its switch in its resources
-(``CallResources.stop``), which each model call receives.
+(``RunResources.stop``), which each model call receives.
 """
 
 from __future__ import annotations

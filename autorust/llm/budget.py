@@ -1,7 +1,7 @@
 """Hard spending caps: ``max_cost`` per batch, ``max_item_cost`` and ``max_item_tokens`` per
 image (``autorust run --max-cost/--max-item-cost/--max-item-tokens``).
 
-Before each model call the agent's node asks the run's budget (``CallResources.budget``, which
+Before each model call the agent's node asks the run's budget (``RunResources.budget``, which
 the batch passes with each run): if what was spent (the item's ledger, and the batch's calls
 finished or in flight) plus an estimate of this call
 (its messages at 4 characters a token, images at 1,500 tokens, the reply at the endpoint's

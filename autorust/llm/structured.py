@@ -67,7 +67,7 @@ from autorust.llm.http_trace import HttpTrace, start_trace, stop_trace
 from autorust.llm.images import fit_images, has_images
 from autorust.llm.models import ModelEndpoint
 from autorust.llm.replies import ReplyIssue, classify, echo_of, reply_chars
-from autorust.llm.resources import NO_RESOURCES, CallResources
+from autorust.llm.resources import NO_RESOURCES, RunResources
 from autorust.llm.strategies import (
     ReplyProblem,
     Strategy,
@@ -133,7 +133,7 @@ class _Call:
         memory: StrategyMemory | None,
         call: ModelCall,
         context: dict[str, Any],
-        resources: CallResources = NO_RESOURCES,
+        resources: RunResources = NO_RESOURCES,
     ) -> None:
         self.resources = resources
         self.model, self.schema, self.endpoint = resources.with_journal(model), schema, endpoint
@@ -290,7 +290,7 @@ async def invoke_structured(
     config: RunnableConfig | None = None,
     endpoint: ModelEndpoint | None = None,
     memory: StrategyMemory | None = None,
-    resources: CallResources = NO_RESOURCES,
+    resources: RunResources = NO_RESOURCES,
 ) -> tuple[T, ModelCall]:
     """One validated reply of ``schema`` (see the module's docstring); traced as a GenAI
     ``chat`` span carrying the same token counts as the returned ``ModelCall``."""
@@ -343,7 +343,7 @@ async def _invoke_structured(
     config: RunnableConfig | None,
     endpoint: ModelEndpoint,
     memory: StrategyMemory | None,
-    resources: CallResources,
+    resources: RunResources,
 ) -> tuple[T, ModelCall]:
     context = {"thread_id": _thread_id(), "agent": agent, "iteration": iteration}
     current = _Call(

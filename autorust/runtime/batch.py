@@ -25,6 +25,7 @@ from autorust.runtime.item_runner import BatchEvent, EventSink, ItemBatch, Slot
 from autorust.runtime.resources import BatchResources
 from autorust.runtime.runner import compile_graph, run_image, state_of
 from autorust.runtime.scheduler import AgentScheduler
+from autorust.sandbox.base import Executor
 from autorust.storage.claims import Claim, PostgresClaims
 from autorust.storage.listing import index_run
 
@@ -55,9 +56,11 @@ class BatchRun(ItemBatch):
         drain: Drain | None = None,
         output_dir: Path | None = None,
         batch_api: Collector | None = None,
+        executor: Executor | None = None,
     ) -> None:
         """``batch_api``: a ``--batch-api`` session's collector (batch_api_session.py): the
-        model calls go out as provider batches, priced at batch rates."""
+        model calls go out as provider batches, priced at batch rates. ``executor``: the
+        sandbox executor the caller made from ``config.executor`` (None: the process's)."""
         self.options = options or BatchOptions()
         super().__init__(
             images,
@@ -74,6 +77,7 @@ class BatchRun(ItemBatch):
         self.drain = drain or Drain()
         self.started = time.monotonic()
         self.batch_api = batch_api
+        self.executor = executor
         self.fingerprint = config.fingerprint()  # hashes the scripted replies: once per batch
         self.budget = Budget(
             max_cost=config.max_cost,
@@ -88,7 +92,11 @@ class BatchRun(ItemBatch):
         graph = compile_graph(self.checkpointer, node_wrapper=self.scheduler.wrap)
         # billing errors stop the batch once (``stop``); the caps hold for the whole batch
         async with BatchResources.open(
-            self.checkpointer, budget=self.budget, stop=BatchStop(), collector=self.batch_api
+            self.checkpointer,
+            budget=self.budget,
+            stop=BatchStop(),
+            collector=self.batch_api,
+            executor=self.executor,
         ) as resources:
             runner = LocalItemRunner(self, graph, resources)
             return await self.run_items(runner)

@@ -9,7 +9,7 @@ from langchain_core.callbacks import BaseCallbackHandler
 
 from autorust.graph.context import AutorustConfig
 from autorust.imaging.digest import sha256_file
-from autorust.llm.resources import RESOURCES_KEY, CallResources
+from autorust.llm.resources import RESOURCES_KEY, RunResources
 
 
 def thread_id_for(image_path: str | Path, config: AutorustConfig) -> str:
@@ -36,7 +36,7 @@ def runnable_config_for(
     config: AutorustConfig,
     *,
     callbacks: list[BaseCallbackHandler] | None = None,
-    resources: CallResources | None = None,
+    resources: RunResources | None = None,
     **metadata: Any,
 ) -> dict[str, Any]:
     """LangGraph run config; the metadata (kept with every checkpoint) lets any later command

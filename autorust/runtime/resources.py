@@ -14,15 +14,16 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from autorust.llm.batch_stop import BatchStop
 from autorust.llm.batch_transport import Collector
 from autorust.llm.budget import Budget
-from autorust.llm.resources import CallResources
+from autorust.llm.resources import RunResources
+from autorust.sandbox.base import Executor
 from autorust.storage.journal import open_reply_journal
 from autorust.storage.pg_holders import PgHolders, open_holders
 from autorust.storage.replies import ReplyJournal
 
 
 @dataclass
-class BatchResources(CallResources):
-    """``CallResources`` (journal, budget, stop) plus what only the application uses:
+class BatchResources(RunResources):
+    """``RunResources`` (journal, budget, stop) plus what only the application uses:
     ``holders``, the PostgreSQL advisory locks that say this process runs a thread."""
 
     journal: ReplyJournal | None = None
@@ -37,16 +38,23 @@ class BatchResources(CallResources):
         budget: Budget | None = None,
         stop: BatchStop | None = None,
         collector: Collector | None = None,
+        executor: Executor | None = None,
     ) -> AsyncIterator[BatchResources]:
         """The reply journal and run holders of ``saver``'s store (none without a saver),
         closed when the body ends. ``budget``: kept only when it sets a cap; ``stop``: a
         batch's switch (a single run has none: each call reports its own account error);
-        ``collector``: a ``--batch-api`` batch's."""
+        ``collector``: a ``--batch-api`` batch's; ``executor``: the sandbox executor the
+        caller made (and closes) from the runs' ``config.executor``."""
         capped = budget if budget is not None and budget.active else None
         if saver is None:
-            yield cls(budget=capped, stop=stop, collector=collector)
+            yield cls(budget=capped, stop=stop, collector=collector, executor=executor)
             return
         async with open_reply_journal(saver) as journal, open_holders(saver) as holders:
             yield cls(
-                journal=journal, budget=capped, stop=stop, collector=collector, holders=holders
+                journal=journal,
+                budget=capped,
+                stop=stop,
+                collector=collector,
+                executor=executor,
+                holders=holders,
             )

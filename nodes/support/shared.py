@@ -13,7 +13,6 @@ from typing import Any, NamedTuple, TypeVar
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 from langchain_core.prompts import ChatPromptTemplate
-from langgraph.config import get_config
 from langgraph.errors import GraphBubbleUp
 from langgraph.runtime import Runtime
 from pydantic import BaseModel
@@ -23,7 +22,7 @@ from autorust.graph.state import ModelCall, RunState, Spec
 from autorust.llm.budget import estimate_tokens
 from autorust.llm.errors import ModelCallError, is_transient
 from autorust.llm.models import ModelEndpoint, api_key_for, endpoint_for, make_chat_model
-from autorust.llm.resources import CallResources, resources_of
+from autorust.llm.resources import RunResources, run_resources
 from autorust.llm.strategy_memory import StrategyMemory
 from autorust.llm.structured import invoke_structured
 from autorust.prompts.loader import load_prompt, prompt_layout
@@ -115,7 +114,7 @@ async def agent_tools(
     family = prompt_family or agent
     loop = asyncio.get_running_loop()
     key_env = api_key_for(agent)
-    collector = _run_resources().collector
+    collector = run_resources().collector
     key = (
         agent,
         family,
@@ -163,7 +162,7 @@ async def ask_model(
     call ends without a valid reply: return ``exc.state_update()`` from the node; a
     ``BudgetExceededError`` when a spending cap stops it before it is sent (llm/budget.py).
     The batch's journal, caps and stop switch come with the run's config (``resources_of``)."""
-    resources = _run_resources()
+    resources = run_resources()
     budget = resources.budget
     if budget is None:
         return await _ask(agent, tools, messages, schema, state, config, resources, **metadata)
@@ -183,14 +182,6 @@ async def ask_model(
         budget.settle(reservation, call)
 
 
-def _run_resources() -> CallResources:
-    """The batch's (or single run's) resources, passed in the graph run's config."""
-    try:
-        return resources_of(get_config())
-    except RuntimeError:  # called outside a graph run
-        return resources_of(None)
-
-
 async def _ask(
     agent: str,
     tools: AgentTools,
@@ -198,7 +189,7 @@ async def _ask(
     schema: type[T],
     state: RunState,
     config: AutorustConfig,
-    resources: CallResources,
+    resources: RunResources,
     **metadata: Any,
 ) -> tuple[T, ModelCall]:
     return await invoke_structured(

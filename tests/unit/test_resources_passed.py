@@ -78,7 +78,7 @@ def test_each_remaining_context_var_says_why() -> None:
 
 
 def test_the_reply_journal_is_no_global_langchain_cache() -> None:
-    """The journal is each model's own cache, given per call (``CallResources.with_journal``)."""
+    """The journal is each model's own cache, given per call (``RunResources.with_journal``)."""
     offenders = [
         _relative(path)
         for path in _sources()
