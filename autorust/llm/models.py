@@ -160,10 +160,12 @@ def make_chat_model(
     *,
     loop: asyncio.AbstractEventLoop | None = None,
     collector: Collector | None = None,
+    clients: dict[tuple[Any, ...], BaseChatModel] | None = None,
 ) -> BaseChatModel:
     """The agent's chat model. Clients are cached per event loop (``loop``; ``None`` for a
     client that only validates settings): an async HTTP connection pool must not outlive the
-    loop it was opened on, and a closed loop's clients go with it. ``collector``: a
+    loop it was opened on, and a closed loop's clients go with it. ``clients``: a batch's own
+    cache instead (its resources close the clients with it). ``collector``: a
     ``--batch-api`` batch's (``batch_transport.py``): its clients send chat completions to it."""
     if config.provider == "scripted":
         if not config.scripted_replies:
@@ -173,7 +175,8 @@ def make_chat_model(
         return _scripted(agent, str(Path(config.scripted_replies).resolve()))
     settings = config.model_for(agent)
     key = api_key_for(agent)
-    clients = _CLIENTS.setdefault(loop if loop is not None else _NO_LOOP, {})
+    if clients is None:
+        clients = _CLIENTS.setdefault(loop if loop is not None else _NO_LOOP, {})
     if is_azure_classic(settings):
         return azure_model(settings, key.get_secret_value() if key else None, clients, collector)
     if not settings.model or (

@@ -31,13 +31,17 @@ class RunResources:
     that a billing/credentials error turns off (None outside a batch); ``collector``: a
     ``--batch-api`` batch's, to which its model clients send their chat completions;
     ``executor``: the batch's sandbox executor, made from the run's ``config.executor`` (None:
-    the nodes use the process's executor for those settings)."""
+    the nodes use the process's executor for those settings); ``clients`` and ``tools``: the
+    batch's model clients and the nodes' built agent tools, made on first use and closed with
+    the batch (None: the process's per-event-loop caches)."""
 
     journal: BaseCache | None = None
     budget: Budget | None = None
     stop: BatchStop | None = None
     collector: Collector | None = None
     executor: Executor | None = None
+    clients: dict[tuple[Any, ...], Any] | None = None
+    tools: dict[tuple[Any, ...], Any] | None = None
 
     def with_journal(self, model: Any) -> Any:
         """``model`` answering from / recording in the journal (a shallow copy: same client)."""

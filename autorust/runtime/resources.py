@@ -5,6 +5,7 @@ entered with one ``async with`` and passed down explicitly: in each graph run's 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -40,21 +41,33 @@ class BatchResources(RunResources):
         collector: Collector | None = None,
         executor: Executor | None = None,
     ) -> AsyncIterator[BatchResources]:
-        """The reply journal and run holders of ``saver``'s store (none without a saver),
-        closed when the body ends. ``budget``: kept only when it sets a cap; ``stop``: a
-        batch's switch (a single run has none: each call reports its own account error);
-        ``collector``: a ``--batch-api`` batch's; ``executor``: the sandbox executor the
-        caller made (and closes) from the runs' ``config.executor``."""
+        """The reply journal and run holders of ``saver``'s store (none without a saver) and
+        the batch's own model clients, closed when the body ends. ``budget``: kept only when
+        it sets a cap; ``stop``: a batch's switch (a single run has none: each call reports
+        its own account error); ``collector``: a ``--batch-api`` batch's; ``executor``: the
+        sandbox executor the caller made (and closes) from the runs' ``config.executor``."""
         capped = budget if budget is not None and budget.active else None
-        if saver is None:
-            yield cls(budget=capped, stop=stop, collector=collector, executor=executor)
-            return
         async with open_reply_journal(saver) as journal, open_holders(saver) as holders:
-            yield cls(
+            resources = cls(
                 journal=journal,
                 budget=capped,
                 stop=stop,
                 collector=collector,
                 executor=executor,
+                clients={},
+                tools={},
                 holders=holders,
             )
+            try:
+                yield resources
+            finally:
+                await resources.close_clients()
+
+    async def close_clients(self) -> None:
+        """Close the HTTP connections of the model clients this batch made."""
+        clients, self.clients, self.tools = self.clients or {}, {}, {}
+        for model in clients.values():
+            http = getattr(model, "http_async_client", None)
+            if http is not None:
+                with contextlib.suppress(Exception):
+                    await http.aclose()

@@ -109,12 +109,14 @@ async def agent_tools(
 ) -> AgentTools:
     """The agent's prompt template (``prompt_family`` when the agent has several tasks, e.g.
     ``vision_confirm``) and chat model, built off the event loop (they read files and set up
-    TLS, which would block every other run in the process). A ``--batch-api`` batch's model
-    clients are its own: they send to the collector in the run's resources."""
+    TLS, which would block every other run in the process). A batch's model clients and
+    tools are its own (``RunResources.clients``/``tools``, closed with it); a ``--batch-api``
+    batch's clients send to the collector in its resources."""
     family = prompt_family or agent
     loop = asyncio.get_running_loop()
     key_env = api_key_for(agent)
-    collector = run_resources().collector
+    resources = run_resources()
+    collector = resources.collector
     key = (
         agent,
         family,
@@ -122,13 +124,15 @@ async def agent_tools(
         config.model_dump_json(),
         collector,
     )
-    built = _TOOLS.setdefault(loop, {})
+    built = resources.tools if resources.tools is not None else _TOOLS.setdefault(loop, {})
     if (tools := built.get(key)) is not None:  # the common case: no file, no thread hop
         return tools
 
     def build() -> AgentTools:
         prompt, version = load_prompt(family, config.prompt_versions.get(family))
-        model = make_chat_model(agent, config, loop=loop, collector=collector)
+        model = make_chat_model(
+            agent, config, loop=loop, collector=collector, clients=resources.clients
+        )
         layout = prompt_layout(family, version)
         return AgentTools(prompt, version, model, endpoint_for(agent, config), layout)
 

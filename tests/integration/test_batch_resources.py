@@ -46,3 +46,18 @@ async def test_a_saver_gives_the_resources_its_reply_journal(tmp_path: Path) -> 
         assert resources.budget is None and resources.stop is None
     async with BatchResources.open() as bare:
         assert bare.journal is None
+
+
+async def test_the_batch_closes_the_model_clients_it_made() -> None:
+    import asyncio
+
+    from autorust.llm.models import make_chat_model
+
+    config = AutorustConfig(default={"model": "m", "base_url": "http://127.0.0.1:9/v1"})
+    loop = asyncio.get_running_loop()
+    async with BatchResources.open() as resources:
+        model = make_chat_model("coding", config, loop=loop, clients=resources.clients)
+        assert make_chat_model("coding", config, loop=loop, clients=resources.clients) is model
+        assert make_chat_model("coding", config, loop=loop) is not model  # not the process's
+        assert not model.http_async_client.is_closed
+    assert model.http_async_client.is_closed
