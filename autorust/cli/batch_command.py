@@ -98,6 +98,7 @@ class BatchPlan(BaseModel):
     drained: list[str] = Field(
         default_factory=list, description="images a drain stopped (filled while the batch runs)"
     )
+    batch_api: Any = Field(None, description="a --batch-api session's collector (or None)")
 
 
 def _overrides(request: RunRequest) -> dict[str, Any]:
@@ -325,7 +326,7 @@ async def _local_batch_drainable(
                 await claims.setup()
             batch = BatchRun(
                 plan.images, plan.config, saver, plan.options, claims=claims, drain=drain,
-                output_dir=plan.output_dir,
+                output_dir=plan.output_dir, batch_api=plan.batch_api, executor=executor,
             )  # fmt: skip
             plan.drained = batch.drained
             if plan.mode is OutputMode.jsonl:
@@ -385,7 +386,7 @@ def interrupted_message(request: RunRequest) -> str:
     return "interrupted: progress is checkpointed; run the same command again to resume"
 
 
-def run_command(request: RunRequest, console: Console) -> int:
+def run_command(request: RunRequest, console: Console, batch_api: Any = None) -> int:
     """Exit code: 0 when every processed image passed (or, for the demo, ended as designed),
     1 otherwise; 75 after a drain (a first SIGTERM/SIGINT: the steps in flight finished and
     were checkpointed, the summary covers the finished images); 130 when stopped at once (a
@@ -400,8 +401,9 @@ def run_command(request: RunRequest, console: Console) -> int:
     from autorust.reporting.usage import load_prices
 
     plan = plan_batch(request, console)
+    plan.batch_api = batch_api  # ``cli_batch_api``'s collector: the batch's, and its prices
     try:
-        prices = load_prices(plan.config.price_table)
+        prices = load_prices(plan.config.price_table, batch=batch_api is not None)
     except (OSError, ValueError) as exc:
         raise ConfigError("AUTORUST_PRICE_TABLE", f"unusable price table ({exc})") from None
     if plan.config.provider == "scripted" and plan.mode is OutputMode.rich:

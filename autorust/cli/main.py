@@ -124,8 +124,8 @@ def _run(**request: Any) -> None:
     from autorust.cli.batch_command import RunRequest, run_command
     from autorust.runtime.batch_api_session import cli_batch_api
 
-    with cli_batch_api(request.get("batch_api", False), request.get("checkpoint")):
-        code = run_command(RunRequest(**request), console)
+    with cli_batch_api(request.get("batch_api", False), request.get("checkpoint")) as collector:
+        code = run_command(RunRequest(**request), console, batch_api=collector)
     if code:
         raise typer.Exit(code)
 

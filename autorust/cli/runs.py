@@ -110,7 +110,7 @@ async def _continue(saver: BaseCheckpointSaver, thread: str, run: Callable[..., 
     check_model_endpoints(config)
     executor = await check_executor(config.executor)
     try:
-        return await run(config)
+        return await run(config, executor)
     except Exception as exc:
         state = await state_of(graph, thread)
         image = state.image_path if state else thread
@@ -332,7 +332,11 @@ def resume_run(
         if await is_finished(saver, thread):
             return None
         return await _continue(
-            saver, thread, lambda config: resume(saver, thread, decision=decision, config=config)
+            saver,
+            thread,
+            lambda config, executor: resume(
+                saver, thread, decision=decision, config=config, executor=executor
+            ),
         )
 
     result = _with_saver(db, work)
@@ -385,13 +389,14 @@ def fork_run(
         return await _continue(
             saver,
             thread,
-            lambda config: fork(
+            lambda config, executor: fork(
                 saver,
                 thread,
                 step,
                 feedback=feedback,
                 prompt_versions=versions,
                 config=config,
+                executor=executor,
             ),
         )
 

@@ -3,16 +3,14 @@
 Such an error (``ModelAccountError``) means no later call to the endpoint can succeed until the
 user acts, so the batch says it once and stops: calls already in flight fail at once without a
 request, items not started yet are not started. Outside a batch (one image, a test) there is no
-switch and each call reports its own error.
+switch and each call reports its own error. The batch holds its switch in its resources
+(``RunResources.stop``), which each model call receives.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 
 log = logging.getLogger("autorust.batch")
 
@@ -32,20 +30,3 @@ class BatchStop:
             "(autorust run retries them) once this is fixed.",
             extra={"status": "error"},
         )
-
-
-_CURRENT: ContextVar[BatchStop | None] = ContextVar("autorust_batch_stop", default=None)
-
-
-def current_stop() -> BatchStop | None:
-    return _CURRENT.get()
-
-
-@contextmanager
-def batch_stop() -> Iterator[BatchStop]:
-    stop = BatchStop()
-    token = _CURRENT.set(stop)
-    try:
-        yield stop
-    finally:
-        _CURRENT.reset(token)

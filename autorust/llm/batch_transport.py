@@ -1,7 +1,8 @@
 """Chat completions sent through the Batch API instead of live, below the model client.
 
-With a collector active (``batch_api_mode``), every ``POST .../chat/completions`` a model
-client makes is handed to it and answered, once the round's batch is done, with the line's
+A model client built with a collector (``make_chat_model(..., collector=)``, from the batch's
+resources) has this transport: every ``POST .../chat/completions`` it makes is handed to the
+collector and answered, once the round's batch is done, with the line's
 response as if the server had answered live: the client, the usage trace and the reply
 journal see an ordinary reply. Without one, requests go out as usual.
 
@@ -14,9 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from typing import Any, Protocol
 
 import httpx2
@@ -32,20 +30,6 @@ class Collector(Protocol):
 
 
 BATCH_WINDOW_S = 25 * 3600  # the 24 h completion window, and time to fetch the results
-ACTIVE: ContextVar[Collector | None] = ContextVar("autorust_batch_api", default=None)
-
-
-def batch_api_active() -> bool:
-    return ACTIVE.get() is not None
-
-
-@contextmanager
-def batch_api_mode(collector: Collector) -> Iterator[None]:
-    token = ACTIVE.set(collector)
-    try:
-        yield
-    finally:
-        ACTIVE.reset(token)
 
 
 def _thread() -> str:
@@ -58,17 +42,14 @@ def _thread() -> str:
 
 
 class RoutingTransport(httpx2.AsyncBaseTransport):
-    def __init__(self) -> None:
+    def __init__(self, collector: Collector) -> None:
+        self.collector = collector
         self.inner = httpx2.AsyncHTTPTransport(limits=DEFAULT_CONNECTION_LIMITS)
         self.asked: Counter[tuple[str, str]] = Counter()
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        collector = ACTIVE.get()
-        if (
-            collector is None
-            or request.method != "POST"
-            or not request.url.path.endswith("/chat/completions")
-        ):
+        collector = self.collector
+        if request.method != "POST" or not request.url.path.endswith("/chat/completions"):
             return await self.inner.handle_async_request(request)
         body = json.loads(await request.aread())
         digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:24]

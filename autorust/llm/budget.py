@@ -1,8 +1,9 @@
 """Hard spending caps: ``max_cost`` per batch, ``max_item_cost`` and ``max_item_tokens`` per
 image (``autorust run --max-cost/--max-item-cost/--max-item-tokens``).
 
-Before each model call the agent's node asks ``current_budget()``: if what was spent (the
-item's ledger, and the batch's calls finished or in flight) plus an estimate of this call
+Before each model call the agent's node asks the run's budget (``RunResources.budget``, which
+the batch passes with each run): if what was spent (the item's ledger, and the batch's calls
+finished or in flight) plus an estimate of this call
 (its messages at 4 characters a token, images at 1,500 tokens, the reply at the endpoint's
 ``max_tokens`` or 1,024) would cross a cap, the call is not sent and the item ends
 ``budget_exceeded``: not passed, not an error; a rerun with a larger cap continues it from its
@@ -13,9 +14,7 @@ check together: the spend stays under the cap plus at most one call's estimate e
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,22 +110,3 @@ class Budget:
         self.reserved = max(0.0, self.reserved - reservation)
         if call is not None:
             self.spent += self.cost_of([call])
-
-
-_BUDGET: contextvars.ContextVar[Budget | None] = contextvars.ContextVar(
-    "autorust_budget", default=None
-)
-
-
-def current_budget() -> Budget | None:
-    return _BUDGET.get()
-
-
-@contextlib.contextmanager
-def spending_caps(budget: Budget | None) -> Iterator[Budget | None]:
-    """Calls made inside (and in tasks started inside) are checked against ``budget``."""
-    token = _BUDGET.set(budget if budget is not None and budget.active else None)
-    try:
-        yield budget
-    finally:
-        _BUDGET.reset(token)

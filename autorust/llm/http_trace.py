@@ -39,6 +39,8 @@ class HttpTrace:
         return self.exchanges[-1] if self.exchanges else None
 
 
+# A ContextVar because the hook runs inside the shared httpx client, below the OpenAI SDK and
+# LangChain: it is per call (not per batch) and no argument reaches it from the caller.
 _CURRENT: ContextVar[HttpTrace | None] = ContextVar("autorust_http_trace", default=None)
 
 
@@ -110,11 +112,12 @@ async def on_response(response: httpx2.Response) -> None:
     trace.exchanges.append(exchange)
 
 
-def traced_async_client(timeout_s: float) -> httpx2.AsyncClient:
-    """The OpenAI SDK's default async client (its limits and redirects) with the trace hook."""
-    from autorust.llm.batch_transport import RoutingTransport, batch_api_active
+def traced_async_client(timeout_s: float, collector: Any = None) -> httpx2.AsyncClient:
+    """The OpenAI SDK's default async client (its limits and redirects) with the trace hook;
+    with a ``--batch-api`` ``collector``, chat completions go to it (below the client)."""
+    from autorust.llm.batch_transport import RoutingTransport
 
-    transport = RoutingTransport() if batch_api_active() else None  # --batch-api goes below
+    transport = RoutingTransport(collector) if collector is not None else None
     return openai.DefaultAsyncHttpxClient(
         timeout=timeout_s, event_hooks={"response": [on_response]}, transport=transport
     )

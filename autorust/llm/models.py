@@ -18,7 +18,7 @@ from langchain_openai import AzureChatOpenAI, ChatOpenAI
 from pydantic import BaseModel, SecretStr
 
 from autorust.graph.context import AutorustConfig, ModelSettings
-from autorust.llm.batch_transport import batch_api_active
+from autorust.llm.batch_transport import Collector
 from autorust.llm.http_trace import traced_async_client
 from autorust.llm.scripted import SCRIPTED_MODEL_NAME, ScriptedChatModel
 from autorust.llm.servers import (
@@ -155,11 +155,18 @@ def not_configured_message(agent: str) -> str:
 
 
 def make_chat_model(
-    agent: str, config: AutorustConfig, *, loop: asyncio.AbstractEventLoop | None = None
+    agent: str,
+    config: AutorustConfig,
+    *,
+    loop: asyncio.AbstractEventLoop | None = None,
+    collector: Collector | None = None,
+    clients: dict[tuple[Any, ...], BaseChatModel] | None = None,
 ) -> BaseChatModel:
     """The agent's chat model. Clients are cached per event loop (``loop``; ``None`` for a
     client that only validates settings): an async HTTP connection pool must not outlive the
-    loop it was opened on, and a closed loop's clients go with it."""
+    loop it was opened on, and a closed loop's clients go with it. ``clients``: a batch's own
+    cache instead (its resources close the clients with it). ``collector``: a
+    ``--batch-api`` batch's (``batch_transport.py``): its clients send chat completions to it."""
     if config.provider == "scripted":
         if not config.scripted_replies:
             raise ModelNotConfiguredError(
@@ -168,14 +175,15 @@ def make_chat_model(
         return _scripted(agent, str(Path(config.scripted_replies).resolve()))
     settings = config.model_for(agent)
     key = api_key_for(agent)
-    clients = _CLIENTS.setdefault(loop if loop is not None else _NO_LOOP, {})
+    if clients is None:
+        clients = _CLIENTS.setdefault(loop if loop is not None else _NO_LOOP, {})
     if is_azure_classic(settings):
-        return azure_model(settings, key.get_secret_value() if key else None, clients)
+        return azure_model(settings, key.get_secret_value() if key else None, clients, collector)
     if not settings.model or (
         key is None and not settings.base_url and not os.environ.get("OPENAI_BASE_URL")
     ):
         raise ModelNotConfiguredError(not_configured_message(agent))
-    return _openai(settings, key.get_secret_value() if key else None, clients)
+    return _openai(settings, key.get_secret_value() if key else None, clients, collector)
 
 
 class _NoLoop:
@@ -184,13 +192,13 @@ class _NoLoop:
 
 _NO_LOOP = _NoLoop()
 Clients = dict[tuple[Any, ...], BaseChatModel]
-# event loop -> (client settings, --batch-api on) -> client; weak, so a closed loop's clients
+# event loop -> (client settings, --batch-api collector) -> client; weak, so a closed loop's clients
 # are dropped with it and a new loop never gets a dead loop's client (an id() could repeat)
 _CLIENTS: weakref.WeakKeyDictionary[Any, Clients] = weakref.WeakKeyDictionary()
 
 
 def _cached(clients: Clients, build: Callable[..., BaseChatModel], *args: Any) -> BaseChatModel:
-    key = (build, *args, batch_api_active())  # --batch-api clients: their own transport
+    key = (build, *args)  # the last arg, a --batch-api collector: clients of their own
     if (client := clients.get(key)) is None:
         client = clients[key] = build(*args)
     return client
@@ -201,7 +209,9 @@ def _scripted(agent: str, replies_dir: str) -> BaseChatModel:
     return ScriptedChatModel(replies_dir=Path(replies_dir), agent=agent)
 
 
-def _openai(settings: ModelSettings, api_key: str | None, clients: Clients) -> BaseChatModel:
+def _openai(
+    settings: ModelSettings, api_key: str | None, clients: Clients, collector: Collector | None
+) -> BaseChatModel:
     # Local OpenAI-compatible servers usually accept any key; the client insists on one.
     temperature = settings.temperature
     reasoning = is_reasoning(settings.model, settings.model_family)
@@ -223,6 +233,7 @@ def _openai(settings: ModelSettings, api_key: str | None, clients: Clients) -> B
         settings.reasoning_effort,
         api_key or "not-needed",
         settings.requests_per_minute,
+        collector,
     )
 
 
@@ -233,7 +244,12 @@ def is_azure_classic(settings: ModelSettings) -> bool:
 ENTRA_SCOPE = "https://cognitiveservices.azure.com/.default"
 
 
-def azure_model(settings: ModelSettings, api_key: str | None, clients: Clients) -> BaseChatModel:
+def azure_model(
+    settings: ModelSettings,
+    api_key: str | None,
+    clients: Clients,
+    collector: Collector | None = None,
+) -> BaseChatModel:
     """Azure OpenAI's classic endpoints: ``<resource>/openai/deployments/<deployment>/chat/
     completions?api-version=...`` with an ``api-key`` header, or Entra ID bearer tokens."""
     deployment = settings.azure_deployment or settings.model
@@ -262,7 +278,7 @@ def azure_model(settings: ModelSettings, api_key: str | None, clients: Clients) 
         settings.base_url, deployment, settings.api_version, settings.model, temperature,
         settings.timeout_s or DEFAULT_TIMEOUT_S, settings.max_tokens,
         token_param(settings, "azure"), settings.reasoning_effort,
-        None if entra else api_key, settings.requests_per_minute,
+        None if entra else api_key, settings.requests_per_minute, collector,
     )  # fmt: skip
 
 
@@ -289,6 +305,7 @@ def _azure_client(
     reasoning_effort: str | None,
     api_key: str | None,
     requests_per_minute: float | None,
+    collector: Collector | None = None,
 ) -> BaseChatModel:
     limiter = endpoint_rate_limiter(base_url, requests_per_minute) if requests_per_minute else None
     body_cap = max_tokens if token_param == "max_tokens" else None
@@ -308,7 +325,7 @@ def _azure_client(
         reasoning_effort=reasoning_effort,
         timeout=timeout_s,
         max_retries=0,
-        http_async_client=traced_async_client(timeout_s),
+        http_async_client=traced_async_client(timeout_s, collector),
         disable_streaming=True,
         rate_limiter=limiter,
         **auth,
@@ -341,6 +358,7 @@ def _openai_client(
     reasoning_effort: str | None,
     api_key: str,
     requests_per_minute: float | None,
+    collector: Collector | None = None,
 ) -> BaseChatModel:
     limiter = endpoint_rate_limiter(base_url, requests_per_minute) if requests_per_minute else None
     # Retries are ours (autorust/llm/structured.py): one budget per call, strategy rejections
@@ -358,7 +376,7 @@ def _openai_client(
         timeout=timeout_s,
         max_retries=0,
         api_key=SecretStr(api_key),
-        http_async_client=traced_async_client(timeout_s),
+        http_async_client=traced_async_client(timeout_s, collector),
         disable_streaming=True,
         rate_limiter=limiter,
     )

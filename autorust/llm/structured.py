@@ -43,8 +43,7 @@ from pydantic import BaseModel, ValidationError
 
 from autorust import telemetry
 from autorust.graph.state import ModelCall
-from autorust.llm.batch_stop import current_stop
-from autorust.llm.batch_transport import BATCH_WINDOW_S, batch_api_active
+from autorust.llm.batch_transport import BATCH_WINDOW_S
 from autorust.llm.conversation import reask
 from autorust.llm.errors import (
     InvalidModelOutputError,
@@ -68,6 +67,7 @@ from autorust.llm.http_trace import HttpTrace, start_trace, stop_trace
 from autorust.llm.images import fit_images, has_images
 from autorust.llm.models import ModelEndpoint
 from autorust.llm.replies import ReplyIssue, classify, echo_of, reply_chars
+from autorust.llm.resources import NO_RESOURCES, RunResources
 from autorust.llm.strategies import (
     ReplyProblem,
     Strategy,
@@ -133,12 +133,15 @@ class _Call:
         memory: StrategyMemory | None,
         call: ModelCall,
         context: dict[str, Any],
+        resources: RunResources = NO_RESOURCES,
     ) -> None:
-        self.model, self.schema, self.endpoint, self.memory = model, schema, endpoint, memory
+        self.resources = resources
+        self.model, self.schema, self.endpoint = resources.with_journal(model), schema, endpoint
+        self.memory = memory
         self.call, self.context = call, context
         self.started = time.monotonic()
         self.deadline = self.started + endpoint.call_budget_s
-        if batch_api_active():  # a provider batch answers within its 24 h window, not 180 s
+        if resources.collector is not None:  # a provider batch answers within 24 h, not 180 s
             self.deadline = self.started + max(endpoint.call_budget_s, BATCH_WINDOW_S)
         self.http = isinstance(model, BaseChatOpenAI)
         self.server_said = ""  # the last error status and excerpt, for the final message
@@ -287,6 +290,7 @@ async def invoke_structured(
     config: RunnableConfig | None = None,
     endpoint: ModelEndpoint | None = None,
     memory: StrategyMemory | None = None,
+    resources: RunResources = NO_RESOURCES,
 ) -> tuple[T, ModelCall]:
     """One validated reply of ``schema`` (see the module's docstring); traced as a GenAI
     ``chat`` span carrying the same token counts as the returned ``ModelCall``."""
@@ -308,7 +312,7 @@ async def invoke_structured(
             parsed, call = await _invoke_structured(
                 model, messages, schema, agent=agent, iteration=iteration, metadata=metadata,
                 max_regenerations=max_regenerations, config=config, endpoint=endpoint,
-                memory=memory,
+                memory=memory, resources=resources,
             )  # fmt: skip
             return parsed, call
         except ModelCallError as exc:
@@ -339,13 +343,15 @@ async def _invoke_structured(
     config: RunnableConfig | None,
     endpoint: ModelEndpoint,
     memory: StrategyMemory | None,
+    resources: RunResources,
 ) -> tuple[T, ModelCall]:
     context = {"thread_id": _thread_id(), "agent": agent, "iteration": iteration}
     current = _Call(
-        model, schema, endpoint, memory, ModelCall(agent=agent, iteration=iteration), context
-    )
+        model, schema, endpoint, memory, ModelCall(agent=agent, iteration=iteration), context,
+        resources,
+    )  # fmt: skip
     call = current.call
-    stop = current_stop()
+    stop = resources.stop
     if stop is not None and stop.reason is not None:  # said once, by the batch
         raise current.error(
             ModelAccountError, f"not sent: the batch stopped ({stop.reason})", quiet=True
@@ -491,7 +497,7 @@ async def _invoke_structured(
 def account_error(current: _Call, cls: type[ModelCallError], what: str) -> ModelCallError:
     """A billing or credentials error: raised, and the batch (if any) stops, saying so once
     (calls that were in flight when it stopped fail quietly with the same error)."""
-    stop = current_stop()
+    stop = current.resources.stop
     error = current.error(cls, what, quiet=stop is not None)
     if stop is not None:
         stop.trip(str(error))

@@ -20,6 +20,8 @@ from rich.logging import RichHandler
 
 from autorust.redaction import redact
 
+# A ContextVar because RedactingFilter (a logging.Filter on handlers) has no other way to learn
+# which command a record of any library logger belongs to.
 RUN_ID: ContextVar[str | None] = ContextVar("autorust_run_id", default=None)
 CONTEXT_FIELDS = (
     "run_id", "thread_id", "image", "agent", "attempt", "iteration", "latency_s",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterable
-from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
 
@@ -69,10 +68,6 @@ class PriceTable(BaseModel):
         return round(total / 1e6, 6)
 
 
-# Set while a batch runs with --batch-api: every call of it is priced at the batch rates.
-BATCH_RATES: ContextVar[bool] = ContextVar("autorust_batch_rates", default=False)
-
-
 @cache
 def _load_prices(path: str | None, batch: bool) -> PriceTable:
     table = PriceTable.model_validate(tomllib.loads(Path(path or DEFAULT_PRICES).read_text()))
@@ -81,8 +76,9 @@ def _load_prices(path: str | None, batch: bool) -> PriceTable:
     return table
 
 
-def load_prices(path: str | None = None) -> PriceTable:
-    return _load_prices(path, BATCH_RATES.get())
+def load_prices(path: str | None = None, *, batch: bool = False) -> PriceTable:
+    """``batch``: every price at the provider's batch rates (a ``--batch-api`` run)."""
+    return _load_prices(path, batch)
 
 
 class AgentUsage(BaseModel):

@@ -13,19 +13,21 @@ from langgraph.errors import GraphDrained
 from pydantic import BaseModel, Field
 
 from autorust.graph.context import AutorustConfig
-from autorust.llm.batch_stop import batch_stop, current_stop
-from autorust.llm.budget import Budget, spending_caps
+from autorust.llm.batch_stop import BatchStop
+from autorust.llm.batch_transport import Collector
+from autorust.llm.budget import Budget
 from autorust.outcomes import FINISHED, SETTLED, ItemResult, failed_item
 from autorust.redaction import redact
 from autorust.reporting.usage import load_prices
 from autorust.runtime.drain import Drain
 from autorust.runtime.identity import thread_id_from_digest
 from autorust.runtime.item_runner import BatchEvent, EventSink, ItemBatch, Slot
+from autorust.runtime.resources import BatchResources
 from autorust.runtime.runner import compile_graph, run_image, state_of
 from autorust.runtime.scheduler import AgentScheduler
+from autorust.sandbox.base import Executor
 from autorust.storage.claims import Claim, PostgresClaims
 from autorust.storage.listing import index_run
-from autorust.storage.replies import current_journal
 
 
 class BatchOptions(BaseModel):
@@ -53,7 +55,12 @@ class BatchRun(ItemBatch):
         claims: PostgresClaims | None = None,
         drain: Drain | None = None,
         output_dir: Path | None = None,
+        batch_api: Collector | None = None,
+        executor: Executor | None = None,
     ) -> None:
+        """``batch_api``: a ``--batch-api`` session's collector (batch_api_session.py): the
+        model calls go out as provider batches, priced at batch rates. ``executor``: the
+        sandbox executor the caller made from ``config.executor`` (None: the process's)."""
         self.options = options or BatchOptions()
         super().__init__(
             images,
@@ -69,20 +76,29 @@ class BatchRun(ItemBatch):
         self.claims = claims
         self.drain = drain or Drain()
         self.started = time.monotonic()
+        self.batch_api = batch_api
+        self.executor = executor
         self.fingerprint = config.fingerprint()  # hashes the scripted replies: once per batch
         self.budget = Budget(
             max_cost=config.max_cost,
             max_item_cost=config.max_item_cost,
             max_item_tokens=config.max_item_tokens,
-            price=load_prices().cost,
+            price=load_prices(batch=batch_api is not None).cost,
         )
 
     async def run(self) -> list[ItemResult]:
         """Every image's result, in the order given (copies of identical bytes included);
         after a drain, only the images that finished (the others are in ``drained``)."""
         graph = compile_graph(self.checkpointer, node_wrapper=self.scheduler.wrap)
-        runner = LocalItemRunner(self, graph)
-        with batch_stop(), spending_caps(self.budget):  # billing errors stop the batch once
+        # billing errors stop the batch once (``stop``); the caps hold for the whole batch
+        async with BatchResources.open(
+            self.checkpointer,
+            budget=self.budget,
+            stop=BatchStop(),
+            collector=self.batch_api,
+            executor=self.executor,
+        ) as resources:
+            runner = LocalItemRunner(self, graph, resources)
             return await self.run_items(runner)
 
 
@@ -91,9 +107,10 @@ class LocalItemRunner:
     ``batch.checkpointer``, per-agent slots from ``batch.scheduler``, optional claims shared
     with other workers; ``runner.run_image`` decides skip, resume, retry or start."""
 
-    def __init__(self, batch: BatchRun, graph: Any) -> None:
+    def __init__(self, batch: BatchRun, graph: Any, resources: BatchResources) -> None:
         self.batch = batch
         self.graph = graph
+        self.resources = resources
         self._starting = asyncio.Lock()
 
     async def run(self, image: Path, sha256: str, slot: Slot) -> ItemResult | None:
@@ -119,7 +136,7 @@ class LocalItemRunner:
         self, image: Path, thread_id: str, claim: Claim | None = None
     ) -> ItemResult | None:
         claims = self.batch.claims if claim is Claim.CLAIMED else None
-        if (stop := current_stop()) is not None and stop.reason is not None:
+        if (stop := self.resources.stop) is not None and stop.reason is not None:
             if claims:
                 await claims.release(thread_id)
             return not_started(image, thread_id, stop.reason)
@@ -165,7 +182,7 @@ class LocalItemRunner:
                 run = asyncio.create_task(run_image(
                     image, batch.config, batch.checkpointer,
                     force=batch.options.force, graph=self.graph, thread_id=thread_id,
-                    control=batch.drain.control,
+                    control=batch.drain.control, resources=self.resources,
                 ))  # fmt: skip
                 waiting = asyncio.create_task(reached.wait())
                 try:
@@ -183,7 +200,7 @@ class LocalItemRunner:
 
     async def _forget_replies(self, result: ItemResult) -> None:
         """A finished thread never resumes: its journaled model replies are not needed."""
-        journal = current_journal()
+        journal = self.resources.journal
         finished = result.status in FINISHED and not result.awaiting
         if journal is not None and result.thread_id and finished:
             await journal.forget(result.thread_id)

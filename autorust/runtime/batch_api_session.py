@@ -1,9 +1,10 @@
 """``--batch-api``: a batch whose model calls go out as provider batches, priced at batch rates.
 
-Inside ``batch_api_session`` every chat completion of the run is collected into rounds
-(``RoundCollector``) and every cost (caps, ledger, summary) uses the batch rates of
-prices.toml. The in-flight batches are recorded in ``<checkpoint file>.batch-api.sqlite``,
-so a killed run, started again, waits on them instead of submitting their calls again.
+``batch_api_session`` opens the collector; a batch given it (``BatchRun(batch_api=...)``)
+collects every chat completion of its runs into rounds (``RoundCollector``) and prices every
+cost (caps, ledger, summary) at the batch rates of prices.toml (``load_prices(batch=True)``).
+The in-flight batches are recorded in ``<checkpoint file>.batch-api.sqlite``, so a killed run,
+started again, waits on them instead of submitting their calls again.
 """
 
 from __future__ import annotations
@@ -17,8 +18,6 @@ from pathlib import Path
 import openai
 
 from autorust.llm.batch_api import BatchApi
-from autorust.llm.batch_transport import batch_api_mode
-from autorust.reporting.usage import BATCH_RATES
 from autorust.runtime.batch_api_rounds import RoundCollector, RoundStore
 
 
@@ -41,23 +40,21 @@ def batch_api_session(
 ) -> Iterator[RoundCollector]:
     store = RoundStore(store_path(checkpoint_path))
     collector = RoundCollector(api_for, store, gather_s=gather_s, poll_s=poll_s)
-    token = BATCH_RATES.set(True)
     try:
-        with batch_api_mode(collector):
-            yield collector
+        yield collector
     finally:
-        BATCH_RATES.reset(token)
         store.close()
 
 
 @contextmanager
-def cli_batch_api(enabled: bool, checkpoint: str | None) -> Iterator[None]:
-    """``autorust run --batch-api``: the session around the whole command (run and summary).
+def cli_batch_api(enabled: bool, checkpoint: str | None) -> Iterator[RoundCollector | None]:
+    """``autorust run --batch-api``: the session around the whole command (run and summary),
+    whose collector the command passes to its batch (None without ``--batch-api``).
     The in-flight batches are kept beside the SQLite checkpoint file (or in the home folder
     when checkpoints live in PostgreSQL). AUTORUST_BATCH_API_POLL_S: seconds between status
     polls (30); AUTORUST_BATCH_API_GATHER_S: quiet time that closes a round (2)."""
     if not enabled:
-        yield
+        yield None
         return
     from autorust.graph.context import AutorustConfig
 
@@ -68,5 +65,5 @@ def cli_batch_api(enabled: bool, checkpoint: str | None) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     poll_s = float(os.environ.get("AUTORUST_BATCH_API_POLL_S", "30"))
     gather_s = float(os.environ.get("AUTORUST_BATCH_API_GATHER_S", "2"))
-    with batch_api_session(path, gather_s=gather_s, poll_s=poll_s):
-        yield
+    with batch_api_session(path, gather_s=gather_s, poll_s=poll_s) as collector:
+        yield collector

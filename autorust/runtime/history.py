@@ -16,7 +16,9 @@ from autorust.graph.context import AutorustConfig
 from autorust.graph.state import RunState
 from autorust.outcomes import ItemResult
 from autorust.runtime.identity import runnable_config_for, thread_config
+from autorust.runtime.resources import BatchResources
 from autorust.runtime.runner import DURABILITY, collect, compile_graph, run_span
+from autorust.sandbox.base import Executor
 from autorust.storage.listing import holding
 from autorust.storage.run_index import RunRow
 
@@ -121,8 +123,10 @@ async def resume(
     *,
     decision: dict[str, Any] | None = None,
     config: AutorustConfig | None = None,
+    executor: Executor | None = None,
 ) -> ItemResult:
-    """Continue a crashed, interrupted or paused run; ``decision`` answers an approval pause."""
+    """Continue a crashed, interrupted or paused run; ``decision`` answers an approval pause.
+    ``executor``: the caller's sandbox executor for ``config.executor`` (None: the process's)."""
     graph = compile_graph(saver)
     config = config or await stored_config(graph, thread_id)
     snapshot = await graph.aget_state(thread_config(thread_id))
@@ -133,10 +137,13 @@ async def resume(
             command = (
                 Command(resume=decision) if snapshot.interrupts and decision is not None else None
             )
-            async with holding(saver, thread_id):  # "running" in runs list while it runs
+            async with (
+                BatchResources.open(saver, executor=executor) as resources,
+                holding(saver, thread_id, resources.holders),  # "running" in runs list
+            ):
                 await graph.ainvoke(
                     command,
-                    runnable_config_for(thread_id, state.image_path, config),
+                    runnable_config_for(thread_id, state.image_path, config, resources=resources),
                     context=config,
                     durability=DURABILITY,
                 )
@@ -151,6 +158,7 @@ async def fork(
     feedback: str | None = None,
     prompt_versions: dict[str, str] | None = None,
     config: AutorustConfig | None = None,
+    executor: Executor | None = None,
 ) -> ItemResult:
     """Re-run from ``checkpoint_id`` with a change, in a new thread; the original is untouched.
 
@@ -191,6 +199,13 @@ async def fork(
     with run_span(
         new_thread, autorust__run_kind="fork", autorust__forked_from=forked_from
     ) as record:
-        async with holding(saver, new_thread):
-            await graph.ainvoke(None, new_config, context=config, durability=DURABILITY)
+        async with (
+            BatchResources.open(saver, executor=executor) as resources,
+            holding(saver, new_thread, resources.holders),
+        ):
+            run_config = runnable_config_for(
+                new_thread, values.image_path, config, resources=resources,
+                forked_from=forked_from,
+            )  # fmt: skip
+            await graph.ainvoke(None, run_config, context=config, durability=DURABILITY)
         return record(await collect(graph, new_thread, values.image_path, started))

@@ -9,6 +9,7 @@ from langchain_core.callbacks import BaseCallbackHandler
 
 from autorust.graph.context import AutorustConfig
 from autorust.imaging.digest import sha256_file
+from autorust.llm.resources import RESOURCES_KEY, RunResources
 
 
 def thread_id_for(image_path: str | Path, config: AutorustConfig) -> str:
@@ -35,12 +36,18 @@ def runnable_config_for(
     config: AutorustConfig,
     *,
     callbacks: list[BaseCallbackHandler] | None = None,
+    resources: RunResources | None = None,
     **metadata: Any,
 ) -> dict[str, Any]:
     """LangGraph run config; the metadata (kept with every checkpoint) lets any later command
-    resume or fork the thread with the configuration it started with. It holds no secrets."""
+    resume or fork the thread with the configuration it started with. It holds no secrets.
+    ``resources``: the batch's (or run's) journal, caps and stop switch, for the nodes' model
+    calls (an object, so LangGraph keeps it out of the checkpoint metadata)."""
+    addressed = thread_config(thread_id)
+    if resources is not None:
+        addressed["configurable"][RESOURCES_KEY] = resources
     return {
-        **thread_config(thread_id),
+        **addressed,
         "callbacks": callbacks or [],
         "metadata": {
             "image_path": image_path,

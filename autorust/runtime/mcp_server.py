@@ -29,6 +29,7 @@ from autorust.outcomes import ItemResult, failed_item
 from autorust.reporting.item_files import write_item
 from autorust.runtime.identity import thread_id_for
 from autorust.runtime.inputs import scan_folder
+from autorust.runtime.resources import BatchResources
 from autorust.runtime.runner import compile_graph, run_image, state_of
 from autorust.storage.checkpoints import open_checkpointer
 from autorust.storage.listing import current_runs
@@ -50,8 +51,10 @@ class RunHandle(BaseModel):
 class Runs:
     """The background runs of this server over one checkpoint store."""
 
-    def __init__(self, config: AutorustConfig, saver: Any) -> None:
-        self.config, self.saver = config, saver
+    def __init__(
+        self, config: AutorustConfig, saver: Any, resources: BatchResources | None = None
+    ) -> None:
+        self.config, self.saver, self.resources = config, saver, resources
         self.graph = compile_graph(saver)
         self.tasks: dict[str, asyncio.Task[ItemResult]] = {}
         self.cancelled: set[str] = set()
@@ -67,7 +70,9 @@ class Runs:
 
     async def _run(self, image: Path, thread: str) -> ItemResult:
         try:
-            result = await run_image(image, self.config, self.saver, thread_id=thread)
+            result = await run_image(
+                image, self.config, self.saver, thread_id=thread, resources=self.resources
+            )
         except Exception as exc:  # the run's failure is its outcome, as in a batch
             result = failed_item(image, exc, thread_id=thread)
         await asyncio.to_thread(write_item, Path(self.config.output_dir), result)
@@ -184,8 +189,11 @@ def build_server(
     async def lifespan(_: FastMCP) -> AsyncIterator[Runs]:
         """Per server run (stdio) or per session (HTTP): the store open, the session's runs
         (cancelled when it ends; their finished steps stay checkpointed)."""
-        async with open_checkpointer(checkpoint) as saver:
-            runs = Runs(config, saver)
+        async with (
+            open_checkpointer(checkpoint) as saver,
+            BatchResources.open(saver) as resources,
+        ):
+            runs = Runs(config, saver, resources)
             try:
                 yield runs
             finally:

@@ -21,6 +21,7 @@ from autorust.graph.workflow import NodeWrapper, build_graph
 from autorust.outcomes import FINISHED, ItemResult, failed_item, item_result
 from autorust.runtime.identity import runnable_config_for, thread_config, thread_id_for
 from autorust.runtime.item_runner import last_good, next_action
+from autorust.runtime.resources import BatchResources
 from autorust.storage.listing import holding, index_snapshot
 
 # Each step's checkpoint is written before the next step starts. LangGraph's default ("async")
@@ -49,13 +50,21 @@ async def run_image(
     graph: CompiledStateGraph | None = None,
     thread_id: str | None = None,
     control: RunControl | None = None,
+    resources: BatchResources | None = None,
 ) -> ItemResult:
-    """``_run_image`` in an ``autorust.run`` span carrying the outcome (status = verdict)."""
+    """``_run_image`` in an ``autorust.run`` span carrying the outcome (status = verdict).
+    ``resources``: the batch's; a single run opens its own on ``checkpointer``."""
     with run_span(thread_id) as record:
-        return record(await _run_image(
-            image_path, config, checkpointer, force=force, callbacks=callbacks, graph=graph,
-            thread_id=thread_id, control=control,
-        ))  # fmt: skip
+        if resources is not None:
+            return record(await _run_image(
+                image_path, config, checkpointer, resources, force=force, callbacks=callbacks,
+                graph=graph, thread_id=thread_id, control=control,
+            ))  # fmt: skip
+        async with BatchResources.open(checkpointer) as own:
+            return record(await _run_image(
+                image_path, config, checkpointer, own, force=force, callbacks=callbacks,
+                graph=graph, thread_id=thread_id, control=control,
+            ))  # fmt: skip
 
 
 @contextmanager
@@ -91,6 +100,7 @@ async def _run_image(
     image_path: str | Path,
     config: AutorustConfig,
     checkpointer: BaseCheckpointSaver,
+    resources: BatchResources,
     *,
     force: bool = False,
     callbacks: list[BaseCallbackHandler] | None = None,
@@ -108,7 +118,9 @@ async def _run_image(
     except OSError as exc:
         return failed_item(image_path, exc)
     graph = graph or compile_graph(checkpointer)
-    runnable_config = runnable_config_for(thread_id, image_path, config, callbacks=callbacks)
+    runnable_config = runnable_config_for(
+        thread_id, image_path, config, callbacks=callbacks, resources=resources
+    )
     snapshot = await graph.aget_state(runnable_config)
     values = snapshot.values or {}
     # killed while the thread was being created (no step ran): no state, start it afresh
@@ -135,7 +147,8 @@ async def _run_image(
     )
     if control is not None and control.drain_requested:
         raise GraphDrained(control.drain_reason or "shutdown")  # not started: nothing to finish
-    async with holding(checkpointer, thread_id):  # "running" while this process lives
+    # "running" while this process lives
+    async with holding(checkpointer, thread_id, resources.holders):
         await graph.ainvoke(
             graph_input, runnable_config, context=config, durability=DURABILITY, control=control
         )

@@ -24,16 +24,8 @@ from autorust.storage.encryption import (
     check_marker,
     cipher_from_env,
     encrypted,
-    sealed,
 )
-from autorust.storage.pg_holders import PgHolders, attach
-from autorust.storage.replies import (
-    POSTGRES_SCHEMA,
-    PostgresReplies,
-    SqliteReplies,
-    journal_scope,
-    sqlite_replies,
-)
+from autorust.storage.replies import POSTGRES_SCHEMA
 from autorust.storage.run_index import SCHEMA as RUN_INDEX_SCHEMA
 
 # Module paths under which earlier releases recorded the state classes in checkpoints
@@ -116,12 +108,7 @@ async def open_sqlite_checkpointer(path: str | Path) -> AsyncIterator[AsyncSqlit
         await saver.setup()
         await conn.executescript(RUN_INDEX_SCHEMA)
         await conn.commit()
-        replies = await sqlite_replies(path)
-        try:
-            async with journal_scope(sealed(await SqliteReplies.open(replies), cipher)):
-                yield saver
-        finally:
-            await replies.close()
+        yield saver
     finally:
         await conn.close()
 
@@ -167,20 +154,16 @@ async def open_postgres_checkpointer(url: str, *, max_size: int = 16) -> AsyncIt
             await saver.setup()
             async with pool.connection() as conn:
                 await conn.execute(POSTGRES_SCHEMA)
-        holders = PgHolders(pool)
-        attach(saver, holders)
-        try:
-            async with journal_scope(sealed(PostgresReplies(pool), cipher)):
-                yield saver
-        finally:
-            await holders.close()
+        yield saver
     finally:
         await pool.close()
 
 
 @asynccontextmanager
 async def open_checkpointer(target: str | Path) -> AsyncIterator[BaseCheckpointSaver]:
-    """``target``: a SQLite file path, or a ``postgresql://`` URL."""
+    """``target``: a SQLite file path, or a ``postgresql://`` URL. Only the checkpointer: the
+    reply journal and the PostgreSQL run holders are opened with the batch's resources
+    (``autorust/runtime/resources.py``) on this saver."""
     if isinstance(target, str) and is_postgres_url(target):
         async with open_postgres_checkpointer(target) as saver:
             yield saver

@@ -17,7 +17,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.types import StateSnapshot
 
 from autorust.graph.state import RunState
-from autorust.storage.pg_holders import holders_of, live_keys, lock_key
+from autorust.storage.pg_holders import PgHolders, live_keys, lock_key, pool_of
 from autorust.storage.run_index import RunRow, hold, mark_interrupted, record_run, release
 
 INTERRUPT_CHANNEL = "__interrupt__"
@@ -83,11 +83,13 @@ async def index_run(saver: BaseCheckpointSaver, thread_id: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def holding(saver: BaseCheckpointSaver, thread_id: str) -> AsyncIterator[None]:
+async def holding(
+    saver: BaseCheckpointSaver, thread_id: str, holders: PgHolders | None = None
+) -> AsyncIterator[None]:
     """While the body runs, the store says this process works on the thread (SQLite: the run
-    index; PostgreSQL: an advisory lock): a run whose holder was killed lists as
-    ``interrupted``, not ``running``."""
-    if (holders := holders_of(saver)) is not None:  # PostgreSQL: a session advisory lock
+    index; PostgreSQL: an advisory lock held by ``holders``, the batch's): a run whose holder
+    was killed lists as ``interrupted``, not ``running``."""
+    if holders is not None:  # PostgreSQL: a session advisory lock
         await holders.hold(thread_id)
         try:
             yield
@@ -137,7 +139,7 @@ async def current_runs(saver: BaseCheckpointSaver) -> list[RunRow]:
     """``latest_runs`` with killed runs marked ``interrupted`` (PostgreSQL stores; SQLite's run
     index answers that without opening the saver: ``run_index.live_threads``)."""
     rows = await latest_runs(saver)
-    if (holders := holders_of(saver)) is not None:
-        live = await live_keys(holders.pool)
+    if (pool := pool_of(saver)) is not None:
+        live = await live_keys(pool)
         mark_interrupted(rows, lambda thread_id: lock_key(thread_id) in live)
     return rows

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import weakref
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 NAMESPACE = 0x61727573  # "arus": these locks' first key (pg_locks.classid)
@@ -71,13 +71,21 @@ async def live_keys(pool: Any) -> set[int]:
     return {row["key"] if isinstance(row, dict) else row[0] for row in rows}
 
 
-# a PostgreSQL saver -> its process's holders (made with the saver, closed before its pool)
-_HOLDERS: weakref.WeakKeyDictionary[Any, PgHolders] = weakref.WeakKeyDictionary()
+def pool_of(saver: Any) -> Any:
+    """The connection pool of a PostgreSQL saver; None for another store."""
+    pool = getattr(saver, "conn", None)
+    return pool if pool is not None and hasattr(pool, "connection") else None
 
 
-def attach(saver: Any, holders: PgHolders) -> None:
-    _HOLDERS[saver] = holders
-
-
-def holders_of(saver: Any) -> PgHolders | None:
-    return _HOLDERS.get(saver)
+@asynccontextmanager
+async def open_holders(saver: Any) -> AsyncIterator[PgHolders | None]:
+    """The holders of the process's runs in ``saver``'s PostgreSQL store (None for SQLite,
+    whose run index records them); closed, releasing every lock, when the body ends."""
+    if (pool := pool_of(saver)) is None:
+        yield None
+        return
+    holders = PgHolders(pool)
+    try:
+        yield holders
+    finally:
+        await holders.close()

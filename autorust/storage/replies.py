@@ -13,23 +13,19 @@ Outside a graph run (no thread) nothing is looked up or stored. A new run of a t
 rerun, a fork) has new task ids, so it never replays replies from an earlier run; a finished
 thread's replies are dropped (``forget``).
 
-It reaches every chat model through LangChain's global cache hook: ``JOURNAL`` (a context
-variable) names the journal of the checkpoint store in use, so concurrent stores in one
-process (tests, workers) never see each other's replies.
+It reaches a chat model as that model's own cache (``BaseChatModel.cache``): the batch (or single
+run) opens it with ``open_reply_journal`` and passes it down with the run, so concurrent stores
+in one process (tests, workers) never see each other's replies.
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
-from contextvars import ContextVar
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from langchain_core.caches import BaseCache
-from langchain_core.globals import get_llm_cache, set_llm_cache
 from langchain_core.load import dumps, loads
 from langchain_core.outputs import Generation
 
@@ -206,53 +202,6 @@ class ReplyJournal(BaseCache):
         return None
 
 
-JOURNAL: ContextVar[ReplyJournal | None] = ContextVar("autorust_reply_journal", default=None)
-
-
-class _CurrentJournal(BaseCache):
-    """The process-wide LangChain cache: forwards to the journal in ``JOURNAL``, if any."""
-
-    async def alookup(self, prompt: str, llm_string: str) -> Sequence[Generation] | None:
-        journal = JOURNAL.get()
-        return await journal.alookup(prompt, llm_string) if journal else None
-
-    async def aupdate(self, prompt: str, llm_string: str, return_val: Sequence[Generation]) -> None:
-        if journal := JOURNAL.get():
-            await journal.aupdate(prompt, llm_string, return_val)
-
-    def lookup(self, prompt: str, llm_string: str) -> Sequence[Generation] | None:
-        return None
-
-    def update(self, prompt: str, llm_string: str, return_val: Sequence[Generation]) -> None:
-        return None
-
-    def clear(self, **kwargs: Any) -> None:
-        return None
-
-
-def _install() -> None:
-    current = get_llm_cache()
-    if current is None:
-        set_llm_cache(_CurrentJournal())
-    elif not isinstance(current, _CurrentJournal):
-        logging.getLogger("autorust.replies").warning(
-            "another LangChain cache is installed: model replies are not journaled, so a "
-            "resumed run may repeat a model call that had returned"
-        )
-
-
-@asynccontextmanager
-async def journal_scope(store: ReplyStore) -> AsyncIterator[ReplyJournal]:
-    """Model calls made in this context are journaled in ``store``."""
-    _install()
-    journal = ReplyJournal(store)
-    token = JOURNAL.set(journal)
-    try:
-        yield journal
-    finally:
-        JOURNAL.reset(token)
-
-
 async def sqlite_replies(path: str | Path) -> Any:
     """A connection of its own (the saver's is busy with checkpoints) to the same file."""
     import aiosqlite
@@ -263,7 +212,3 @@ async def sqlite_replies(path: str | Path) -> Any:
     await conn.execute("PRAGMA busy_timeout=10000")
     await conn.execute(SQLITE_SCHEMA)
     return conn
-
-
-def current_journal() -> ReplyJournal | None:
-    return JOURNAL.get()

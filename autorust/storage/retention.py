@@ -20,8 +20,9 @@ from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
+from autorust.storage.journal import open_reply_journal
 from autorust.storage.listing import latest_runs
-from autorust.storage.replies import current_journal
+from autorust.storage.replies import ReplyJournal
 from autorust.storage.run_index import RunRow
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -70,13 +71,20 @@ async def _drop_index_rows(saver: BaseCheckpointSaver, thread_id: str) -> None:
                 await pg.execute("DELETE FROM autorust_claims WHERE item = %s", (thread_id,))
 
 
-async def delete_run(saver: BaseCheckpointSaver, thread_id: str) -> None:
+async def delete_run(
+    saver: BaseCheckpointSaver, thread_id: str, journal: ReplyJournal | None = None
+) -> None:
     """Every trace of one thread in the store: checkpoints and writes, index row or claim,
-    journaled replies. Each part is idempotent, so an interrupted prune is finished by
-    running it again."""
+    journaled replies (``journal``: the store's, ``open_reply_journal``; None opens it).
+    Each part is idempotent, so an interrupted prune is finished by running it again."""
+    if journal is None:
+        async with open_reply_journal(saver) as opened:
+            if opened is not None:
+                await delete_run(saver, thread_id, opened)
+                return
     await saver.adelete_thread(thread_id)
     await _drop_index_rows(saver, thread_id)
-    if (journal := current_journal()) is not None:
+    if journal is not None:
         await journal.forget(thread_id)
 
 
@@ -89,7 +97,8 @@ async def prune_runs(
 ) -> list[RunRow]:
     """Delete the runs ``old_runs`` selects (nothing with ``dry_run``); returns them."""
     chosen = await old_runs(saver, cutoff, statuses)
-    if not dry_run:
-        for row in chosen:
-            await delete_run(saver, row.thread_id)
+    if not dry_run and chosen:
+        async with open_reply_journal(saver) as journal:
+            for row in chosen:
+                await delete_run(saver, row.thread_id, journal)
     return chosen

@@ -17,6 +17,7 @@ from pathlib import Path
 from autorust import telemetry
 from autorust.graph.context import AutorustConfig
 from autorust.graph.state import Execution, Spec, TestCase, TestResult
+from autorust.llm.resources import run_resources
 from autorust.nodes.support.evidence import problems_of_test
 from autorust.sandbox import figure_runner, harness, literals
 from autorust.sandbox.base import Job, JobResult
@@ -178,10 +179,12 @@ async def run_tests(
         ordered = [results.get(t.name) or _invalid(t, problems[t.name]) for t in tests]
         return execution.model_copy(update={"tests": ordered})
     job, nonce = build_job(spec, tests, source, config, target_size)
-    executor = cached_executor(config.executor) or await asyncio.to_thread(
-        make_executor,
-        config.executor,  # the first one probes bwrap: off the event loop
-    )
+    executor = run_resources().executor  # the batch's, passed with the run
+    if executor is None:  # else the process's for these settings
+        executor = cached_executor(config.executor) or await asyncio.to_thread(
+            make_executor,
+            config.executor,  # the first one probes bwrap: off the event loop
+        )
     with telemetry.span(
         "autorust.sandbox", autorust__sandbox__backend=executor.name, autorust__tests=len(tests)
     ) as span:

@@ -19,9 +19,10 @@ from pydantic import BaseModel
 
 from autorust.graph.context import AutorustConfig
 from autorust.graph.state import ModelCall, RunState, Spec
-from autorust.llm.budget import current_budget, estimate_tokens
+from autorust.llm.budget import estimate_tokens
 from autorust.llm.errors import ModelCallError, is_transient
 from autorust.llm.models import ModelEndpoint, api_key_for, endpoint_for, make_chat_model
+from autorust.llm.resources import RunResources, run_resources
 from autorust.llm.strategy_memory import StrategyMemory
 from autorust.llm.structured import invoke_structured
 from autorust.prompts.loader import load_prompt, prompt_layout
@@ -108,23 +109,30 @@ async def agent_tools(
 ) -> AgentTools:
     """The agent's prompt template (``prompt_family`` when the agent has several tasks, e.g.
     ``vision_confirm``) and chat model, built off the event loop (they read files and set up
-    TLS, which would block every other run in the process)."""
+    TLS, which would block every other run in the process). A batch's model clients and
+    tools are its own (``RunResources.clients``/``tools``, closed with it); a ``--batch-api``
+    batch's clients send to the collector in its resources."""
     family = prompt_family or agent
     loop = asyncio.get_running_loop()
     key_env = api_key_for(agent)
+    resources = run_resources()
+    collector = resources.collector
     key = (
         agent,
         family,
         hash(key_env.get_secret_value()) if key_env else 0,
         config.model_dump_json(),
+        collector,
     )
-    built = _TOOLS.setdefault(loop, {})
+    built = resources.tools if resources.tools is not None else _TOOLS.setdefault(loop, {})
     if (tools := built.get(key)) is not None:  # the common case: no file, no thread hop
         return tools
 
     def build() -> AgentTools:
         prompt, version = load_prompt(family, config.prompt_versions.get(family))
-        model = make_chat_model(agent, config, loop=loop)
+        model = make_chat_model(
+            agent, config, loop=loop, collector=collector, clients=resources.clients
+        )
         layout = prompt_layout(family, version)
         return AgentTools(prompt, version, model, endpoint_for(agent, config), layout)
 
@@ -136,7 +144,7 @@ async def agent_tools(
 
 
 # built tools per event loop (an HTTP client must not outlive its loop), then per agent,
-# prompt family, API key and configuration: a batch builds each once
+# prompt family, API key, configuration and --batch-api collector: a batch builds each once
 TOOLS_PER_LOOP = 64
 _TOOLS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple, AgentTools]] = (
     weakref.WeakKeyDictionary()
@@ -156,17 +164,19 @@ async def ask_model(
 
     Raises ``ModelCallError`` (naming agent, endpoint and model, carrying the usage) when the
     call ends without a valid reply: return ``exc.state_update()`` from the node; a
-    ``BudgetExceededError`` when a spending cap stops it before it is sent (llm/budget.py)."""
-    budget = current_budget()
+    ``BudgetExceededError`` when a spending cap stops it before it is sent (llm/budget.py).
+    The batch's journal, caps and stop switch come with the run's config (``resources_of``)."""
+    resources = run_resources()
+    budget = resources.budget
     if budget is None:
-        return await _ask(agent, tools, messages, schema, state, config, **metadata)
+        return await _ask(agent, tools, messages, schema, state, config, resources, **metadata)
     endpoint = tools.endpoint
     model = endpoint.model if endpoint is not None else ""
     estimate = estimate_tokens(messages, endpoint.max_tokens if endpoint else None)
     reservation = budget.check(agent, model, list(state.model_calls), estimate)
     call: ModelCall | None = None
     try:
-        result = await _ask(agent, tools, messages, schema, state, config, **metadata)
+        result = await _ask(agent, tools, messages, schema, state, config, resources, **metadata)
         call = result[1]
         return result
     except ModelCallError as exc:
@@ -183,6 +193,7 @@ async def _ask(
     schema: type[T],
     state: RunState,
     config: AutorustConfig,
+    resources: RunResources,
     **metadata: Any,
 ) -> tuple[T, ModelCall]:
     return await invoke_structured(
@@ -195,4 +206,5 @@ async def _ask(
         max_regenerations=config.max_regenerations,
         endpoint=tools.endpoint,
         memory=StrategyMemory(config.home),
+        resources=resources,
     )

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from autorust.graph.context import AutorustConfig
-from autorust.reporting.usage import summarize_usage
+from autorust.reporting.usage import load_prices, summarize_usage
 from autorust.runtime.batch import BatchRun
 from autorust.runtime.batch_api_session import batch_api_session
 from autorust.storage.checkpoints import open_checkpointer
@@ -43,8 +43,8 @@ async def run_folder(base_url: str, images: list[Path], home: Path, batch_api: b
         if not batch_api:
             return await BatchRun(images, config, saver).run(), None
         with batch_api_session(config.checkpoint_path, gather_s=0.3, poll_s=0.05) as c:
-            results = await BatchRun(images, config, saver).run()
-            cost = summarize_usage(calls_of(results)).total.cost_usd
+            results = await BatchRun(images, config, saver, batch_api=c).run()
+            cost = summarize_usage(calls_of(results), load_prices(batch=True)).total.cost_usd
             return results, (c, cost)
 
 
@@ -166,7 +166,7 @@ async def test_a_batch_slower_than_the_live_call_budget_is_waited_for_not_resubm
         emu.hold.set()
         asyncio.get_running_loop().call_later(3.0, emu.hold.clear)  # each round: > 1 s budget
         async with open_checkpointer(config.checkpoint_path) as saver:
-            with batch_api_session(config.checkpoint_path, gather_s=0.2, poll_s=0.05):
-                (result,) = await BatchRun(images, config, saver).run()
+            with batch_api_session(config.checkpoint_path, gather_s=0.2, poll_s=0.05) as c:
+                (result,) = await BatchRun(images, config, saver, batch_api=c).run()
     assert result.status == "passed", result.error
     assert set(emu.submissions.values()) == {1}
