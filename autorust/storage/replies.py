@@ -156,12 +156,23 @@ class ReplyJournal(BaseCache):
     def __init__(self, store: ReplyStore) -> None:
         self.store = store
         self._asked: dict[tuple[str, str, str], int] = {}
+        # the hash of the last prompt looked up: LangChain passes the same prompt string to
+        # the update that follows a lookup miss, so it is hashed once per call, not twice
+        self._last: tuple[str, str, str] | None = None
+
+    def _hash(self, prompt: str, llm_string: str) -> str:
+        last = self._last
+        if last is not None and last[0] is prompt and last[1] == llm_string:
+            return last[2]
+        digest = _prompt_hash(prompt, llm_string)
+        self._last = (prompt, llm_string, digest)
+        return digest
 
     def _key(self, prompt: str, llm_string: str) -> tuple[tuple[str, str, str], str] | None:
         step = _step()
         if step is None:
             return None
-        base = (*step, _prompt_hash(prompt, llm_string))
+        base = (*step, self._hash(prompt, llm_string))
         return base, f"{base[2]}:{self._asked.get(base, 0)}"
 
     async def alookup(self, prompt: str, llm_string: str) -> Sequence[Generation] | None:

@@ -74,9 +74,17 @@ def _process_start(pid: int) -> str:
     return stat.rsplit(")", 1)[1].split()[19]
 
 
+_OWN_START: dict[int, str] = {}  # pid -> its start time: read once per process, not per run
+
+
 def this_process() -> tuple[str, int, str]:
-    pid = os.getpid()
-    return socket.gethostname(), pid, _process_start(pid)
+    pid = os.getpid()  # a forked child has its own pid, hence its own entry
+    started = _OWN_START.get(pid)
+    if started is None:
+        started = _process_start(pid)
+        if started:  # an unreadable /proc is read again next time
+            _OWN_START[pid] = started
+    return socket.gethostname(), pid, started
 
 
 async def hold(conn: Any, thread_id: str) -> None:
