@@ -39,7 +39,7 @@ EXTRA_GOALS = {
     **{name: 0.95 for name in EXTRA_DATA},
     "label_shortest_word": 0.95,
 }
-ARTIFACTS = ("output.png", "_fit/output.png", "_fit/resized.png", "_fit/again.png", "figure.json")
+ARTIFACTS = ("output.png", "_fit/output.png", "_fit/resized.png", "figure.json")
 
 
 def renders_of(folder: Path) -> dict[str, str]:

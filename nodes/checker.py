@@ -40,7 +40,6 @@ from autorust.nodes.support.execution import (
     FIGURE_FACTS,
     FIGURE_FILE,
     FITTED_RENDERS,
-    SAVED_AGAIN,
     SECOND_RENDER,
 )
 from autorust.nodes.support.shared import (
@@ -131,7 +130,7 @@ async def figure_check(
                                  f"fig.savefig({FIGURE_FILE!r})"]  # fmt: skip
     # the figure saved again at the target's size and its facts, when the runner made them
     renders = {name: path for name, path in artifacts.items()
-               if name in (FIGURE_FILE, *FITTED_RENDERS, SAVED_AGAIN, FIGURE_FACTS)}  # fmt: skip
+               if name in (FIGURE_FILE, *FITTED_RENDERS, FIGURE_FACTS)}  # fmt: skip
     # the job chose these bytes: read their headers before anything decodes them
     for name, path in renders.items():
         if name.endswith(".png"):

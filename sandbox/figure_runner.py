@@ -13,12 +13,8 @@ What it writes, besides whatever the solution writes:
 - ``_fit/resized.png``: the same figure at its own dpi, its size in inches scaled (both sides
   alike, so its proportions stay its own) to the target's width (a larger figure is no
   difference either);
-- ``_fit/again.png``: the figure saved again exactly as the solution saved it (same size and
-  dpi), first: the host compares it with ``output.png`` to tell whether saving draws the same
-  picture every time (a draw callback or a layout engine that moves things on every draw
-  makes the fitted renders show another picture than the one the solution saved);
-- ``figure.json``: for each of the two fitted renders, the figure's size, dpi, axes, artists
-  (data in data coordinates and in pixels of that PNG, colours) and texts.
+- ``figure.json``: for each of the two, the figure's size, dpi, axes, artists (data in data
+  coordinates and in pixels of that PNG, colours) and texts.
 
 Everything here runs in a process the solution controls (it may patch matplotlib or this
 module): the host treats all of it as untrusted. The fitted PNGs are judged by the same pixel
@@ -295,7 +291,6 @@ def _fit(record, target):
     if own is None or not target[0]:
         return
     os.makedirs(FIT_DIR, exist_ok=True)
-    _save(fig, os.path.join(FIT_DIR, "again.png"), kwargs, own_dpi)
     facts = {
         "own": {
             "size": list(own),

@@ -32,9 +32,8 @@ FIGURE_FILE = "output.png"
 SECOND_RENDER = "_render2/output.png"
 # written by the figure runner: the figure saved again at the target's size, and its facts
 FITTED_RENDERS = ("_fit/output.png", "_fit/resized.png")
-SAVED_AGAIN = "_fit/again.png"  # the figure saved again as the solution saved it
 FIGURE_FACTS = "figure.json"
-FIGURE_OUTPUTS = (FIGURE_FILE, SECOND_RENDER, *FITTED_RENDERS, SAVED_AGAIN, FIGURE_FACTS)
+FIGURE_OUTPUTS = (FIGURE_FILE, SECOND_RENDER, *FITTED_RENDERS, FIGURE_FACTS)
 MAX_FIGURE_BYTES = 4_000_000  # a chart's PNG is tens to hundreds of kilobytes
 # modules a task kind's code imports, loaded in the waiting sandbox interpreter; the harness
 # forks its children from it, so the solution starts with them loaded (issue 26)

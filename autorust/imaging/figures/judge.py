@@ -1,10 +1,8 @@
 """The verdict on a figure job: the candidate's renders (the figure saved again at the target's
 size by the sandbox's figure runner, and its own ``output.png``) against the target image.
 
-Order: a render (fitted, or the solution's own) that has the target's pixels passes outright;
-when saving the figure again (``_fit/again.png``) does not give the pixels the solution saved,
-the fitted renders show another picture (a draw callback or layout engine moves things on
-each draw) and only ``output.png`` is judged; otherwise each render is
+Order: a render (fitted, or the solution's own ``output.png``) that has the target's pixels
+passes outright; otherwise each render is
 judged by the tolerant comparison (``compare.compare_figures``) and the first that passes
 counts, and a fitted render in the target's layout is also compared place by place
 (``aligned``), which may only add failed checks. The exported facts (``figure.json``) only
@@ -25,21 +23,11 @@ from autorust.imaging.figures.loading import load_picture
 
 OWN = "output.png"
 FITTED = {"_fit/output.png": "fit", "_fit/resized.png": "resized"}
-AGAIN = "_fit/again.png"
 FACTS = "figure.json"
-UNSTABLE = (
-    "saving the figure again draws another picture (a draw callback or layout engine moves "
-    "things on each draw): judged on output.png alone"
-)
 
 
 def _passed(note: str) -> FigureComparison:
     return FigureComparison(score=1.0, ssim=1.0, colour_score=1.0, passed=True, notes=[note])
-
-
-def _redraws_differ(renders: Mapping[str, str | Path]) -> bool:
-    again, own = renders.get(AGAIN), renders.get(OWN)
-    return again is not None and own is not None and not renders_identical(own, again)
 
 
 def _facts_for(facts: FigureFacts | None, which: str):
@@ -51,12 +39,13 @@ def judge_figure(
 ) -> FigureComparison:
     """``renders``: artifact name -> file (``output.png``, ``_fit/output.png``,
     ``_fit/resized.png``, ``figure.json``); only ``output.png`` is required."""
+    # the picture the program saved is the image: saving it again may draw another one (a
+    # draw callback or layout step that moves things), so the fitted renders are not asked
     own = renders.get(OWN)
     if own is not None and renders_identical(target_path, own):
         return _passed(f"{OWN}: the target's pixels")
-    unstable = _redraws_differ(renders)
-    facts = None if unstable else load_facts(renders.get(FACTS))
-    fitted = [] if unstable else [(name, renders[name]) for name in FITTED if name in renders]
+    facts = load_facts(renders.get(FACTS))
+    fitted = [(name, renders[name]) for name in FITTED if name in renders]
     try:
         target = load_picture(target_path)
     except Exception:  # compare_figures says why in a failed check
@@ -86,8 +75,6 @@ def judge_figure(
             result = result.model_copy(
                 update={"passed": False, "failed_checks": failed, "differences": list(failed)}
             )
-        if unstable:
-            result = result.model_copy(update={"notes": [*result.notes, UNSTABLE]})
         if result.passed:
             return result
         if best is None or result.score > best.score:
