@@ -3,8 +3,8 @@
 the image's size, so the fitted renders are not the picture the program saved. The program's
 own save, when it is the image's pixels, passes; a data edit is caught whatever the figure
 does on a redraw. Generated for each mechanism of the class: settles after the first draw,
-a label outside the axes nudged after the first draw, a margin that follows the drawn text (matplotlib's gallery recipe auto_subplots_adjust),
-drifts on every draw, and a stable control.
+a label outside the axes nudged after the first draw, a margin that follows the drawn text
+(matplotlib's gallery recipe auto_subplots_adjust), drifts on every draw, and a stable control.
 
 Known limit (measured, not hidden): the same program saved at ANOTHER dpi may fail when its
 layout depends on the dpi of an earlier draw (the fitted render then differs by a few pixels
