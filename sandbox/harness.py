@@ -270,6 +270,14 @@ def _become_child(request, fds):
         os._exit(code if isinstance(code, int) else 1)
 
 
+def _await_reparenting(middle, limit_s=2.0):
+    """The program starts only once its parent is the harness, not the middle process that
+    is leaving: what it finds as its parent is then always the same process."""
+    deadline = time.monotonic() + limit_s
+    while os.getppid() == middle and time.monotonic() < deadline:
+        time.sleep(0.0002)
+
+
 def _zygote_serve(sock):
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
@@ -288,6 +296,7 @@ def _zygote_serve(sock):
                 sock.close()
                 os.close(report_r)
                 os.close(report_w)
+                _await_reparenting(os.getppid())
                 _become_child(request, fds)
             os.write(report_w, str(pid).encode())
             os._exit(0)
