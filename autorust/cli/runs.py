@@ -52,7 +52,7 @@ def _default_db() -> str:
 
 
 def _default_config() -> AutorustConfig:
-    from autorust.cli.preflight import load_config
+    from autorust.cli.config_checks import load_config
 
     return load_config()
 
@@ -60,7 +60,7 @@ def _default_config() -> AutorustConfig:
 def _with_saver(checkpoint: str | None, work: Callable[[BaseCheckpointSaver], Awaitable[T]]) -> T:
     import asyncio
 
-    from autorust.cli.preflight import check_checkpoint_store
+    from autorust.cli.probes import check_checkpoint_store
     from autorust.storage.checkpoints import open_checkpointer
 
     target = checkpoint or _default_db()
@@ -100,7 +100,7 @@ def _finish(result: ItemResult, out: Path | None) -> None:
 async def _continue(saver: BaseCheckpointSaver, thread: str, run: Callable[..., Awaitable[Any]]):
     """Resume or fork with the stored configuration, checked first; a failure during the run
     ends the item as an error with a clear message (the checkpoint keeps its progress)."""
-    from autorust.cli.preflight import check_executor, check_model_endpoints, close_executor
+    from autorust.cli.probes import check_model_endpoints, started_executor
     from autorust.outcomes import failed_item
     from autorust.runtime.history import stored_config
     from autorust.runtime.runner import compile_graph, state_of
@@ -108,15 +108,13 @@ async def _continue(saver: BaseCheckpointSaver, thread: str, run: Callable[..., 
     graph = compile_graph(saver)
     config = await stored_config(graph, thread)
     check_model_endpoints(config)
-    executor = await check_executor(config.executor)
-    try:
-        return await run(config, executor)
-    except Exception as exc:
-        state = await state_of(graph, thread)
-        image = state.image_path if state else thread
-        return failed_item(image, exc, thread_id=thread, state=state)
-    finally:
-        await close_executor(executor)
+    async with started_executor(config.executor) as executor:
+        try:
+            return await run(config, executor)
+        except Exception as exc:
+            state = await state_of(graph, thread)
+            image = state.image_path if state else thread
+            return failed_item(image, exc, thread_id=thread, state=state)
 
 
 def _resolve_thread(given: str, db: str | None) -> str:
@@ -128,8 +126,8 @@ def _resolve_thread(given: str, db: str | None) -> str:
 
 def _resolve_step(given: str, rows: list[Any], thread: str) -> str:
     """``--checkpoint``: a step number from ``autorust runs show`` or a checkpoint id (prefix)."""
+    from autorust.cli.errors import ConfigError
     from autorust.cli.ids import resolve_id
-    from autorust.cli.preflight import ConfigError
 
     forkable = [row for row in rows if row.node is not None]
     steps = ", ".join(str(row.step) for row in forkable)
@@ -227,7 +225,7 @@ def _list_rows(db: str | None) -> list[Any]:
     """From the run index when it is current (standard library only), else the checkpoints."""
     target = db or _default_db()
     if "://" not in target and Path(target).is_file():
-        from autorust.cli.preflight import check_sqlite_file
+        from autorust.cli.probes import check_sqlite_file
         from autorust.storage.run_index import live_threads, mark_interrupted, read_index
 
         check_sqlite_file("--db", Path(target))
@@ -371,7 +369,8 @@ def fork_run(
     out: OutOpt = None,
 ) -> None:
     """Re-run from any step with new feedback or prompt versions, in a new thread."""
-    from autorust.cli.preflight import ConfigError, check_prompt_versions, parse_pairs
+    from autorust.cli.config_checks import check_prompt_versions, parse_pairs
+    from autorust.cli.errors import ConfigError
     from autorust.runtime.history import fork
 
     if not feedback and not prompt_version:
