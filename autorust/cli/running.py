@@ -1,5 +1,6 @@
 """``autorust run`` / ``autorust demo``, the last step: run a checked ``BatchPlan`` (locally or
-on a LangGraph server), show its progress, write its reports; the exit code.
+on a LangGraph server), show its progress, write its reports; the exit code. And the run of
+``autorust runs resume`` / ``fork`` (``continue_run``).
 
 The probes a batch needs for its whole length (the checkpoint store, the sandbox executor, the
 server) run here first, inside the batch's event loop: the executor they start is the one the
@@ -10,18 +11,27 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
 
 from autorust.cli.options import OutputMode
-from autorust.cli.planning import BatchPlan
-from autorust.cli.probes import check_checkpoint_store, check_langgraph_server, started_executor
+from autorust.cli.probes import (
+    check_checkpoint_store,
+    check_langgraph_server,
+    check_model_endpoints,
+    started_executor,
+)
 from autorust.outcomes import ItemResult, NotProcessed
 from autorust.runtime.drain import DRAINED_EXIT_CODE, Drain
+
+if TYPE_CHECKING:
+    from langgraph.checkpoint.base import BaseCheckpointSaver
+
+    from autorust.cli.planning import BatchPlan
 
 NOT_PROCESSED_SHOWN = 20
 
@@ -201,3 +211,26 @@ def run_plan(plan: BatchPlan, console: Console, batch_api: Any = None) -> int:
             return 1
         return 0
     return 0 if summary.all_passed else 1
+
+
+async def continue_run(
+    saver: BaseCheckpointSaver, thread: str, run: Callable[..., Awaitable[ItemResult]]
+) -> ItemResult:
+    """``autorust runs resume`` / ``fork``: ``run(config, executor)`` with the thread's stored
+    configuration, probed first (its model endpoints, its sandbox executor, which the run uses
+    and this closes); a failure during the run ends the item as an error with a clear message
+    (the checkpoint keeps its progress)."""
+    from autorust.outcomes import failed_item
+    from autorust.runtime.history import stored_config
+    from autorust.runtime.runner import compile_graph, state_of
+
+    graph = compile_graph(saver)
+    config = await stored_config(graph, thread)
+    check_model_endpoints(config)
+    async with started_executor(config.executor) as executor:
+        try:
+            return await run(config, executor)
+        except Exception as exc:
+            state = await state_of(graph, thread)
+            image = state.image_path if state else thread
+            return failed_item(image, exc, thread_id=thread, state=state)

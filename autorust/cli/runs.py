@@ -97,26 +97,6 @@ def _finish(result: ItemResult, out: Path | None) -> None:
         raise typer.Exit(1)
 
 
-async def _continue(saver: BaseCheckpointSaver, thread: str, run: Callable[..., Awaitable[Any]]):
-    """Resume or fork with the stored configuration, checked first; a failure during the run
-    ends the item as an error with a clear message (the checkpoint keeps its progress)."""
-    from autorust.cli.probes import check_model_endpoints, started_executor
-    from autorust.outcomes import failed_item
-    from autorust.runtime.history import stored_config
-    from autorust.runtime.runner import compile_graph, state_of
-
-    graph = compile_graph(saver)
-    config = await stored_config(graph, thread)
-    check_model_endpoints(config)
-    async with started_executor(config.executor) as executor:
-        try:
-            return await run(config, executor)
-        except Exception as exc:
-            state = await state_of(graph, thread)
-            image = state.image_path if state else thread
-            return failed_item(image, exc, thread_id=thread, state=state)
-
-
 def _resolve_thread(given: str, db: str | None) -> str:
     """A full thread id, a unique prefix of one, or a result folder's name (which holds it)."""
     from autorust.cli.ids import resolve_id
@@ -322,6 +302,7 @@ def resume_run(
     if approve is not None:
         decision = {"approved": approve, "feedback": feedback, "extra_iterations": extra_iterations}
 
+    from autorust.cli.running import continue_run
     from autorust.runtime.history import is_finished
 
     thread = _resolve_thread(thread, db)
@@ -329,7 +310,7 @@ def resume_run(
     async def work(saver: BaseCheckpointSaver) -> ItemResult | None:
         if await is_finished(saver, thread):
             return None
-        return await _continue(
+        return await continue_run(
             saver,
             thread,
             lambda config, executor: resume(
@@ -378,6 +359,7 @@ def fork_run(
     versions = parse_pairs(prompt_version, "--prompt-version")
     check_prompt_versions(versions, {"prompt_versions": versions})
 
+    from autorust.cli.running import continue_run
     from autorust.runtime.history import history
     from autorust.runtime.runner import compile_graph
 
@@ -385,7 +367,7 @@ def fork_run(
 
     async def work(saver: BaseCheckpointSaver) -> ItemResult:
         step = _resolve_step(checkpoint_id, await history(compile_graph(saver), thread), thread)
-        return await _continue(
+        return await continue_run(
             saver,
             thread,
             lambda config, executor: fork(
