@@ -238,6 +238,24 @@ def check_writable_dir(option: str, folder: Path) -> None:
         raise ConfigError(option, f"cannot write to {folder} ({reason})") from None
 
 
+def check_key(agent: str, config: AutorustConfig) -> None:
+    """A model named without a key or endpoint is a missing key, not a missing model."""
+    from autorust.llm.models import api_key_for
+
+    settings = config.model_for(agent)
+    if config.provider == "scripted" or not settings.model or api_key_for(agent) is not None:
+        return
+    if settings.base_url or os.environ.get("OPENAI_BASE_URL"):
+        return
+    raise ConfigError(
+        f"{agent} model",
+        f"{settings.model!r} is configured but no API key is set. Export one:\n"
+        "  export OPENAI_API_KEY=...\n"
+        f"(or AUTORUST_{agent.upper()}_API_KEY / AUTORUST_API_KEY), or point it at a local "
+        "OpenAI-compatible server with AUTORUST_DEFAULT__BASE_URL=http://localhost:11434/v1",
+    )
+
+
 def with_warm_pool(settings: ExecutorSettings, slots: int) -> ExecutorSettings:
     """Warm interpreters for as many concurrent jobs as the interpreter agent has slots (when
     the executor supports a warm pool)."""

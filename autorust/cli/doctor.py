@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Column, Table
 
-from autorust.cli.config_checks import TOML_FILE, load_config
+from autorust.cli.config_checks import TOML_FILE, check_key, load_config
 from autorust.cli.errors import ConfigError
 from autorust.cli.probes import display_url, endpoint_url, probe_endpoint, proxied, started_executor
 from autorust.graph.agents import MODEL_AGENTS
@@ -44,7 +44,6 @@ def _sources() -> str:
 def doctor(console: Console, *, probe: bool = True) -> int:
     """Print the resolved configuration (and, with ``probe``, check the endpoints and the
     sandbox); the exit code."""
-    from autorust.cli.planning import check_key
     from autorust.imaging.ocr import ocr_available
     from autorust.llm.models import ModelNotConfiguredError, api_key_for, make_chat_model
     from autorust.llm.strategy_memory import StrategyMemory

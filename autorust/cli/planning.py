@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from autorust.cli.config_checks import (
+    check_key,
     check_positive,
     check_writable_dir,
     load_config,
@@ -166,24 +167,6 @@ def _in_shard(image: Path, shard: tuple[int, int]) -> bool:
     except (OSError, ValueError):
         digest = "0" * 64  # unreadable: shard 0 reports its error
     return in_shard(digest, shard)
-
-
-def check_key(agent: str, config: AutorustConfig) -> None:
-    """A model named without a key or endpoint is a missing key, not a missing model."""
-    from autorust.llm.models import api_key_for
-
-    settings = config.model_for(agent)
-    if config.provider == "scripted" or not settings.model or api_key_for(agent) is not None:
-        return
-    if settings.base_url or os.environ.get("OPENAI_BASE_URL"):
-        return
-    raise ConfigError(
-        f"{agent} model",
-        f"{settings.model!r} is configured but no API key is set. Export one:\n"
-        "  export OPENAI_API_KEY=...\n"
-        f"(or AUTORUST_{agent.upper()}_API_KEY / AUTORUST_API_KEY), or point it at a local "
-        "OpenAI-compatible server with AUTORUST_DEFAULT__BASE_URL=http://localhost:11434/v1",
-    )
 
 
 def check_models(config: AutorustConfig) -> list[str]:
