@@ -1,10 +1,10 @@
 """What a big scripted batch costs outside the sandbox, a rerun of it, and a 20,000-file folder.
 
-Each phase runs the real ``autorust run`` command (``run_command``: folder scan, plan, batch,
-result folders, summary and report) in a fresh process, with the scripted model and OCR left
-at its default (``auto``); only the sandbox is replaced by an executor that answers at once,
-so the numbers are autorust's own work. CPU is this process's plus its children's (tesseract
-runs as a child), peak memory is the process's maximum RSS.
+Each phase runs the real ``autorust run`` command (``plan_batch`` + ``run_plan``: folder scan,
+plan, batch, result folders, summary and report) in a fresh process, with the scripted model
+and OCR left at its default (``auto``); only the sandbox is replaced by an executor that
+answers at once, so the numbers are autorust's own work. CPU is this process's plus its
+children's (tesseract runs as a child), peak memory is the process's maximum RSS.
 
     .venv/bin/python bench/bench_scale.py                 # 1,000 images; 20,000 files
     .venv/bin/python bench/bench_scale.py --images 100 --files 2000   # quicker
@@ -51,9 +51,10 @@ def phase(folder: Path, replies: Path, workdir: Path) -> dict[str, float]:
     import autorust.reporting.report
     import autorust.runtime.batch
     import autorust.storage.checkpoints  # noqa: F401
-    from autorust.cli import batch_command
-    from autorust.cli.batch_command import RunRequest, run_command
+    from autorust.cli import probes
     from autorust.cli.options import OutputMode
+    from autorust.cli.planning import RunRequest, plan_batch
+    from autorust.cli.running import run_plan
     from tests.support.instant_executor import InstantExecutor, install
 
     instant = InstantExecutor()
@@ -65,14 +66,13 @@ def phase(folder: Path, replies: Path, workdir: Path) -> dict[str, float]:
     async def close(executor):  # type: ignore[no-untyped-def]
         return None
 
-    batch_command.check_executor = no_sandbox  # type: ignore[assignment]
-    batch_command.close_executor = close  # type: ignore[assignment]
+    probes.check_executor = no_sandbox  # type: ignore[assignment]
+    probes.close_executor = close  # type: ignore[assignment]
     out = io.StringIO()
     started, cpu = time.perf_counter(), _cpu()
-    code = run_command(
-        RunRequest(path=folder, scripted=replies, output=OutputMode.quiet, out=workdir / "out"),
-        Console(file=out),
-    )
+    out_dir = workdir / "out"
+    request = RunRequest(path=folder, scripted=replies, output=OutputMode.quiet, out=out_dir)
+    code = run_plan(plan_batch(request), Console(file=out))
     return {
         "exit": code,
         "seconds": time.perf_counter() - started,

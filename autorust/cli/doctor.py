@@ -9,23 +9,19 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Column, Table
 
-from autorust.cli.preflight import (
-    TOML_FILE,
-    ConfigError,
-    check_executor,
-    close_executor,
-    display_url,
-    endpoint_url,
-    load_config,
-    probe_endpoint,
-    proxied,
-)
+from autorust.cli.config_checks import TOML_FILE, check_key, load_config
+from autorust.cli.errors import ConfigError
+from autorust.cli.probes import display_url, endpoint_url, probe_endpoint, proxied, started_executor
 from autorust.graph.agents import MODEL_AGENTS
+
+if TYPE_CHECKING:
+    from autorust.sandbox.base import ExecutorSettings
 
 
 def _key_env_names() -> set[str]:
@@ -48,7 +44,6 @@ def _sources() -> str:
 def doctor(console: Console, *, probe: bool = True) -> int:
     """Print the resolved configuration (and, with ``probe``, check the endpoints and the
     sandbox); the exit code."""
-    from autorust.cli.batch_command import check_key
     from autorust.imaging.ocr import ocr_available
     from autorust.llm.models import ModelNotConfiguredError, api_key_for, make_chat_model
     from autorust.llm.strategy_memory import StrategyMemory
@@ -116,8 +111,7 @@ def doctor(console: Console, *, probe: bool = True) -> int:
     kind = config.executor.kind
     if probe:
         try:
-            executor = asyncio.run(check_executor(config.executor))
-            asyncio.run(close_executor(executor))
+            asyncio.run(_start_sandbox(config.executor))
             console.print(f"sandbox: {kind}: starts", highlight=False)
         except ConfigError as exc:
             problems.append(f"sandbox: {kind}: {exc.line()}")
@@ -133,6 +127,12 @@ def doctor(console: Console, *, probe: bool = True) -> int:
         return 2
     console.print("all good" if probe else "configuration valid (endpoints not probed)")
     return 0
+
+
+async def _start_sandbox(settings: ExecutorSettings) -> None:
+    """Build the executor, run its start probe, close it."""
+    async with started_executor(settings):
+        pass
 
 
 def _host(url: str) -> str:

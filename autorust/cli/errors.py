@@ -14,6 +14,17 @@ F = TypeVar("F", bound=Callable[..., Any])
 console = Console()
 
 
+class ConfigError(ValueError):
+    """A problem the user fixes in one setting: ``setting`` as they wrote it, and ``problem``."""
+
+    def __init__(self, setting: str, problem: str) -> None:
+        self.setting, self.problem = setting, problem
+        super().__init__(f"{setting}: {problem}")
+
+    def line(self) -> str:
+        return " ".join(str(self).split())  # one line, whatever the underlying message
+
+
 def fail(message: str) -> typer.Exit:
     """Print ``message`` (one line, or its own lines kept so commands in it can be copied);
     raise the returned ``Exit``."""
@@ -28,7 +39,6 @@ def clear_errors(command: F) -> F:
 
     @functools.wraps(command)
     def guarded(*args: Any, **kwargs: Any) -> Any:
-        from autorust.cli.preflight import ConfigError
         from autorust.storage.key_errors import CheckpointKeyError
 
         try:

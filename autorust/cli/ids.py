@@ -8,7 +8,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 
-from autorust.cli.preflight import ConfigError
+from autorust.cli.errors import ConfigError
 
 MIN_SHORT = 8
 SUGGESTIONS = 3

@@ -120,12 +120,23 @@ DetailsOpt = Annotated[
 ]
 
 
-def _run(**request: Any) -> None:
-    from autorust.cli.batch_command import RunRequest, run_command
+def _run(**options: Any) -> None:
+    """``run`` and ``demo``: the options -> a plan (every offline check, in order) -> the
+    model endpoints probed -> the plan run (which probes its checkpoint store and sandbox
+    first); a problem is one line and exit code 2."""
+    from autorust.cli.planning import RunRequest, plan_batch
+    from autorust.cli.probes import check_model_endpoints
+    from autorust.cli.running import command_console, run_plan
     from autorust.runtime.batch_api_session import cli_batch_api
 
-    with cli_batch_api(request.get("batch_api", False), request.get("checkpoint")) as collector:
-        code = run_command(RunRequest(**request), console, batch_api=collector)
+    request = RunRequest(**options)
+    out = command_console(request.output, console)
+    plan = plan_batch(request)
+    for note in plan.notes:
+        out.print(note)
+    check_model_endpoints(plan.config, plan.model_agents)
+    with cli_batch_api(request.batch_api, request.checkpoint) as collector:
+        code = run_plan(plan, out, batch_api=collector)
     if code:
         raise typer.Exit(code)
 

@@ -40,7 +40,9 @@ def mcp(
 ) -> None:
     """Serve autorust to MCP clients: tools run_image, run_folder, status, result, list_runs,
     cancel; the same configuration and checkpoints as the CLI."""
-    from autorust.cli.preflight import ConfigError, check_model_endpoints, load_config
+    from autorust.cli.config_checks import load_config
+    from autorust.cli.errors import ConfigError
+    from autorust.cli.probes import check_model_endpoints
 
     try:
         from autorust.runtime.mcp_auth import TOKEN_ENV, MCPAuthError, http_auth

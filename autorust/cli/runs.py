@@ -52,7 +52,7 @@ def _default_db() -> str:
 
 
 def _default_config() -> AutorustConfig:
-    from autorust.cli.preflight import load_config
+    from autorust.cli.config_checks import load_config
 
     return load_config()
 
@@ -60,7 +60,7 @@ def _default_config() -> AutorustConfig:
 def _with_saver(checkpoint: str | None, work: Callable[[BaseCheckpointSaver], Awaitable[T]]) -> T:
     import asyncio
 
-    from autorust.cli.preflight import check_checkpoint_store
+    from autorust.cli.probes import check_checkpoint_store
     from autorust.storage.checkpoints import open_checkpointer
 
     target = checkpoint or _default_db()
@@ -97,28 +97,6 @@ def _finish(result: ItemResult, out: Path | None) -> None:
         raise typer.Exit(1)
 
 
-async def _continue(saver: BaseCheckpointSaver, thread: str, run: Callable[..., Awaitable[Any]]):
-    """Resume or fork with the stored configuration, checked first; a failure during the run
-    ends the item as an error with a clear message (the checkpoint keeps its progress)."""
-    from autorust.cli.preflight import check_executor, check_model_endpoints, close_executor
-    from autorust.outcomes import failed_item
-    from autorust.runtime.history import stored_config
-    from autorust.runtime.runner import compile_graph, state_of
-
-    graph = compile_graph(saver)
-    config = await stored_config(graph, thread)
-    check_model_endpoints(config)
-    executor = await check_executor(config.executor)
-    try:
-        return await run(config, executor)
-    except Exception as exc:
-        state = await state_of(graph, thread)
-        image = state.image_path if state else thread
-        return failed_item(image, exc, thread_id=thread, state=state)
-    finally:
-        await close_executor(executor)
-
-
 def _resolve_thread(given: str, db: str | None) -> str:
     """A full thread id, a unique prefix of one, or a result folder's name (which holds it)."""
     from autorust.cli.ids import resolve_id
@@ -128,8 +106,8 @@ def _resolve_thread(given: str, db: str | None) -> str:
 
 def _resolve_step(given: str, rows: list[Any], thread: str) -> str:
     """``--checkpoint``: a step number from ``autorust runs show`` or a checkpoint id (prefix)."""
+    from autorust.cli.errors import ConfigError
     from autorust.cli.ids import resolve_id
-    from autorust.cli.preflight import ConfigError
 
     forkable = [row for row in rows if row.node is not None]
     steps = ", ".join(str(row.step) for row in forkable)
@@ -227,7 +205,7 @@ def _list_rows(db: str | None) -> list[Any]:
     """From the run index when it is current (standard library only), else the checkpoints."""
     target = db or _default_db()
     if "://" not in target and Path(target).is_file():
-        from autorust.cli.preflight import check_sqlite_file
+        from autorust.cli.probes import check_sqlite_file
         from autorust.storage.run_index import live_threads, mark_interrupted, read_index
 
         check_sqlite_file("--db", Path(target))
@@ -324,6 +302,7 @@ def resume_run(
     if approve is not None:
         decision = {"approved": approve, "feedback": feedback, "extra_iterations": extra_iterations}
 
+    from autorust.cli.running import continue_run
     from autorust.runtime.history import is_finished
 
     thread = _resolve_thread(thread, db)
@@ -331,7 +310,7 @@ def resume_run(
     async def work(saver: BaseCheckpointSaver) -> ItemResult | None:
         if await is_finished(saver, thread):
             return None
-        return await _continue(
+        return await continue_run(
             saver,
             thread,
             lambda config, executor: resume(
@@ -371,7 +350,8 @@ def fork_run(
     out: OutOpt = None,
 ) -> None:
     """Re-run from any step with new feedback or prompt versions, in a new thread."""
-    from autorust.cli.preflight import ConfigError, check_prompt_versions, parse_pairs
+    from autorust.cli.config_checks import check_prompt_versions, parse_pairs
+    from autorust.cli.errors import ConfigError
     from autorust.runtime.history import fork
 
     if not feedback and not prompt_version:
@@ -379,6 +359,7 @@ def fork_run(
     versions = parse_pairs(prompt_version, "--prompt-version")
     check_prompt_versions(versions, {"prompt_versions": versions})
 
+    from autorust.cli.running import continue_run
     from autorust.runtime.history import history
     from autorust.runtime.runner import compile_graph
 
@@ -386,7 +367,7 @@ def fork_run(
 
     async def work(saver: BaseCheckpointSaver) -> ItemResult:
         step = _resolve_step(checkpoint_id, await history(compile_graph(saver), thread), thread)
-        return await _continue(
+        return await continue_run(
             saver,
             thread,
             lambda config, executor: fork(

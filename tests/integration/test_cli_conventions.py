@@ -12,9 +12,9 @@ from pathlib import Path
 from rich.console import Console
 from typer.testing import CliRunner
 
-from autorust.cli.batch_command import RunRequest, interrupted_message
 from autorust.cli.display import show_item
 from autorust.cli.main import app
+from autorust.cli.running import interrupted_message
 from autorust.outcomes import ItemResult
 from tests.conftest import EXAMPLES, ROOT
 
@@ -48,9 +48,9 @@ def test_a_missing_key_is_named_as_a_missing_key(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_says_how_to_resume_when_the_command_had_force(tmp_path: Path) -> None:
-    forced = interrupted_message(RunRequest(path=tmp_path, force=True))
+    forced = interrupted_message(force=True)
     assert "WITHOUT --force" in forced and "run the same command again" not in forced
-    assert "run the same command again" in interrupted_message(RunRequest(path=tmp_path))
+    assert "run the same command again" in interrupted_message(force=False)
 
 
 def test_unverified_is_not_shown_as_an_error() -> None:

@@ -188,7 +188,7 @@ def test_run_probes_the_openai_endpoint_before_any_image(tmp_path: Path, via: st
 
 
 def test_the_default_endpoint_is_openais() -> None:
-    from autorust.cli.preflight import endpoint_url
+    from autorust.cli.probes import endpoint_url
     from autorust.graph.context import ModelSettings
 
     assert endpoint_url(ModelSettings(model="gpt-4o")) == "https://api.openai.com/v1"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from autorust.cli.errors import ConfigError
 from autorust.cli.ids import resolve_id, shortest_prefixes
-from autorust.cli.preflight import ConfigError
 
 IDS = ["7b09c954cb7e2d53-10e4f421", "7b09c954cb7e2d53-99999999", "1f2e3d4c5b6a7980-10e4f421",
        "7b09c954cb7e2d53-10e4f421-fork-0a1b2c3d"]  # fmt: skip

@@ -1,31 +1,30 @@
-"""Check every setting before the first image is read or the first model is called.
+"""The offline checks of every setting, before the first image is read or the first model is
+called: the configuration (``autorust.toml``, ``AUTORUST_*``, CLI overrides) and option values.
 
 Each problem becomes one ``ConfigError``: the setting as the user wrote it (``-c``,
 ``AUTORUST_MAX_ITERATIONS``, ``autorust.toml [default] temperature`` ...) and what is allowed.
 The CLI prints it on one line and exits with code 2. Unknown names (agents, settings in
 ``autorust.toml``, nested ``AUTORUST_*__*`` variables, close misspellings) are rejected.
+Nothing here touches the network or starts a process (that is ``probes.py``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import difflib
 import os
-import socket
-import sqlite3
 import tomllib
 import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ValidationError
 
+from autorust.cli.errors import ConfigError
 from autorust.graph.agents import MODEL_AGENTS, AgentName
 
 if TYPE_CHECKING:
-    from autorust.graph.context import AutorustConfig, ModelSettings
+    from autorust.graph.context import AutorustConfig
     from autorust.sandbox.base import ExecutorSettings
 
 ENV_PREFIX = "AUTORUST_"
@@ -34,16 +33,6 @@ TOML_FILE = Path("autorust.toml")
 # of the configuration model) or belong to the Cloud Function server
 NON_SETTING_ENV = {"API_KEY", *(f"{agent.upper()}_API_KEY" for agent in MODEL_AGENTS)}
 NON_SETTING_ENV_PREFIXES = ("CF_",)
-ENDPOINT_PROBE_S = 3.0
-
-
-class ConfigError(ValueError):
-    def __init__(self, setting: str, problem: str) -> None:
-        self.setting, self.problem = setting, problem
-        super().__init__(f"{setting}: {problem}")
-
-    def line(self) -> str:
-        return " ".join(str(self).split())  # one line, whatever the underlying message
 
 
 # CLI options that set configuration fields (first element of the field's location)
@@ -66,7 +55,7 @@ def _toml() -> dict[str, Any]:
         raise ConfigError(f"{TOML_FILE.resolve()}", f"cannot read it ({exc.strerror})") from None
 
 
-def _env_name(loc: Iterable[str | int]) -> str:
+def env_name(loc: Iterable[str | int]) -> str:
     return ENV_PREFIX + "__".join(str(part) for part in loc).upper()
 
 
@@ -88,12 +77,12 @@ def setting_name(loc: tuple[str | int, ...], overrides: Mapping[str, Any]) -> st
     if loc and loc[0] in overrides:
         return CLI_NAMES.get(str(loc[0]), "--" + str(loc[0]).replace("_", "-"))
     for depth in range(len(loc), 0, -1):
-        if _env_has(_env_name(loc[:depth])):
-            return _env_name(loc[:depth])
+        if _env_has(env_name(loc[:depth])):
+            return env_name(loc[:depth])
     if _toml_has(_toml(), loc):
         section = ".".join(str(p) for p in loc[:-1])
         return f"autorust.toml {'[' + section + '] ' if section else ''}{loc[-1]}"
-    return _env_name(loc)
+    return env_name(loc)
 
 
 def _shown(value: Any) -> str:
@@ -126,7 +115,7 @@ def load_config(**overrides: Any) -> AutorustConfig:
     except SettingsError as exc:
         field = str(exc).split('"')[1] if '"' in str(exc) else "?"
         raise ConfigError(
-            _env_name((field,)), 'not valid JSON (e.g. \'{"coding": "v1"}\')'
+            env_name((field,)), 'not valid JSON (e.g. \'{"coding": "v1"}\')'
         ) from None
     check_prompt_versions(config.prompt_versions, overrides)
     return config
@@ -249,122 +238,22 @@ def check_writable_dir(option: str, folder: Path) -> None:
         raise ConfigError(option, f"cannot write to {folder} ({reason})") from None
 
 
-def display_url(url: str) -> str:
-    """The URL without its password (database URLs carry credentials)."""
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        parts = parts._replace(netloc=netloc)
-    return urlunsplit(parts)
+def check_key(agent: str, config: AutorustConfig) -> None:
+    """A model named without a key or endpoint is a missing key, not a missing model."""
+    from autorust.llm.models import api_key_for
 
-
-def check_sqlite_file(option: str, path: Path) -> None:
-    if path.is_dir():
-        raise ConfigError(option, f"{path} is a folder; give a SQLite file path")
-    check_writable_dir(option, path.parent)
-    try:
-        conn = sqlite3.connect(path, timeout=5)
-        try:
-            conn.execute("PRAGMA schema_version").fetchone()
-            conn.execute("BEGIN IMMEDIATE")
-            conn.execute("ROLLBACK")
-            columns = {row[1] for row in conn.execute("PRAGMA table_info(checkpoints)")}
-        finally:
-            conn.close()
-    except sqlite3.Error as exc:
-        raise ConfigError(
-            option,
-            f"{path} is not a usable SQLite checkpoint file ({exc}); move it away or "
-            "choose another file",
-        ) from None
-    if columns and not {"thread_id", "checkpoint_id", "checkpoint"} <= columns:
-        raise ConfigError(option, f"{path} holds a 'checkpoints' table of another program")
-
-
-async def check_postgres(option: str, url: str) -> None:
-    try:
-        import psycopg
-    except ImportError:
-        raise ConfigError(
-            option, "PostgreSQL needs the postgres extra: pip install 'autorust[postgres]'"
-        ) from None
-    try:
-        conn = await psycopg.AsyncConnection.connect(url, connect_timeout=5)
-        await conn.close()
-    except psycopg.Error as exc:
-        detail = " ".join(str(exc).split())[:200].replace(url, display_url(url))
-        raise ConfigError(option, f"cannot connect to {display_url(url)} ({detail})") from None
-
-
-async def check_checkpoint_store(option: str, target: str) -> None:
-    if target.startswith(("postgres://", "postgresql://")):
-        await check_postgres(option, target)
-    elif "://" in target:
-        raise ConfigError(option, f"a SQLite file path or a postgresql:// URL (got {target!r})")
-    else:
-        await asyncio.to_thread(check_sqlite_file, option, Path(target))
-
-
-def _endpoint_setting(agent: str, config: AutorustConfig) -> str:
-    own = getattr(config, agent).base_url
-    return _env_name((agent if own else "default", "base_url"))
-
-
-def _reachable(url: str) -> str | None:
-    parts = urlsplit(url)
-    if not parts.hostname:
-        return "not a URL with a host"
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        with socket.create_connection((parts.hostname, port), timeout=ENDPOINT_PROBE_S):
-            return None
-    except OSError as exc:
-        return exc.strerror or type(exc).__name__
-
-
-def endpoint_url(settings: ModelSettings) -> str:
-    """Where the agent's requests go: its base_url, else OPENAI_BASE_URL, else OpenAI's."""
-    from autorust.llm.strategy_memory import OPENAI_BASE_URL
-
-    return settings.base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_BASE_URL
-
-
-def proxied() -> bool:
-    """A proxy does the connecting: a direct probe would say nothing."""
-    names = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
-    return any(os.environ.get(name) for name in names)
-
-
-def probe_endpoint(url: str) -> str | None:
-    """None when a TCP connection to the endpoint opens within ``ENDPOINT_PROBE_S``; else
-    what is wrong."""
-    if urlsplit(url).scheme not in ("http", "https"):
-        return f"must be http(s):// (got {url!r})"
-    return _reachable(url)
-
-
-def check_model_endpoints(config: AutorustConfig, agents: Iterable[str] = MODEL_AGENTS) -> None:
-    """A connect probe per configured endpoint: a server that is down stops the batch at the
-    start instead of failing every image (skipped behind a proxy, which does the connecting)."""
-    if config.provider != "openai" or proxied():
+    settings = config.model_for(agent)
+    if config.provider == "scripted" or not settings.model or api_key_for(agent) is not None:
         return
-    seen: set[str] = set()
-    for agent in agents:
-        url = endpoint_url(config.model_for(agent))  # OpenAI's own endpoint included
-        if url in seen:
-            continue
-        seen.add(url)
-        setting = _endpoint_setting(agent, config)
-        if not config.model_for(agent).base_url:
-            setting = "OPENAI_BASE_URL" if os.environ.get("OPENAI_BASE_URL") else "endpoint"
-        if urlsplit(url).scheme not in ("http", "https"):
-            raise ConfigError(setting, f"must be http(s):// (got {url!r})")
-        if problem := _reachable(url):
-            raise ConfigError(
-                setting,
-                f"cannot reach the model endpoint {display_url(url)} ({problem}); "
-                "is the server running?",
-            )
+    if settings.base_url or os.environ.get("OPENAI_BASE_URL"):
+        return
+    raise ConfigError(
+        f"{agent} model",
+        f"{settings.model!r} is configured but no API key is set. Export one:\n"
+        "  export OPENAI_API_KEY=...\n"
+        f"(or AUTORUST_{agent.upper()}_API_KEY / AUTORUST_API_KEY), or point it at a local "
+        "OpenAI-compatible server with AUTORUST_DEFAULT__BASE_URL=http://localhost:11434/v1",
+    )
 
 
 def with_warm_pool(settings: ExecutorSettings, slots: int) -> ExecutorSettings:
@@ -373,30 +262,3 @@ def with_warm_pool(settings: ExecutorSettings, slots: int) -> ExecutorSettings:
     if "warm_pool_size" not in type(settings).model_fields:
         return settings
     return settings.model_copy(update={"warm_pool_size": slots})
-
-
-async def check_executor(settings: ExecutorSettings) -> Any:
-    """Build the executor and run its start probe; returns it (the batch closes it)."""
-    from autorust.sandbox.base import SandboxUnavailableError
-    from autorust.sandbox.factory import make_executor
-
-    try:
-        executor = await asyncio.to_thread(make_executor, settings)
-        if check := getattr(executor, "check", None):
-            await check()
-    except SandboxUnavailableError as exc:
-        raise ConfigError(_env_name(("executor",)), str(exc)) from None
-    except Exception as exc:
-        from autorust.sandbox.cloud_function.client import CloudFunctionError
-
-        if isinstance(exc, CloudFunctionError):
-            raise ConfigError(_env_name(("executor", "cloud_function_url")), str(exc)) from None
-        raise
-    return executor
-
-
-async def close_executor(executor: Any) -> None:
-    from autorust.sandbox.factory import close_executor as close
-
-    if executor is not None:
-        await close(executor)
