@@ -137,14 +137,15 @@ async def test_aclose_stops_every_warm_sandbox() -> None:
     assert executor.pool.idle == 0
 
 
-def test_uid_leases_are_exclusive_within_one_process_too() -> None:
-    leases = UidLeases(uids=range(62990, 62992))
+def test_uid_leases_are_exclusive_within_one_process_too(tmp_path: Path) -> None:
+    # a private lease folder: the host's is shared with any other autorust process running
+    leases = UidLeases(uids=range(62990, 62992), directory=tmp_path)
     first, second = leases.take(), leases.take()
     assert {first.value, second.value} == {62990, 62991}
     with pytest.raises(SandboxUnavailableError, match="in use"):
-        UidLeases(uids=range(62990, 62992)).take()
+        UidLeases(uids=range(62990, 62992), directory=tmp_path).take()
     first.release()
-    assert UidLeases(uids=range(62990, 62992)).take().value == first.value
+    assert UidLeases(uids=range(62990, 62992), directory=tmp_path).take().value == first.value
     second.release()
 
 
