@@ -194,6 +194,15 @@ def check_prompt_versions(versions: Mapping[str, str], overrides: Mapping[str, A
             raise ConfigError(where, str(exc)) from None
 
 
+def scripted_overrides(scripted: Path | None) -> dict[str, Any]:
+    """``--scripted FOLDER``: the scripted model replaying that folder's replies."""
+    if scripted is None:
+        return {}
+    if not scripted.is_dir():
+        raise ConfigError("--scripted", f"{scripted} is not a folder of replies")
+    return {"provider": "scripted", "scripted_replies": str(scripted)}
+
+
 def parse_pairs(items: list[str], option: str) -> dict[str, str]:
     pairs: dict[str, str] = {}
     for item in items:

@@ -40,7 +40,7 @@ def mcp(
 ) -> None:
     """Serve autorust to MCP clients: tools run_image, run_folder, status, result, list_runs,
     cancel; the same configuration and checkpoints as the CLI."""
-    from autorust.cli.config_checks import load_config
+    from autorust.cli.config_checks import load_config, scripted_overrides
     from autorust.cli.errors import ConfigError
     from autorust.cli.probes import check_model_endpoints
 
@@ -49,11 +49,7 @@ def mcp(
         from autorust.runtime.mcp_server import build_server
     except ImportError:
         raise fail("autorust mcp needs the MCP SDK: pip install 'autorust[mcp]'") from None
-    overrides: dict[str, object] = {}
-    if scripted is not None:
-        if not scripted.is_dir():
-            raise ConfigError("--scripted", f"{scripted} is not a folder of replies")
-        overrides |= {"provider": "scripted", "scripted_replies": str(scripted)}
+    overrides = scripted_overrides(scripted)
     if max_iterations is not None:
         overrides["max_iterations"] = max_iterations
     if out is not None:

@@ -24,6 +24,7 @@ from autorust.cli.config_checks import (
     load_config,
     parse_concurrency,
     parse_pairs,
+    scripted_overrides,
     with_warm_pool,
 )
 from autorust.cli.errors import ConfigError
@@ -108,11 +109,7 @@ class BatchPlan(BaseModel):
 
 
 def _overrides(request: RunRequest) -> dict[str, Any]:
-    overrides: dict[str, Any] = {}
-    if request.scripted is not None:
-        if not request.scripted.is_dir():
-            raise ConfigError("--scripted", f"{request.scripted} is not a folder of replies")
-        overrides |= {"provider": "scripted", "scripted_replies": str(request.scripted)}
+    overrides = scripted_overrides(request.scripted)
     if request.max_iterations is not None:
         overrides["max_iterations"] = request.max_iterations
     if request.prompt_versions:

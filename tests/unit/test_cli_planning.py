@@ -105,3 +105,24 @@ def test_the_started_executor_is_closed_when_the_body_fails(
     with pytest.raises(RuntimeError):
         asyncio.run(body())
     assert closed == [made]
+
+
+def test_scripted_replies_must_be_a_folder_for_run_and_mcp_alike(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from autorust.cli.config_checks import scripted_overrides
+
+    assert scripted_overrides(None) == {}
+    assert scripted_overrides(tmp_path)["scripted_replies"] == str(tmp_path)
+    missing = tmp_path / "no-such-folder"
+    with pytest.raises(ConfigError, match="is not a folder of replies"):
+        scripted_overrides(missing)
+    for command in (["run", str(tmp_path)], ["mcp"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "autorust.cli.main", *command, "--scripted", str(missing)],
+            cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+        assert done.returncode != 0 and len(lines) == 1, (command, lines)
+        assert "--scripted" in lines[0] and "is not a folder of replies" in lines[0]
