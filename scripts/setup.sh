@@ -66,6 +66,7 @@ WHEEL_DIR="${AUTORUST_WHEEL_CACHE:-$HOME/.cache/autorust/wheels}/llama-cpp-pytho
 if ! ls "$WHEEL_DIR"/llama_cpp_python-*.whl >/dev/null 2>&1; then
   echo "building llama-cpp-python $LLAMA_VERSION (portable, AVX2; 8-20 min the first time, then cached in $WHEEL_DIR)"
   mkdir -p "$WHEEL_DIR"
+  .venv/bin/python -m pip install -q --upgrade pip  # the build as it was measured (CI too)
   CMAKE_ARGS="$LLAMA_FLAGS" .venv/bin/python -m pip wheel -q --no-deps --no-cache-dir \
     -w "$WHEEL_DIR" "llama-cpp-python==$LLAMA_VERSION"
 fi
