@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -54,15 +54,11 @@ async def run_image(
 ) -> ItemResult:
     """``_run_image`` in an ``autorust.run`` span carrying the outcome (status = verdict).
     ``resources``: the batch's; a single run opens its own on ``checkpointer``."""
+    own = BatchResources.open(checkpointer) if resources is None else nullcontext(resources)
     with run_span(thread_id) as record:
-        if resources is not None:
+        async with own as opened:
             return record(await _run_image(
-                image_path, config, checkpointer, resources, force=force, callbacks=callbacks,
-                graph=graph, thread_id=thread_id, control=control,
-            ))  # fmt: skip
-        async with BatchResources.open(checkpointer) as own:
-            return record(await _run_image(
-                image_path, config, checkpointer, own, force=force, callbacks=callbacks,
+                image_path, config, checkpointer, opened, force=force, callbacks=callbacks,
                 graph=graph, thread_id=thread_id, control=control,
             ))  # fmt: skip
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -77,15 +78,12 @@ async def delete_run(
     """Every trace of one thread in the store: checkpoints and writes, index row or claim,
     journaled replies (``journal``: the store's, ``open_reply_journal``; None opens it).
     Each part is idempotent, so an interrupted prune is finished by running it again."""
-    if journal is None:
-        async with open_reply_journal(saver) as opened:
-            if opened is not None:
-                await delete_run(saver, thread_id, opened)
-                return
-    await saver.adelete_thread(thread_id)
-    await _drop_index_rows(saver, thread_id)
-    if journal is not None:
-        await journal.forget(thread_id)
+    own = open_reply_journal(saver) if journal is None else nullcontext(journal)
+    async with own as replies:
+        await saver.adelete_thread(thread_id)
+        await _drop_index_rows(saver, thread_id)
+        if replies is not None:
+            await replies.forget(thread_id)
 
 
 async def prune_runs(

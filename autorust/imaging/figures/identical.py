@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from autorust.imaging.figures.loading import load_picture
+from autorust.imaging.figures.loading import Picture, load_picture
 
 # anti-aliasing is deterministic; PNG encoders differ in bytes, not pixels. A few levels of
 # rounding on a few pixels are still the same picture
@@ -22,6 +22,11 @@ def renders_identical(first_path: str | Path, second_path: str | Path) -> bool:
         first, second = load_picture(first_path), load_picture(second_path)
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
         return False
+    return same_pixels(first, second)
+
+
+def same_pixels(first: Picture, second: Picture) -> bool:
+    """``renders_identical`` for two pictures already decoded."""
     if first.rgb.shape != second.rgb.shape:
         return False
     changed = np.abs(first.rgb.astype(np.int16) - second.rgb.astype(np.int16)).max(axis=2) > LEVELS

@@ -18,8 +18,8 @@ from autorust.graph.state import FigureComparison
 from autorust.imaging.figures.aligned import compare_aligned
 from autorust.imaging.figures.compare import compare_figures
 from autorust.imaging.figures.facts import FigureFacts, load_facts
-from autorust.imaging.figures.identical import renders_identical
-from autorust.imaging.figures.loading import load_picture
+from autorust.imaging.figures.identical import same_pixels
+from autorust.imaging.figures.loading import Picture, load_picture
 
 OWN = "output.png"
 FITTED = {"_fit/output.png": "fit", "_fit/resized.png": "resized"}
@@ -28,6 +28,15 @@ FACTS = "figure.json"
 
 def _passed(note: str) -> FigureComparison:
     return FigureComparison(score=1.0, ssim=1.0, colour_score=1.0, passed=True, notes=[note])
+
+
+def _has_pixels_of(target: Picture, path: str | Path | None) -> bool:
+    if path is None:
+        return False
+    try:
+        return same_pixels(target, load_picture(path))
+    except Exception:  # unreadable: the comparisons below say why
+        return False
 
 
 def _facts_for(facts: FigureFacts | None, which: str):
@@ -39,17 +48,16 @@ def judge_figure(
 ) -> FigureComparison:
     """``renders``: artifact name -> file (``output.png``, ``_fit/output.png``,
     ``_fit/resized.png``, ``figure.json``); only ``output.png`` is required."""
-    # the picture the program saved is the image: saving it again may draw another one (a
-    # draw callback or layout step that moves things), so the fitted renders are not asked
-    own = renders.get(OWN)
-    if own is not None and renders_identical(target_path, own):
-        return _passed(f"{OWN}: the target's pixels")
-    facts = load_facts(renders.get(FACTS))
-    fitted = [(name, renders[name]) for name in FITTED if name in renders]
     try:
         target = load_picture(target_path)
     except Exception:  # compare_figures says why in a failed check
         target = None
+    # the picture the program saved is the image: saving it again may draw another one (a
+    # draw callback or layout step that moves things), so the fitted renders are not asked
+    if target is not None and _has_pixels_of(target, renders.get(OWN)):
+        return _passed(f"{OWN}: the target's pixels")
+    facts = load_facts(renders.get(FACTS))
+    fitted = [(name, renders[name]) for name in FITTED if name in renders]
     aligned = {}
     if target is not None:
         for name, path in fitted:
