@@ -22,15 +22,14 @@ import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import autorust.sandbox.cgroup as cgroups
 import autorust.sandbox.supervisor as supervisor
 from autorust.sandbox.base import Job, JobResult
 from autorust.sandbox.channel import BoundedSink, FrameSource, close_quietly, write_all
+from autorust.sandbox.startup import supervisor_argv
 from autorust.sandbox.supervisor import encode_frame
 
-SUPERVISOR_SOURCE = Path(supervisor.__file__).read_text(encoding="utf-8")
 READY_TIMEOUT_S = 30.0
 # after the job's own timeout: time for the supervisor to kill the job, collect and answer
 BACKSTOP_GRACE_S = 10.0
@@ -108,7 +107,7 @@ class SandboxInstance:
             self.ctl_w, self.job_w, self.ctl_r, self.stdin_w, self.stdout_r, self.stderr_r
         }  # fmt: skip
         config = {**launch.config, "ctl_in": ctl_in_r, "ctl_out": ctl_out_w, "job_in": job_r}
-        argv = [*launch.prefix, launch.python, "-c", SUPERVISOR_SOURCE, json.dumps(config)]
+        argv = [*launch.prefix, *supervisor_argv(launch.python, config)]
         if launch.cgroup is not None:
             argv = [*cgroups.enter_prefix(launch.cgroup), *argv]
             launch.cleanup.insert(0, launch.cgroup.remove)  # runs last: after the uid's release

@@ -28,7 +28,6 @@ them with ``read_frames`` below.
 import contextlib
 import ctypes
 import gc
-import glob
 import json
 import os
 import resource
@@ -38,7 +37,6 @@ import stat
 import struct
 import sys
 import time
-import traceback
 
 MB = 1024 * 1024
 HEADER = struct.Struct(">I")
@@ -653,6 +651,8 @@ def collect(workdir, patterns, max_bytes, uid=None, max_files=16, max_file_bytes
     """[(name, bytes)], warnings. At most ``max_files`` files, each at most ``max_file_bytes``
     and all together at most ``max_bytes``; names outside NAME_CHARS are never collected (nor
     repeated in a warning)."""
+    import glob  # only when files are collected: not part of every sandbox start
+
     root = os.path.realpath(workdir)
     root_dev = os.stat(root).st_dev
     per_file = max_bytes if max_file_bytes is None else min(max_bytes, max_file_bytes)
@@ -828,13 +828,30 @@ def main(config):
     return 0
 
 
+def _enter_site(state):
+    """Started with ``-S``: take the ``sys.path`` and prefixes ``site`` gave this interpreter on
+    the host, and the ``exit``/``quit``/``help`` builtins it adds (no ``.pth`` code runs)."""
+    if not state:
+        return
+    sys.path[:] = state["path"]
+    sys.prefix, sys.exec_prefix = state["prefix"], state["exec_prefix"]
+    import site
+
+    site.setquit()
+    site.setcopyright()
+    site.sethelper()
+
+
 def _entry():
     config = json.loads(sys.argv[1])
+    _enter_site(config.get("site"))
     try:
         code = main(config)
     except SystemExit:
         raise
     except BaseException as exc:
+        import traceback
+
         message = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         if os.getpid() == config.get("supervisor_pid", os.getpid()):
             frame = json.dumps({"error": message, "trace": traceback.format_exc()[-2000:]})
