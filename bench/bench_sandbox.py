@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import random
 import statistics
 import subprocess
@@ -259,6 +260,25 @@ async def timed(backend: Backend, code: str, expected: str) -> float:
     return elapsed
 
 
+class CpuMeter:
+    """CPU time of this process and everything it starts (the peer, the sandboxes), from a
+    cpuacct cgroup the bench moves itself into: unlike jobs/s it does not depend on what else
+    the machine runs. None where no cgroup v1 cpuacct is writable (e.g. without root)."""
+
+    def __init__(self) -> None:
+        self.usage_file: Path | None = None
+        group = Path(f"/sys/fs/cgroup/cpuacct/autorust-bench-{os.getpid()}")
+        try:
+            group.mkdir(exist_ok=True)
+            (group / "cgroup.procs").write_text(str(os.getpid()))
+            self.usage_file = group / "cpuacct.usage"
+        except OSError:
+            pass
+
+    def seconds(self) -> float | None:
+        return int(self.usage_file.read_text()) / 1e9 if self.usage_file else None
+
+
 async def throughput(
     backend: Backend, code: str, expected: str, jobs: int, concurrency: int
 ) -> float:
@@ -280,6 +300,7 @@ async def throughput(
 
 
 async def main(runs: int, smoke: bool, peer_python: str | None, jobs: int) -> int:
+    meter = CpuMeter()  # before any child starts: they inherit the cgroup
     warm = BubblewrapExecutor(warm_pool_size=2)
     cold = BubblewrapExecutor(warm_pool_size=0)
     await warm.check()
@@ -315,22 +336,30 @@ async def main(runs: int, smoke: bool, peer_python: str | None, jobs: int) -> in
             for backend in order:
                 for workload, (code, expected) in workloads(backend).items():
                     samples[(backend.name, workload)].append(await timed(backend, code, expected))
-        rates = {}
+        rates, cpu = {}, {}
         throughput_jobs = 6 if smoke else jobs
         for backend in backends:
             if backend.name.startswith(("AutoGen", "autorust bwrap, warm")):
                 code, expected = WORKLOADS["print(1)"]
                 for concurrency in CONCURRENCY:
+                    before = meter.seconds()
                     rates[(backend.name, concurrency)] = await throughput(
                         backend, code, expected, throughput_jobs, concurrency
                     )
+                    await asyncio.sleep(0.5)  # the last jobs' teardown and replacement starts
+                    if before is not None:
+                        cpu[(backend.name, concurrency)] = (meter.seconds() - before) / (
+                            throughput_jobs
+                        )
     await warm.aclose()
     await cold.aclose()
-    _report(backends, samples, rates, runs)
+    _report(backends, samples, rates, runs, cpu)
     return 0
 
 
-def _report(backends: list[Backend], samples: dict, rates: dict, runs: int) -> None:
+def _report(
+    backends: list[Backend], samples: dict, rates: dict, runs: int, cpu: dict | None = None
+) -> None:
     names = [b.name for b in backends]
     medians = {key: statistics.median(values) for key, values in samples.items()}
     reference = BASELINE if (BASELINE, "print(1)") in medians else names[0]
@@ -354,7 +383,11 @@ def _report(backends: list[Backend], samples: dict, rates: dict, runs: int) -> N
             ratio = ""
             if (BASELINE, concurrency) in rates:
                 ratio = f"{rate / rates[(BASELINE, concurrency)]:.2f}x"
-            print(f"{name:<40}{concurrency:>3} at a time {rate:>10.1f} jobs/s {ratio:>6}")
+            own = (cpu or {}).get((name, concurrency))
+            cost = f"  CPU {own * 1000:6.1f} ms/job" if own is not None else ""
+            if own is not None and (cpu or {}).get((BASELINE, concurrency)):
+                cost += f" {own / cpu[(BASELINE, concurrency)]:.2f}x"
+            print(f"{name:<40}{concurrency:>3} at a time {rate:>10.1f} jobs/s {ratio:>6}{cost}")
     warm = "autorust bwrap, warm pool"
     if reference == BASELINE and (warm, "print(1)") in medians:
         for workload, goal in GOALS.items():
