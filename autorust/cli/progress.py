@@ -1,11 +1,15 @@
-"""Live batch progress: an overall bar plus queued/running/done per agent (rich), or JSON lines."""
+"""Live batch progress: an overall bar plus queued/running/done per agent (rich), or JSON lines.
+
+A local batch shows its scheduler's load; a ``--server`` batch what the server's stream
+reports (images in flight, steps finished per agent)."""
 
 from __future__ import annotations
 
 import json
 import sys
 import time
-from typing import TextIO
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TextIO
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -14,6 +18,9 @@ from rich.table import Table
 
 from autorust.runtime.item_runner import BatchEvent
 from autorust.runtime.scheduler import AgentScheduler
+
+if TYPE_CHECKING:
+    from autorust.runtime.remote import ServerActivity
 
 
 def agent_table(scheduler: AgentScheduler) -> Table:
@@ -26,11 +33,27 @@ def agent_table(scheduler: AgentScheduler) -> Table:
     return table
 
 
-class LiveProgress:
-    """Context manager; pass ``on_event`` to the batch."""
+def server_table(activity: ServerActivity) -> Table:
+    title = f"agents on the server ({activity.in_flight} images in flight)"
+    table = Table("agent", "steps done", title=title)
+    for agent, steps in activity.snapshot().items():
+        table.add_row(agent, str(steps))
+    return table
 
-    def __init__(self, console: Console, total: int, scheduler: AgentScheduler) -> None:
-        self.scheduler = scheduler
+
+def scheduler_loads(scheduler: AgentScheduler) -> Callable[[], dict[str, object]]:
+    return lambda: {agent: load.model_dump() for agent, load in scheduler.snapshot().items()}
+
+
+def server_loads(activity: ServerActivity) -> Callable[[], dict[str, object]]:
+    return lambda: {agent: {"done": steps} for agent, steps in activity.snapshot().items()}
+
+
+class LiveProgress:
+    """Context manager; pass ``on_event`` to the batch. ``table`` renders the agents' part."""
+
+    def __init__(self, console: Console, total: int, table: Callable[[], Table]) -> None:
+        self.table = table
         self.counts: dict[str, int] = {}
         self.progress = Progress(
             TextColumn("[bold]images"),
@@ -46,7 +69,7 @@ class LiveProgress:
         )
 
     def _render(self) -> Group:
-        return Group(self.progress, agent_table(self.scheduler))
+        return Group(self.progress, self.table())
 
     def on_event(self, event: BatchEvent) -> None:
         if event.kind == "item_finished" and event.result is not None:
@@ -65,8 +88,10 @@ class LiveProgress:
 class JsonLinesProgress:
     """One JSON object per event on stdout, for scripts."""
 
-    def __init__(self, scheduler: AgentScheduler, stream: TextIO | None = None) -> None:
-        self.scheduler = scheduler
+    def __init__(
+        self, agents: Callable[[], dict[str, object]], stream: TextIO | None = None
+    ) -> None:
+        self.agents = agents  # the "agents" field of each line
         self.stream = stream or sys.stdout  # looked up now: stdout may be replaced after import
 
     def on_event(self, event: BatchEvent) -> None:
@@ -79,6 +104,6 @@ class JsonLinesProgress:
             record["reason"] = event.reason
         if event.result is not None:
             record |= event.result.model_dump(mode="json", exclude={"state", "image_path"})
-        record["agents"] = {a: load.model_dump() for a, load in self.scheduler.snapshot().items()}
+        record["agents"] = self.agents()
         self.stream.write(json.dumps(record) + "\n")
         self.stream.flush()

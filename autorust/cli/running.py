@@ -10,6 +10,7 @@ batch uses, closed in the same ``async with`` as the checkpointer.
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
     from langgraph.checkpoint.base import BaseCheckpointSaver
 
     from autorust.cli.planning import BatchPlan
+    from autorust.cli.progress import JsonLinesProgress
+    from autorust.runtime.item_runner import EventSink
 
 NOT_PROCESSED_SHOWN = 20
 
@@ -76,9 +79,8 @@ async def _local_batch(
 async def _local_batch_drainable(
     plan: BatchPlan, console: Console, drain: Drain
 ) -> list[ItemResult]:
-    from autorust.cli.progress import JsonLinesProgress, LiveProgress
+    from autorust.cli.progress import JsonLinesProgress, LiveProgress, agent_table, scheduler_loads
     from autorust.runtime.batch import BatchRun
-    from autorust.runtime.item_runner import BatchEvent
     from autorust.storage.checkpoints import is_postgres_url, open_checkpointer
     from autorust.storage.claims import PostgresClaims
 
@@ -98,29 +100,50 @@ async def _local_batch_drainable(
         )  # fmt: skip
         plan.drained = batch.drained
         if plan.mode is OutputMode.jsonl:
-            sink = JsonLinesProgress(batch.scheduler)
-            for item in plan.not_processed:
-                sink.on_event(BatchEvent(kind="file_not_processed", image_path=item.image,
-                                         reason=item.reason))  # fmt: skip
+            sink = JsonLinesProgress(scheduler_loads(batch.scheduler))
+            announce_not_processed(sink, plan.not_processed)
             batch.on_event = sink.on_event
             return await batch.run()
         if plan.mode is OutputMode.quiet:
             return await batch.run()
         show_not_processed(console, plan.not_processed)
-        with LiveProgress(console, len(plan.images), batch.scheduler) as live:
+        table = functools.partial(agent_table, batch.scheduler)
+        with LiveProgress(console, len(plan.images), table) as live:
             batch.on_event = live.on_event
             return await batch.run()
 
 
 async def _server_batch(plan: BatchPlan, console: Console) -> list[ItemResult]:
     await check_langgraph_server(plan.server or "")
-    from autorust.runtime.remote import run_on_server
+    from autorust.cli.progress import JsonLinesProgress, LiveProgress, server_loads, server_table
+    from autorust.runtime.remote import ServerActivity, run_on_server
 
-    if plan.mode is OutputMode.rich:
-        show_not_processed(console, plan.not_processed)
-    return await run_on_server(
-        plan.server or "", plan.images, plan.config, plan.options, plan.output_dir
-    )
+    activity = ServerActivity()
+
+    async def run(on_event: EventSink | None = None) -> list[ItemResult]:
+        return await run_on_server(
+            plan.server or "", plan.images, plan.config, plan.options, plan.output_dir,
+            on_event=on_event, activity=activity,
+        )  # fmt: skip
+
+    if plan.mode is OutputMode.jsonl:
+        sink = JsonLinesProgress(server_loads(activity))
+        announce_not_processed(sink, plan.not_processed)
+        return await run(sink.on_event)
+    if plan.mode is OutputMode.quiet:
+        return await run()
+    show_not_processed(console, plan.not_processed)
+    table = functools.partial(server_table, activity)
+    with LiveProgress(console, len(plan.images), table) as live:
+        return await run(live.on_event)
+
+
+def announce_not_processed(sink: JsonLinesProgress, items: list[NotProcessed]) -> None:
+    from autorust.runtime.item_runner import BatchEvent
+
+    for item in items:
+        sink.on_event(BatchEvent(kind="file_not_processed", image_path=item.image,
+                                 reason=item.reason))  # fmt: skip
 
 
 def batch_event(batch_id: str, reports: Path, summary: Any, drained: int = 0) -> str:

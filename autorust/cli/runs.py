@@ -5,6 +5,7 @@ Light at import (``autorust --help`` loads this module): each command imports wh
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -154,10 +155,14 @@ def list_runs(
         bool, typer.Option("--jsonl", help="one JSON object per run on stdout, no table")
     ] = False,
     wide: Annotated[bool, typer.Option("--wide", help="full thread ids")] = False,
+    server: Annotated[
+        str | None,
+        typer.Option(help="the runs of a LangGraph server (autorust run --server URL) instead"),
+    ] = None,
 ) -> None:
     """Runs, newest first: thread (shortest unique prefix; any commands takes it), image,
     status, iterations, last update."""
-    rows = _list_rows(db)
+    rows = _server_rows(server) if server else _list_rows(db)
     if wanted := _statuses(status, also=("interrupted",)):
         rows = [row for row in rows if row.status in wanted]
     shown = rows[:limit] if limit else rows
@@ -199,6 +204,17 @@ def _print_runs(rows: list[Any], every_id: list[str], wide: bool = False) -> Non
             escape(forked),
         )
     (Console(width=WIDE_WIDTH) if wide else console).print(table)
+
+
+def _server_rows(url: str) -> list[Any]:
+    from autorust.cli.probes import check_langgraph_server
+    from autorust.runtime.remote import server_runs
+
+    async def main() -> list[Any]:
+        await check_langgraph_server(url)
+        return await server_runs(url)
+
+    return asyncio.run(main())
 
 
 def _list_rows(db: str | None) -> list[Any]:

@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import contextlib
 import logging
 import time
 import uuid
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -31,11 +33,13 @@ from langgraph_sdk import get_client
 
 from autorust.graph.context import AutorustConfig
 from autorust.graph.state import IMAGE_NAMESPACE, STORE_PREFIX, RunState
+from autorust.graph.workflow import AGENT_NODES
 from autorust.outcomes import ItemResult, failed_item, item_result
 from autorust.runtime.batch import BatchOptions
 from autorust.runtime.identity import thread_id_from_digest
-from autorust.runtime.item_runner import ItemBatch, Slot, last_good, next_action
+from autorust.runtime.item_runner import EventSink, ItemBatch, Slot, last_good, next_action
 from autorust.runtime.runner import DURABILITY
+from autorust.storage.run_index import RunRow
 
 GRAPH_ID = "autorust"
 THREAD_NAMESPACE = uuid.UUID("5b1f0c52-7c8e-4f0e-9a53-0d5a3c1f7e21")
@@ -105,21 +109,48 @@ async def retry_checkpoint(  # type: ignore[no-untyped-def]
     return update["checkpoint"]
 
 
+class ServerActivity:
+    """What a ``--server`` batch is doing, as the server's stream tells it: images in flight
+    and node steps finished per agent. The server schedules the agents itself, so their queues
+    and limits are not visible here."""
+
+    def __init__(self) -> None:
+        self.in_flight = 0
+        self.steps: collections.Counter[str] = collections.Counter()
+
+    def step_finished(self, node: str) -> None:
+        found = AGENT_NODES.get(node)
+        if found is not None:
+            self.steps[found[0].value] += 1
+
+    def snapshot(self) -> dict[str, int]:
+        """Steps finished per agent (every agent listed)."""
+        return {
+            agent: self.steps[agent] for agent in dict.fromkeys(a for a, _ in AGENT_NODES.values())
+        }
+
+
 class ServerItemRunner:
     """The ``ItemRunner`` of a ``--server`` batch: each image is a thread of the server."""
 
-    def __init__(self, client, config: AutorustConfig, force: bool) -> None:  # type: ignore[no-untyped-def]
+    def __init__(  # type: ignore[no-untyped-def]
+        self, client, config: AutorustConfig, force: bool, activity: ServerActivity | None = None
+    ) -> None:
         self.client = client
         self.config = config
         self.force = force
         self.fingerprint = config.fingerprint()  # hashes the scripted replies: once per batch
+        self.activity = activity or ServerActivity()
 
     async def run(self, image: Path, sha256: str, slot: Slot) -> ItemResult:
         async with slot:
+            self.activity.in_flight += 1
             try:
                 return await self._run(image, sha256)
             except Exception as exc:  # a failed submission fails its item, not the batch
                 return failed_item(image, exc)
+            finally:
+                self.activity.in_flight -= 1
 
     async def _run(self, image: Path, digest: str) -> ItemResult:
         client, config = self.client, self.config
@@ -158,6 +189,8 @@ class ServerItemRunner:
                 checkpoint=checkpoint,
             ):
                 if part.event == "updates" and isinstance(part.data, dict):
+                    for node in part.data:
+                        self.activity.step_finished(node)
                     log.info(
                         f"{image.name}: {', '.join(part.data)} done", extra={"image": str(image)}
                     )
@@ -178,9 +211,50 @@ async def run_on_server(
     config: AutorustConfig,
     options: BatchOptions,
     output_dir: Path,
+    *,
+    on_event: EventSink | None = None,
+    activity: ServerActivity | None = None,
 ) -> list[ItemResult]:
     """The batch on the server: the same loop as a local batch (``ItemBatch``), writing the
-    same item folders into ``output_dir``."""
-    runner = ServerItemRunner(get_client(url=url), config, options.force)
-    batch = ItemBatch(images, max_in_flight=options.max_in_flight, output_dir=output_dir)
+    same item folders into ``output_dir``; ``on_event`` sees each finished item, ``activity``
+    follows the server's steps (for progress)."""
+    runner = ServerItemRunner(get_client(url=url), config, options.force, activity)
+    batch = ItemBatch(
+        images, max_in_flight=options.max_in_flight, on_event=on_event, output_dir=output_dir
+    )
     return await batch.run_items(runner)
+
+
+SEARCH_PAGE = 100
+
+
+async def server_runs(url: str) -> list[RunRow]:
+    """The server's autorust threads as ``runs list`` rows, newest first (threads made by other
+    graphs, or not started, are left out)."""
+    client = get_client(url=url)
+    rows: list[RunRow] = []
+    offset = 0
+    while True:
+        page = await client.threads.search(
+            limit=SEARCH_PAGE, offset=offset, sort_by="updated_at", sort_order="desc"
+        )
+        rows += [row for thread in page if (row := _server_row(thread)) is not None]
+        if len(page) < SEARCH_PAGE:
+            return rows
+        offset += SEARCH_PAGE
+
+
+def _server_row(thread: dict) -> RunRow | None:
+    values = thread.get("values") or {}
+    metadata = thread.get("metadata") or {}
+    if not isinstance(values, dict) or "image_path" not in values:
+        return None
+    updated = thread.get("updated_at")
+    return RunRow(
+        thread_id=thread["thread_id"],
+        image_path=str(metadata.get("image") or values["image_path"]),
+        status=str(values.get("status") or "running"),
+        iterations=len(values.get("attempts") or ()),
+        updated=updated if isinstance(updated, datetime) else datetime.fromisoformat(str(updated)),
+        awaiting=thread.get("status") == "interrupted",
+    )

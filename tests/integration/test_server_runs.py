@@ -77,10 +77,29 @@ def test_batch_through_langgraph_dev_sends_the_images(tmp_path: Path) -> None:
     (folder / "palindrome_copy.png").write_bytes(images[0].read_bytes())  # same bytes: run once
     server_home = tmp_path / "server-home"
     with langgraph_dev(tmp_path / "server.log") as server:
-        first = run_cli(folder, replies, tmp_path / "out", server_home, "--server", server)
+        first = run_cli(
+            folder, replies, tmp_path / "out", server_home, "--server", server, "--output", "jsonl"
+        )
         assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
         summary = json.loads((tmp_path / "out" / "latest" / "summary.json").read_text())
         assert summary["counts"] == {"passed": 5}
+        # live progress from the server's stream, as for a local batch (none before)
+        events = [json.loads(line) for line in first.stdout.splitlines() if line.startswith("{")]
+        finished = [event for event in events if event["event"] == "item_finished"]
+        assert len(finished) == 5
+        steps = finished[-1]["agents"]
+        assert all(steps[agent]["done"] >= 4 for agent in ("vision", "coding", "checker"))
+        assert steps["interpreter"]["done"] >= 4
+        listed = subprocess.run(
+            [sys.executable, "-m", "autorust.cli.main", "runs", "list", "--server", server,
+             "--jsonl"], cwd=ROOT, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert listed.returncode == 0, listed.stderr[-2000:]
+        rows = [json.loads(line) for line in listed.stdout.splitlines()]
+        assert sorted(Path(row["image_path"]).name for row in rows) == sorted(
+            p.name for p in images
+        )
+        assert {row["status"] for row in rows} == {"passed"}
         assert not any(item["skipped"] for item in summary["items"])
         threads = httpx.post(f"{server}/threads/search", json={"limit": 50}, timeout=10).json()
         assert len(threads) == 4, "one server thread per distinct image"
