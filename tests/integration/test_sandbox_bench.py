@@ -32,6 +32,17 @@ def test_bench_smoke_runs_every_backend_and_prints_ratios() -> None:
     assert "x = ratio to" in done.stdout
 
 
+def test_fork_start_bench_prints_both_starts() -> None:
+    done = subprocess.run(
+        [sys.executable, "bench/bench_fork_start.py", "--starts", "3"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "bwrap + python -S -c pass" in done.stdout
+    assert "fork + unshare + tmpfs/proc mounts" in done.stdout
+    assert done.stdout.count("ms CPU per start") == 2
+
+
 async def test_a_backend_whose_jobs_fail_can_never_look_fast() -> None:
     """On 3f763c6 the bench timed whatever came back: jobs that all exited 127 read as 9 ms."""
     import importlib.util

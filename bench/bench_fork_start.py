@@ -1,0 +1,108 @@
+"""What a sandbox made by ``fork`` (no ``exec``) would cost, beside one bwrap start: the
+measurement behind docs/sandbox.md's "why the throughput goal is not met" (issue 26).
+
+A fork-made sandbox: an already started interpreter forks, the child makes new mount, pid,
+net, ipc and uts namespaces, forks the namespace's first process, which makes its mounts
+private and mounts fresh tmpfs on /tmp and /dev/shm and a fresh /proc, then exits. Compared
+with ``bwrap ... python -S -c pass`` (today's start before the supervisor's own work). CPU is
+read from a cpuacct cgroup holding only this bench and its children. Needs root (cgroup v1
+cpuacct, namespaces, mounts); the mounts happen in a private mount namespace of its own.
+
+    sudo .venv/bin/python bench/bench_fork_start.py [--starts 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
+CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
+MS_REC, MS_PRIVATE = 16384, 1 << 18
+LIBC = ctypes.CDLL(None, use_errno=True)
+
+
+def cpu_seconds() -> float:
+    group = Path(f"/sys/fs/cgroup/cpuacct/autorust-fork-bench-{os.getpid()}")
+    if not group.is_dir():
+        group.mkdir()
+        (group / "cgroup.procs").write_text(str(os.getpid()))
+    return int((group / "cpuacct.usage").read_text()) / 1e9
+
+
+def _check(code: int, what: str) -> None:
+    if code != 0:
+        raise OSError(ctypes.get_errno(), what)
+
+
+def _namespace_init() -> None:
+    _check(LIBC.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "private mounts")
+    for target in (b"/tmp", b"/dev/shm"):
+        _check(LIBC.mount(b"tmpfs", target, b"tmpfs", 0, b"size=64m"), "tmpfs")
+    _check(LIBC.mount(b"proc", b"/proc", b"proc", 0, None), "proc")
+
+
+def fork_made_sandbox() -> None:
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNET
+            _check(LIBC.unshare(flags), "unshare")
+            first = os.fork()
+            if first == 0:
+                try:
+                    _namespace_init()
+                    os._exit(0)
+                except OSError:
+                    os._exit(1)
+            code = os.waitstatus_to_exitcode(os.waitpid(first, 0)[1])
+        finally:
+            os._exit(code)
+    if os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) != 0:
+        raise SystemExit("a fork-made sandbox failed (root and namespaces needed)")
+
+
+def measure(label: str, start: object, starts: int) -> None:
+    before_cpu, before = cpu_seconds(), time.perf_counter()
+    for _ in range(starts):
+        start()  # type: ignore[operator]
+    wall = (time.perf_counter() - before) / starts
+    time.sleep(0.5)
+    cpu = (cpu_seconds() - before_cpu) / starts
+    print(f"{label:<44} {wall * 1000:6.2f} ms wall {cpu * 1000:6.2f} ms CPU per start")
+
+
+def main(starts: int) -> None:
+    from autorust.sandbox.bubblewrap.command import bwrap_prefix
+    from autorust.sandbox.bubblewrap.executor import BubblewrapExecutor
+
+    executor = BubblewrapExecutor(warm_pool_size=0)
+    prefix = bwrap_prefix(
+        executor.bwrap, as_root=executor.as_root, python=executor.python, roots=executor.roots,
+        disk_mb=512, fontlist=executor._fontlist,
+    )  # fmt: skip
+    command = [*prefix, executor.python, "-S", "-c", "pass"]
+    measure("bwrap + python -S -c pass", lambda: subprocess.run(command, check=True), starts)
+    measure("fork + unshare + tmpfs/proc mounts", fork_made_sandbox, starts)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--starts", type=int, default=100)
+    args = parser.parse_args()
+    if os.environ.get("AUTORUST_FORK_BENCH_INNER") != "1":  # mounts only in a namespace of ours
+        unshare = shutil.which("unshare") or "unshare"
+        env = {**os.environ, "AUTORUST_FORK_BENCH_INNER": "1"}
+        inner = [unshare, "-m", "--propagation", "private", sys.executable, *sys.argv]
+        raise SystemExit(subprocess.run(inner, env=env).returncode)
+    main(args.starts)
