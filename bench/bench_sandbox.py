@@ -72,6 +72,10 @@ ROOT = Path(__file__).resolve().parents[1]
 # a venv of its own, without autorust: `python3.11 -m venv .venv-peers/autogen &&
 # .venv-peers/autogen/bin/pip install autogen-ext==0.7.5 numpy matplotlib`
 PEER_PYTHON = ROOT / ".venv-peers" / "autogen" / "bin" / "python"
+# `python3.11 -m venv .venv-peers/llm-sandbox && .venv-peers/llm-sandbox/bin/pip install
+# llm-sandbox==0.3.46` (AUTORUST_BENCH=1 bash scripts/setup.sh makes both)
+LLM_SANDBOX_PYTHON = ROOT / ".venv-peers" / "llm-sandbox" / "bin" / "python"
+LLM_SANDBOX = "llm-sandbox bubblewrap"
 CONCURRENCY = (1, 4)
 
 # code -> (exit code, stdout) or (exit code, stdout, seconds measured by the backend itself)
@@ -89,6 +93,8 @@ class Backend:
     before_each: Callable[[], Awaitable[None]] | None = None  # untimed (the warm pool's refill)
     # (code, expected, jobs, concurrency) -> jobs/s measured by the backend itself (the peer)
     rate: Callable[[str, str, int, int], Awaitable[float]] | None = None
+    # concurrency -> None: open what the peer reuses across jobs, before CPU is counted
+    prepare: Callable[[int], Awaitable[None]] | None = None
 
 
 # what the task kind uses, imported by the waiting interpreter before the job is delivered
@@ -114,16 +120,17 @@ async def bare_python(code: str) -> tuple[int | None, str]:
 
 
 class Peer:
-    """AutoGen in a clean venv (``bench/peers/autogen_peer.py``): one request per line."""
+    """A peer in a clean venv (``bench/peers/<name>_peer.py``): one request per line."""
 
-    def __init__(self, python: str) -> None:
+    def __init__(self, python: str, script: str = "autogen_peer.py") -> None:
         self.python = python
+        self.script = script
         self.proc: asyncio.subprocess.Process | None = None
         self.lock = asyncio.Lock()
 
     async def start(self) -> None:
         self.proc = await asyncio.create_subprocess_exec(
-            self.python, "-I", str(ROOT / "bench" / "peers" / "autogen_peer.py"),
+            self.python, "-I", str(ROOT / "bench" / "peers" / self.script),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, limit=16 * 1024 * 1024,
         )  # fmt: skip
 
@@ -144,29 +151,38 @@ class Peer:
 
 
 @contextlib.asynccontextmanager
+async def peer_backend(name: str, peer: Peer) -> AsyncIterator[Backend]:
+    """A backend answered by ``peer`` (its times and rates are taken inside the peer)."""
+    await peer.start()
+
+    async def run(code: str) -> tuple:
+        answer = await peer.ask({"op": "run", "code": code})
+        return answer["exit"], answer["stdout"], answer["seconds"]
+
+    async def rate(code: str, expected: str, jobs: int, concurrency: int) -> float:
+        answer = await peer.ask({"op": "rate", "code": code, "expected": expected,
+                                 "jobs": jobs, "concurrency": concurrency})  # fmt: skip
+        if answer["bad"]:
+            raise BrokenBackend(f"{name} peer: {answer['bad']}")
+        return answer["jobs_per_s"]
+
+    async def prepare(concurrency: int) -> None:
+        await peer.ask({"op": "prepare", "concurrency": concurrency})
+
+    try:
+        yield Backend(name, run, rate=rate, prepare=prepare)
+    finally:
+        await peer.stop()
+
+
+@contextlib.asynccontextmanager
 async def autogen_backend(python: str | None) -> AsyncIterator[Backend | None]:
     """AutoGen run by a clean venv's interpreter (its job starts load nothing of autorust);
     in the bench's own venv only when no peer venv is there (labelled so: its starts pay for
     whatever that venv's site-packages load)."""
     if python and Path(python).is_file():
-        peer = Peer(python)
-        await peer.start()
-
-        async def run(code: str) -> tuple:
-            answer = await peer.ask({"op": "run", "code": code})
-            return answer["exit"], answer["stdout"], answer["seconds"]
-
-        async def rate(code: str, expected: str, jobs: int, concurrency: int) -> float:
-            answer = await peer.ask({"op": "rate", "code": code, "expected": expected,
-                                     "jobs": jobs, "concurrency": concurrency})  # fmt: skip
-            if answer["bad"]:
-                raise BrokenBackend(f"AutoGen peer: {answer['bad']}")
-            return answer["jobs_per_s"]
-
-        try:
-            yield Backend(BASELINE, run, rate=rate)
-        finally:
-            await peer.stop()
+        async with peer_backend(BASELINE, Peer(python)) as backend:
+            yield backend
         return
     try:
         from autogen_core import CancellationToken
@@ -191,8 +207,14 @@ async def autogen_backend(python: str | None) -> AsyncIterator[Backend | None]:
             await executor.stop()
 
 
-@contextlib.contextmanager
-def llm_sandbox_backend() -> AsyncIterator[Backend | None]:
+@contextlib.asynccontextmanager
+async def llm_sandbox_backend(python: str | None) -> AsyncIterator[Backend | None]:
+    """llm-sandbox run by its clean venv's interpreter; in the bench's own venv (labelled so)
+    only when that venv is not there."""
+    if python and Path(python).is_file():
+        async with peer_backend(LLM_SANDBOX, Peer(python, "llm_sandbox_peer.py")) as backend:
+            yield backend
+        return
     try:
         from llm_sandbox import SandboxBackend, SandboxSession
     except ImportError:
@@ -204,7 +226,7 @@ def llm_sandbox_backend() -> AsyncIterator[Backend | None]:
             result = await asyncio.to_thread(session.run, code)
             return result.exit_code, result.stdout
 
-        yield Backend("llm-sandbox bubblewrap", run)
+        yield Backend(LLM_SANDBOX + " (bench venv, NOT clean)", run)
 
 
 def autorust_backend(name: str, executor: BubblewrapExecutor) -> Backend:
@@ -299,7 +321,9 @@ async def throughput(
     return jobs / (time.perf_counter() - started)
 
 
-async def main(runs: int, smoke: bool, peer_python: str | None, jobs: int) -> int:
+async def main(
+    runs: int, smoke: bool, peer_python: str | None, jobs: int, llm_python: str | None = None
+) -> int:
     meter = CpuMeter()  # before any child starts: they inherit the cgroup
     warm = BubblewrapExecutor(warm_pool_size=2)
     cold = BubblewrapExecutor(warm_pool_size=0)
@@ -309,7 +333,7 @@ async def main(runs: int, smoke: bool, peer_python: str | None, jobs: int) -> in
         backends = [Backend("bare python -I -S (no isolation)", bare_python)]
         for label, candidate in (
             ("AutoGen", await stack.enter_async_context(autogen_backend(peer_python))),
-            ("llm-sandbox", stack.enter_context(llm_sandbox_backend())),
+            ("llm-sandbox", await stack.enter_async_context(llm_sandbox_backend(llm_python))),
         ):
             if candidate is None:
                 print(f"{label} is not installed (the `bench` extra): its row is left out")
@@ -320,11 +344,12 @@ async def main(runs: int, smoke: bool, peer_python: str | None, jobs: int) -> in
         remote = stack.enter_context(cloud_backend())
         if remote is not None:
             backends.append(remote)
-        # bare -S has no site-packages: no numpy or matplotlib
+        # bare -S has no site-packages, llm-sandbox runs the system python in a venv of its own
+        # (it would pip-install numpy and matplotlib per session): no numpy or matplotlib there
         plain = {w: WORKLOADS[w] for w in ("print(1)", "function + 5 asserts")}
 
         def workloads(backend: Backend) -> dict[str, tuple[str, str]]:
-            return plain if backend.name.startswith("bare") else WORKLOADS
+            return plain if backend.name.startswith(("bare", LLM_SANDBOX)) else WORKLOADS
 
         samples = {(b.name, w): [] for b in backends for w in workloads(b)}
         for backend in backends:  # warm-up, untimed
@@ -339,9 +364,12 @@ async def main(runs: int, smoke: bool, peer_python: str | None, jobs: int) -> in
         rates, cpu = {}, {}
         throughput_jobs = 6 if smoke else jobs
         for backend in backends:
-            if backend.name.startswith(("AutoGen", "autorust bwrap, warm")):
+            measured = backend.name.startswith(("AutoGen", "autorust bwrap, warm"))
+            if measured or backend.name == LLM_SANDBOX:  # a clean peer's own sessions
                 code, expected = WORKLOADS["print(1)"]
                 for concurrency in CONCURRENCY:
+                    if backend.prepare is not None:
+                        await backend.prepare(concurrency)
                     before = meter.seconds()
                     rates[(backend.name, concurrency)] = await throughput(
                         backend, code, expected, throughput_jobs, concurrency
@@ -411,6 +439,10 @@ if __name__ == "__main__":
         "--autogen-python", default=str(PEER_PYTHON),
         help="interpreter of a clean venv with autogen-ext (default: .venv-peers/autogen)",
     )  # fmt: skip
+    parser.add_argument(
+        "--llm-sandbox-python", default=str(LLM_SANDBOX_PYTHON),
+        help="interpreter of a clean venv with llm-sandbox (default: .venv-peers/llm-sandbox)",
+    )  # fmt: skip
     args = parser.parse_args()
     sys.exit(asyncio.run(main(2 if args.smoke else args.runs, args.smoke, args.autogen_python,
-                              args.jobs)))  # fmt: skip
+                              args.jobs, args.llm_sandbox_python)))  # fmt: skip

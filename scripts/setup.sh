@@ -85,5 +85,7 @@ if [ "${AUTORUST_BENCH:-0}" = 1 ]; then
   # or site-packages of ours loaded at each of its interpreter starts)
   [ -x .venv-peers/autogen/bin/python ] || "$PYTHON" -m venv .venv-peers/autogen
   install .venv-peers/autogen/bin/python autogen-ext==0.7.5 numpy matplotlib
-  echo "benchmark venvs in .venv-bench and .venv-peers/autogen (run: .venv-bench/bin/python bench/bench_sandbox.py)"
+  [ -x .venv-peers/llm-sandbox/bin/python ] || "$PYTHON" -m venv .venv-peers/llm-sandbox
+  install .venv-peers/llm-sandbox/bin/python llm-sandbox==0.3.46
+  echo "benchmark venvs in .venv-bench and .venv-peers/{autogen,llm-sandbox} (run: .venv/bin/python bench/bench_sandbox.py)"
 fi

@@ -3,6 +3,7 @@
 
 Reads one JSON request per line on stdin, answers one JSON line on stdout:
   {"op": "run", "code": C}                              -> {"exit", "stdout", "seconds"}
+  {"op": "prepare", "concurrency": K}                   -> {} (nothing to prepare)
   {"op": "rate", "code": C, "jobs": N, "concurrency": K} -> {"jobs_per_s"} (every job checked)
 The timing is taken here, around the executor's own call: no pipe to the bench is counted.
 """
@@ -47,7 +48,9 @@ async def main() -> None:
 
         for line in sys.stdin:
             request = json.loads(line)
-            if request["op"] == "run":
+            if request["op"] == "prepare":  # nothing to open ahead: one interpreter per job
+                answer = {}
+            elif request["op"] == "run":
                 started = time.perf_counter()
                 code, out = await run(request["code"])
                 answer = {"exit": code, "stdout": out, "seconds": time.perf_counter() - started}
