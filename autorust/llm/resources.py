@@ -44,8 +44,9 @@ class RunResources:
     tools: dict[tuple[Any, ...], Any] | None = None
 
     def with_journal(self, model: Any) -> Any:
-        """``model`` answering from / recording in the journal (a shallow copy: same client)."""
-        if self.journal is None:
+        """``model`` answering from / recording in the journal (a shallow copy: same client);
+        ``model`` itself when it already does (a batch's tools are built with it)."""
+        if self.journal is None or getattr(model, "cache", None) is self.journal:
             return model
         return model.model_copy(update={"cache": self.journal})
 

@@ -158,17 +158,19 @@ class _Call:
     async def strategies(self) -> list[Strategy]:
         remembered = None
         if self.memory is not None and self.endpoint.structured_output == "auto" and self.http:
-            remembered = await asyncio.to_thread(
-                self.memory.get, self.endpoint.base_url, self.endpoint.model
-            )
+            where = (self.endpoint.base_url, self.endpoint.model)
+            known, remembered = self.memory.recall(*where)  # the file unchanged: not read again
+            if not known:
+                remembered = await asyncio.to_thread(self.memory.get, *where)
         return candidates(self.endpoint.structured_output, remembered)
 
     async def remember(self, strategy: Strategy) -> None:
         if self.memory is None or self.endpoint.structured_output != "auto" or not self.http:
             return
-        await asyncio.to_thread(
-            self.memory.remember, self.endpoint.base_url, self.endpoint.model, strategy
-        )
+        where = (self.endpoint.base_url, self.endpoint.model)
+        if self.memory.recall(*where) == (True, strategy):  # already there: nothing to write
+            return
+        await asyncio.to_thread(self.memory.remember, *where, strategy)
 
     def _account(self, trace: HttpTrace, message: Any) -> None:
         if trace.exchanges:  # what the server reported, reply by reply

@@ -22,7 +22,7 @@ from autorust.outcomes import FINISHED, ItemResult, failed_item, item_result
 from autorust.runtime.identity import runnable_config_for, thread_config, thread_id_for
 from autorust.runtime.item_runner import last_good, next_action
 from autorust.runtime.resources import BatchResources
-from autorust.storage.listing import holding, index_snapshot
+from autorust.storage.listing import Held, holding, index_snapshot
 
 # Each step's checkpoint is written before the next step starts. LangGraph's default ("async")
 # writes it while the next step runs, so a kill -9 during that step could lose the finished
@@ -144,11 +144,12 @@ async def _run_image(
     if control is not None and control.drain_requested:
         raise GraphDrained(control.drain_reason or "shutdown")  # not started: nothing to finish
     # "running" while this process lives
-    async with holding(checkpointer, thread_id, resources.holders):
+    async with holding(checkpointer, thread_id, resources.holders) as held:
         await graph.ainvoke(
             graph_input, runnable_config, context=config, durability=DURABILITY, control=control
         )
-    return await collect(graph, thread_id, image_path, started, resumed=resumed)
+        # the run-index row is written in the commit that releases the thread
+        return await collect(graph, thread_id, image_path, started, resumed=resumed, held=held)
 
 
 async def retry_point(
@@ -183,13 +184,14 @@ async def collect(
     started: float,
     *,
     resumed: bool = False,
+    held: Held | None = None,
 ) -> ItemResult:
     """The thread's current outcome, including a pause at an approval interrupt; recorded in
-    the run index for a quick ``runs list``."""
+    the run index for a quick ``runs list`` (with ``held``: as the run releases the thread)."""
     snapshot = await graph.aget_state(thread_config(thread_id))
     state = RunState.model_validate(snapshot.values)
     if isinstance(graph.checkpointer, BaseCheckpointSaver):
-        await index_snapshot(graph.checkpointer, thread_id, state, snapshot)
+        await index_snapshot(graph.checkpointer, thread_id, state, snapshot, held)
     result = item_result(image_path, thread_id, state, started, resumed=resumed)
     if snapshot.interrupts:
         value = snapshot.interrupts[0].value

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -82,45 +83,75 @@ async def index_run(saver: BaseCheckpointSaver, thread_id: str) -> None:
             await record_run(_indexable(saver), *latest)
 
 
+@dataclass
+class Held:
+    """A holding's end: ``finished`` (the run's index row and latest checkpoint id), when the
+    body sets it, is recorded in the commit that releases the thread (``index_snapshot``)."""
+
+    finished: tuple[RunRow, str] | None = None
+
+
 @contextlib.asynccontextmanager
 async def holding(
     saver: BaseCheckpointSaver, thread_id: str, holders: PgHolders | None = None
-) -> AsyncIterator[None]:
+) -> AsyncIterator[Held]:
     """While the body runs, the store says this process works on the thread (SQLite: the run
     index; PostgreSQL: an advisory lock held by ``holders``, the batch's): a run whose holder
     was killed lists as ``interrupted``, not ``running``."""
+    held = Held()
     if holders is not None:  # PostgreSQL: a session advisory lock
         await holders.hold(thread_id)
         try:
-            yield
+            yield held
         finally:
             with contextlib.suppress(Exception):
                 await asyncio.shield(holders.release(thread_id))
         return
     conn = _indexable(saver)
     if conn is None:
-        yield
+        yield held
         return
     async with saver.lock:  # type: ignore[attr-defined]
         await hold(conn, thread_id)
     try:
-        yield
-    finally:
-        with contextlib.suppress(Exception):  # the store that failed the run may fail this
-            async with saver.lock:  # type: ignore[attr-defined]
-                await asyncio.shield(release(conn, thread_id))
+        yield held
+    except BaseException:
+        await _release_quietly(saver, conn, thread_id, held.finished)
+        raise
+    if held.finished is None:
+        await _release_quietly(saver, conn, thread_id, None)
+        return
+    async with saver.lock:  # type: ignore[attr-defined]  # the row fails the run, as before
+        await asyncio.shield(release(conn, thread_id, held.finished))
+
+
+async def _release_quietly(
+    saver: BaseCheckpointSaver, conn: Any, thread_id: str, finished: tuple[RunRow, str] | None
+) -> None:
+    with contextlib.suppress(Exception):  # the store that failed the run may fail this
+        async with saver.lock:  # type: ignore[attr-defined]
+            await asyncio.shield(release(conn, thread_id, finished))
 
 
 async def index_snapshot(
-    saver: BaseCheckpointSaver, thread_id: str, state: RunState, snapshot: StateSnapshot
+    saver: BaseCheckpointSaver,
+    thread_id: str,
+    state: RunState,
+    snapshot: StateSnapshot,
+    held: Held | None = None,
 ) -> None:
-    """``index_run`` from a snapshot the caller has just read (no second checkpoint read)."""
+    """``index_run`` from a snapshot the caller has just read (no second checkpoint read);
+    with ``held`` (the run still holds the thread), recorded when it releases it: one commit."""
     conn = _indexable(saver)
     if conn is None or snapshot.created_at is None:
         return
     row = _row(thread_id, state, snapshot.created_at, bool(snapshot.interrupts), snapshot.metadata)
+    finished = (row, snapshot.config["configurable"]["checkpoint_id"])
+    if held is not None:
+        held.finished = finished
+        return
     async with saver.lock:  # type: ignore[attr-defined]  # the saver's connection
-        await record_run(conn, row, snapshot.config["configurable"]["checkpoint_id"])
+        await record_run(conn, *finished)
 
 
 async def latest_runs(

@@ -55,13 +55,17 @@ class RunRow(BaseModel):
     forked_from: str | None = None
 
 
-async def record_run(conn: Any, row: RunRow, checkpoint_id: str) -> None:
-    """Upsert the row on an aiosqlite connection (the checkpoint saver's; table made at open)."""
+async def _upsert(conn: Any, row: RunRow, checkpoint_id: str) -> None:
     await conn.execute(
         "INSERT OR REPLACE INTO autorust_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (row.thread_id, checkpoint_id, row.image_path, row.status, row.iterations,
          row.updated.isoformat(), int(row.awaiting), row.forked_from),
     )  # fmt: skip
+
+
+async def record_run(conn: Any, row: RunRow, checkpoint_id: str) -> None:
+    """Upsert the row on an aiosqlite connection (the checkpoint saver's; table made at open)."""
+    await _upsert(conn, row, checkpoint_id)
     await conn.commit()
 
 
@@ -94,7 +98,11 @@ async def hold(conn: Any, thread_id: str) -> None:
     await conn.commit()
 
 
-async def release(conn: Any, thread_id: str) -> None:
+async def release(conn: Any, thread_id: str, finished: tuple[RunRow, str] | None = None) -> None:
+    """This process no longer works on the thread; with ``finished`` (the run's row and its
+    latest checkpoint id), the row is recorded in the same commit."""
+    if finished is not None:
+        await _upsert(conn, *finished)
     await conn.execute("DELETE FROM autorust_live WHERE thread_id = ? AND pid = ?",
                        (thread_id, os.getpid()))  # fmt: skip
     await conn.commit()

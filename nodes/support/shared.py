@@ -133,6 +133,8 @@ async def agent_tools(
         model = make_chat_model(
             agent, config, loop=loop, collector=collector, clients=resources.clients
         )
+        if resources.tools is not None:  # the batch's own tools: its journal, set once
+            model = resources.with_journal(model)
         layout = prompt_layout(family, version)
         return AgentTools(prompt, version, model, endpoint_for(agent, config), layout)
 

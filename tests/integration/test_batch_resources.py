@@ -61,3 +61,24 @@ async def test_the_batch_closes_the_model_clients_it_made() -> None:
         assert make_chat_model("coding", config, loop=loop) is not model  # not the process's
         assert not model.http_async_client.is_closed
     assert model.http_async_client.is_closed
+
+
+async def test_a_batch_builds_its_models_with_its_journal_once(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """Each model call uses the batch's model as it is: no per-call copy to attach the journal."""
+    from autorust.nodes.support import shared
+
+    config = AutorustConfig(
+        provider="scripted", scripted_replies=str(tmp_path), home=str(tmp_path / "home")
+    )
+    async with (
+        open_checkpointer(tmp_path / "c.sqlite") as saver,
+        BatchResources.open(saver) as resources,
+    ):
+        monkeypatch.setattr(shared, "run_resources", lambda: resources)
+        tools = await shared.agent_tools("coding", config)
+        assert tools.model.cache is resources.journal
+        assert resources.with_journal(tools.model) is tools.model
+    async with BatchResources.open() as bare:  # no journal: the model is left as it is
+        assert bare.with_journal(tools.model) is tools.model

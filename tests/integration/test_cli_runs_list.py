@@ -3,8 +3,10 @@ as walking the compiled graph's state, without compiling it."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from autorust.cli.main import app
@@ -13,6 +15,7 @@ from autorust.runtime.history import list_threads
 from autorust.runtime.runner import run_image
 from autorust.storage.checkpoints import open_checkpointer
 from autorust.storage.listing import latest_runs
+from autorust.storage.run_index import live_threads
 from tests.support.runs import fork_at_first_coding
 
 
@@ -53,6 +56,35 @@ async def test_a_batch_keeps_the_run_index_current(
     rows, stale = read_index(scripted_config.checkpoint_path)
     assert not stale, "every run of the batch is in the index"
     assert {row.thread_id: row.model_dump() for row in rows} == slow
+    assert live_threads(scripted_config.checkpoint_path) == set()  # each released its thread
+
+
+async def test_a_run_is_indexed_in_the_commit_that_releases_its_thread(tmp_path: Path) -> None:
+    """The row a run's end records is written with the release (once, whether or not the
+    body then fails); a run that set no row is released as before."""
+    from datetime import UTC, datetime
+
+    from autorust.storage.listing import holding
+    from autorust.storage.run_index import RunRow, read_index
+
+    path = tmp_path / "c.sqlite"
+    row = RunRow(thread_id="t1", image_path="a.png", status="passed", iterations=1,
+                 updated=datetime.now(UTC))  # fmt: skip
+    async with open_checkpointer(path) as saver:
+        async with holding(saver, "t0"):
+            assert live_threads(path) == {"t0"}
+        with pytest.raises(RuntimeError):
+            async with holding(saver, "t1") as held:
+                held.finished = (row, "checkpoint-1")
+                raise RuntimeError("after the row was set")
+    assert live_threads(path) == set()
+    conn = sqlite3.connect(path)
+    try:
+        indexed = conn.execute("SELECT thread_id, checkpoint_id FROM autorust_runs").fetchall()
+    finally:
+        conn.close()
+    assert indexed == [("t1", "checkpoint-1")]
+    assert read_index(path) == ([], set())  # (no checkpoint of its own: not listed)
 
 
 async def _store_with_runs(path: Path, statuses: list[str]) -> None:

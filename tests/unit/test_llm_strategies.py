@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
@@ -136,6 +137,32 @@ def test_memory_keeps_one_strategy_per_endpoint_and_model(tmp_path: Path) -> Non
     assert len(json.loads((tmp_path / FILE_NAME).read_text())) == 3
     (tmp_path / FILE_NAME).write_text("{broken")
     assert StrategyMemory(tmp_path).get("http://a/v1", "m") is None  # a broken file is ignored
+
+
+def test_an_unchanged_memory_file_is_not_read_again(tmp_path: Path, monkeypatch: Any) -> None:
+    """A model call learns the remembered strategy from a ``stat`` while the file is as this
+    process read it; any change (another writer, an edit) is read again."""
+    memory = StrategyMemory(tmp_path)
+    assert memory.recall("http://a/v1", "m") == (False, None)  # no file yet
+    memory.remember("http://a/v1", "m", Strategy.JSON_OBJECT)
+    assert memory.get("http://a/v1", "m") is Strategy.JSON_OBJECT
+    reads: list[Path] = []
+    read_text = Path.read_text
+
+    def counted(self: Path, *args: Any, **kwargs: Any) -> str:
+        reads.append(self)
+        return read_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", counted)
+    assert memory.recall("http://a/v1", "m") == (True, Strategy.JSON_OBJECT)
+    assert StrategyMemory(tmp_path).recall("http://a/v1", "other") == (True, None)
+    assert reads == []
+    StrategyMemory(tmp_path).remember("http://a/v1", "m", Strategy.PROMPT)  # another writer
+    assert memory.recall("http://a/v1", "m") == (False, None)
+    assert memory.get("http://a/v1", "m") is Strategy.PROMPT
+    (tmp_path / FILE_NAME).write_text('{"http://a/v1 m": "tools"}')  # edited in place
+    assert memory.recall("http://a/v1", "m") == (False, None)
+    assert memory.get("http://a/v1", "m") is Strategy.TOOLS
 
 
 def test_where_the_model_reads_the_request_schema_the_messages_do_not_repeat_it() -> None:
