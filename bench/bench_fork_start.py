@@ -6,8 +6,8 @@ net, ipc and uts namespaces, forks the namespace's first process, which makes it
 private and mounts fresh tmpfs on /tmp and /dev/shm and a fresh /proc, then exits. Compared
 with ``bwrap ... python -S -c pass`` (today's start before the supervisor's own work). CPU is
 read from a cpuacct cgroup holding only this bench and its children (rusage, which misses
-some of bwrap's processes, where there is no cgroup v1 cpuacct). Needs root (namespaces, mounts); the
-mounts happen in a private mount namespace of its own.
+some of bwrap's processes, where there is no cgroup v1 cpuacct). Needs root (namespaces,
+mounts); the mounts happen in a private mount namespace of its own.
 
     sudo .venv/bin/python bench/bench_fork_start.py [--starts 100]
 """
