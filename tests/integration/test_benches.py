@@ -34,6 +34,7 @@ EXPECTED = {
 # benches whose smoke mode has a test module of its own, which checks their numbers too
 OWN_TESTS = {
     "bench_figures.py": "test_figure_bench.py",
+    "bench_fork_start.py": "test_sandbox_bench.py",
     "bench_model_errors.py": "test_model_bench.py",
     "bench_sandbox.py": "test_sandbox_bench.py",
 }
