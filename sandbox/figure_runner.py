@@ -21,6 +21,7 @@ module): the host treats all of it as untrusted. The fitted PNGs are judged by t
 comparison as ``output.png``; the exported facts may only add failures.
 """
 
+import io
 import json
 import math
 import os
@@ -275,6 +276,10 @@ def _save(fig, path, kwargs, dpi):
 
     kwargs = dict(kwargs, dpi=dpi)
     kwargs.pop("format", None)
+    # a layout decided at draw time (a layout engine, a table's font size, a draw callback)
+    # starts from the last draw's positions, made at the solution's own size: drawn once at
+    # this size first, the saved picture is the one a figure made at this size draws
+    fig.savefig(io.BytesIO(), format="png", **kwargs)
     fig.savefig(path, format="png", **kwargs)
     offset = (0.0, 0.0)
     if kwargs.get("bbox_inches") == "tight":

@@ -61,11 +61,11 @@ def test_gallery_verdicts(name: str) -> None:
 
 
 def test_extra_variants_exist_for_the_tuning_half_only() -> None:
-    from tests.support.gallery_corpus import extra_variants
+    from tests.support.gallery_corpus import extra_variants, generated_variants
 
     tuning, validation = entries("tuning")[0], entries("validation")[0]
     names = [v.name for v in extra_variants(tuning)]
-    assert len(names) == len(set(names)) == 7
+    assert len(names) == len(set(names)) == 7 + len(generated_variants(tuning))
     assert not set(names) & {v.name for v in variants(tuning)}
     for variant in extra_variants(tuning):
         compile(variant.script(), variant.key, "exec")
@@ -89,3 +89,22 @@ def test_a_script_drawing_unseeded_random_data_renders_the_same_in_every_worker(
         gallery_render._run(folder, script, (0, 0))
     pictures = [(folder / "output.png").read_bytes() for folder in folders]
     assert all(picture == pictures[0] for picture in pictures[1:])
+
+
+def test_generated_variants_are_seeded_and_cover_each_mechanism() -> None:
+    """The tuning half's generated variants (issue #25): drawn by a seeded generator (the same
+    scripts every time), every script has a layout re-render, a one-panel data edit and a
+    one-series removal, and scripts whose layout is decided at draw time get more draws."""
+    from bench.gallery_bench import row_of
+    from tests.support.gallery_corpus import GENERATED_DRAWS, generated_variants
+
+    tuning = entries("tuning")
+    first = {v.key: v.script() for e in tuning for v in generated_variants(e)}
+    assert first == {v.key: v.script() for e in tuning for v in generated_variants(e)}
+    rows = {row_of(v) for e in tuning for v in generated_variants(e)}
+    assert rows == {"layout_dpi", "layout_size", "panel_data", "drop_one_series"}
+    (constrained,) = [e for e in tuning if e.name == "barchart"]
+    layouts = [v for v in generated_variants(constrained) if v.kind == "faithful"]
+    assert len(layouts) == 2 * GENERATED_DRAWS
+    for variant in generated_variants(constrained):
+        compile(variant.script(), variant.key, "exec")

@@ -26,6 +26,7 @@ from autorust.imaging.figures.loading import Picture
 from autorust.imaging.ocr import OcrUnavailableError, ocr_available, read_text
 
 LEVELS = 64  # a channel this much apart, after the best shift by up to one pixel
+FAINT_LEVELS, FAINT_WIDTH = 5, 3  # or this much apart across an area this many pixels deep
 MIN_PIXELS, MIN_SHARE = 12, 0.00015  # a differing place this large is a difference
 LAYOUT_PX = 2  # axes boxes this close: the same layout
 SAME_SHARE = 0.01  # or all but this share of the pixels the same: the same layout too
@@ -60,8 +61,14 @@ def _best_shift_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def differing(target: Picture, rendered: Picture) -> np.ndarray:
+    """Pixels that differ under every shift by up to one pixel: by more than LEVELS, or by
+    more than FAINT_LEVELS across a filled area (a pale fill left out or moved differs from
+    white or from the next pale fill by less than LEVELS; an edge's anti-aliasing is thin)."""
     a, b = target.rgb, rendered.rgb
-    return (_best_shift_difference(a, b) > LEVELS) | (_best_shift_difference(b, a) > LEVELS)
+    forth, back = _best_shift_difference(a, b), _best_shift_difference(b, a)
+    faint = ndimage.binary_opening((forth > FAINT_LEVELS) | (back > FAINT_LEVELS),
+                                   iterations=FAINT_WIDTH)  # fmt: skip
+    return (forth > LEVELS) | (back > LEVELS) | faint
 
 
 def _same_layout(target: Picture, rendered: Picture) -> bool:
@@ -148,7 +155,8 @@ def _bar_difference(artist: ArtistFact, ax: AxesFact, target: Picture, scale: fl
     column = int((x0 + x1) / 2)
     horizontal = (x1 - x0) > (y1 - y0) * 3 and ax.yscale == "linear" and len(artist.data) == 4
     name = _nearest_tick(ax, (x0 + x1) / 2, scale)
-    what = f"the bar for '{name}'" if name else f"the {artist.label or 'bar'} at x≈{column}px"
+    label = artist.label if artist.label and not artist.label.startswith("_") else "bar"
+    what = f"the bar for '{name}'" if name else f"the {label} at x≈{column}px"
     if horizontal:
         return None
     height = y1 - y0
