@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import functools
 import os
 import resource
 import shutil
@@ -27,31 +28,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.cpu_meter import CpuMeter  # noqa: E402
+
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
 MS_REC, MS_PRIVATE = 16384, 1 << 18
 LIBC = ctypes.CDLL(None, use_errno=True)
 
-
-def _cpuacct_usage() -> Path | None:
-    group = Path(f"/sys/fs/cgroup/cpuacct/autorust-fork-bench-{os.getpid()}")
-    try:
-        group.mkdir(exist_ok=True)
-        (group / "cgroup.procs").write_text(str(os.getpid()))
-    except OSError:
-        return None
-    return group / "cpuacct.usage"
+RUSAGE = "rusage: bwrap's sandboxed processes are NOT all counted"
 
 
-USAGE = _cpuacct_usage()
-CPU_SOURCE = "cpuacct" if USAGE else "rusage: bwrap's sandboxed processes are NOT all counted"
-
-
-def cpu_seconds() -> float:
-    """CPU of this bench and everything it started: from a cpuacct cgroup holding only them;
+def cpu_seconds(meter: CpuMeter) -> float:
+    """CPU of this bench and everything it started: from ``meter``'s cgroup holding only them;
     without one (cgroup v2 only), rusage of this process and the children it waited for."""
-    if USAGE is not None:
-        return int(USAGE.read_text()) / 1e9
+    counted = meter.seconds()
+    if counted is not None:
+        return counted
     own = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
@@ -90,13 +82,13 @@ def fork_made_sandbox() -> None:
         raise SystemExit("a fork-made sandbox failed (root and namespaces needed)")
 
 
-def measure(label: str, start: object, starts: int) -> None:
-    before_cpu, before = cpu_seconds(), time.perf_counter()
+def measure(meter: CpuMeter, label: str, start: object, starts: int) -> None:
+    before_cpu, before = cpu_seconds(meter), time.perf_counter()
     for _ in range(starts):
         start()  # type: ignore[operator]
     wall = (time.perf_counter() - before) / starts
     time.sleep(0.5)
-    cpu = (cpu_seconds() - before_cpu) / starts
+    cpu = (cpu_seconds(meter) - before_cpu) / starts
     print(f"{label:<44} {wall * 1000:6.2f} ms wall {cpu * 1000:6.2f} ms CPU per start")
 
 
@@ -104,15 +96,17 @@ def main(starts: int) -> None:
     from autorust.sandbox.bubblewrap.command import bwrap_prefix
     from autorust.sandbox.bubblewrap.executor import BubblewrapExecutor
 
+    meter = CpuMeter("autorust-fork-bench")  # before any child starts: they inherit it
     executor = BubblewrapExecutor(warm_pool_size=0)
     prefix = bwrap_prefix(
         executor.bwrap, as_root=executor.as_root, python=executor.python, roots=executor.roots,
         disk_mb=512, fontlist=executor._fontlist,
     )  # fmt: skip
     command = [*prefix, executor.python, "-S", "-c", "pass"]
-    print(f"CPU from {CPU_SOURCE}")
-    measure("bwrap + python -S -c pass", lambda: subprocess.run(command, check=True), starts)
-    measure("fork + unshare + tmpfs/proc mounts", fork_made_sandbox, starts)
+    print(f"CPU from {'cpuacct' if meter.usage_file else RUSAGE}")
+    run_bwrap = functools.partial(subprocess.run, command, check=True)
+    measure(meter, "bwrap + python -S -c pass", run_bwrap, starts)
+    measure(meter, "fork + unshare + tmpfs/proc mounts", fork_made_sandbox, starts)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import random
 import statistics
 import subprocess
@@ -35,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from autorust.sandbox.base import Job, JobResult
 from autorust.sandbox.bubblewrap.executor import BubblewrapExecutor
+from bench.cpu_meter import CpuMeter
 
 FUNCTION_JOB = """
 def add_digits(n):
@@ -282,25 +282,6 @@ async def timed(backend: Backend, code: str, expected: str) -> float:
     return elapsed
 
 
-class CpuMeter:
-    """CPU time of this process and everything it starts (the peer, the sandboxes), from a
-    cpuacct cgroup the bench moves itself into: unlike jobs/s it does not depend on what else
-    the machine runs. None where no cgroup v1 cpuacct is writable (e.g. without root)."""
-
-    def __init__(self) -> None:
-        self.usage_file: Path | None = None
-        group = Path(f"/sys/fs/cgroup/cpuacct/autorust-bench-{os.getpid()}")
-        try:
-            group.mkdir(exist_ok=True)
-            (group / "cgroup.procs").write_text(str(os.getpid()))
-            self.usage_file = group / "cpuacct.usage"
-        except OSError:
-            pass
-
-    def seconds(self) -> float | None:
-        return int(self.usage_file.read_text()) / 1e9 if self.usage_file else None
-
-
 async def throughput(
     backend: Backend, code: str, expected: str, jobs: int, concurrency: int
 ) -> float:
@@ -364,8 +345,9 @@ async def main(
         rates, cpu = {}, {}
         throughput_jobs = 6 if smoke else jobs
         for backend in backends:
-            measured = backend.name.startswith(("AutoGen", "autorust bwrap, warm"))
-            if measured or backend.name == LLM_SANDBOX:  # a clean peer's own sessions
+            if backend.name.startswith(("AutoGen", "autorust bwrap, warm")) or (
+                backend.name == LLM_SANDBOX  # the clean peer only: it opens its own sessions
+            ):
                 code, expected = WORKLOADS["print(1)"]
                 for concurrency in CONCURRENCY:
                     if backend.prepare is not None:
